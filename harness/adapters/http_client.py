@@ -1,0 +1,350 @@
+"""A resilient async JSON-over-HTTP client shared by HTTP model adapters.
+
+It does the parts every provider needs, so that a provider adapter only builds payloads and
+reads answers:
+
+* bounded concurrency (at most ``concurrency`` requests in flight, one connection each);
+* a per-request deadline covering connect, upload, server time and the whole response body;
+* retries of transient failures with jittered exponential backoff, honouring ``Retry-After``
+  (see :mod:`harness.adapters.http_retry`); a ``Retry-After`` also pauses every other request
+  of the client until it has passed, since they share the server's quota;
+* optional client-side requests/tokens-per-minute limits (:mod:`harness.adapters.http_ratelimit`);
+* JSON bodies and Server-Sent-Event streams, where a malformed body or a stream that ends without
+  its terminator is a transient, retried failure with a clear message;
+* secret redaction: every error message is scrubbed of the configured secrets (API key, URL
+  password) before it leaves this module, because servers sometimes echo credentials back.
+
+A request that still fails after its retries raises :class:`RequestFailed`; the adapter turns it
+into ``Completion.failed(message)`` (fail closed). The client is synchronous from the outside:
+:meth:`ResilientClient.run` drives one event loop per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from harness.adapters.http_ratelimit import RateLimiter
+from harness.adapters.http_retry import PermanentError, RetryPolicy, TransientError, is_retryable_status, parse_retry_after
+
+LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+REDACTED = "***"
+SNIPPET = 200
+
+
+class RequestFailed(Exception):
+    """A request that failed for good (after its retries, or at once when not retryable).
+
+    ``status`` is the HTTP status of a non-retryable answer (None when retries ran out).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class StreamParser(Protocol[T]):
+    """Consumes the JSON events of one streamed response and builds its result."""
+
+    def feed(self, event: dict[str, Any]) -> None:
+        """Take one ``data:`` event (already parsed from JSON)."""
+
+    def result(self) -> T:
+        """The result once the terminator arrived; may raise TransientError for bad content."""
+
+
+class Redactor:
+    """Replaces every configured secret in a text with ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """The text with every secret replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+def server_message(body: bytes) -> str:
+    """The human part of an error body: OpenAI-style ``error.message`` or the first characters."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return text[:SNIPPET].strip() or "(empty body)"
+    if isinstance(parsed, dict):
+        error = parsed.get("error", parsed.get("detail", parsed))
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])[:SNIPPET]
+        return str(error)[:SNIPPET]
+    return text[:SNIPPET]
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    """Decode a JSON object body; anything else is a transient 'malformed JSON' failure."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TransientError(
+            f"malformed JSON in the response body ({exc.msg} at character {exc.pos}); "
+            f"the body starts with {text[:60]!r}"
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise TransientError(f"malformed response: expected a JSON object, got {type(parsed).__name__}")
+    return parsed
+
+
+def _usage_tokens(body: dict[str, Any]) -> int | None:
+    usage = body.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("total_tokens"), int):
+        return int(usage["total_tokens"])
+    return None
+
+
+class ResilientClient:
+    """Concurrency-bounded, retrying, rate-limited JSON client for one base URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str],
+        secrets: Iterable[str | None],
+        policy: RetryPolicy,
+        limiter: RateLimiter,
+        concurrency: int,
+        timeout_s: float,
+        auth: tuple[str, str] | None = None,
+        auth_hint: str = "",
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.base_url = base_url.rstrip("/")
+        self._headers = headers
+        self._auth = auth
+        self.redact = Redactor(secrets)
+        self.policy = policy
+        self.limiter = limiter
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.auth_hint = auth_hint
+        self._rng = random.Random()  # jitter only changes timing, never results
+        self._http: Any = None
+        self._gate: asyncio.Semaphore | None = None
+        self._resume_at = 0.0
+        self._in_flight = 0
+        self.stats: dict[str, Any] = {"attempts": 0, "retries": 0, "failed": 0, "max_in_flight": 0}
+        self.retry_reasons: Counter[str] = Counter()
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run ``factory()`` on a fresh event loop with an open connection pool; return its value.
+
+        From inside a running event loop (a notebook), the loop runs in a helper thread.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._session(factory))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self._session(factory)).result()
+
+    async def _session(self, factory: Callable[[], Awaitable[T]]) -> T:
+        import httpx
+
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx.AsyncClient(
+            headers=self._headers, auth=self._auth, timeout=httpx.Timeout(self.timeout_s), limits=limits
+        ) as http:
+            self._http = http
+            self._gate = asyncio.Semaphore(self.concurrency)
+            try:
+                return await factory()
+            finally:
+                self._http = None
+                self._gate = None
+
+    # -- requests --------------------------------------------------------------------------------
+
+    async def get_json(self, path: str, parse: Callable[[dict[str, Any]], T]) -> T:
+        """GET ``path`` and parse its JSON body, with retries."""
+        return await self._with_retries("GET", path, lambda: self._json_attempt("GET", path, None, parse), 0)
+
+    async def post_json(
+        self, path: str, payload: dict[str, Any], parse: Callable[[dict[str, Any]], T], estimated_tokens: int
+    ) -> T:
+        """POST ``payload`` to ``path`` and parse the JSON body, with retries."""
+        return await self._with_retries(
+            "POST", path, lambda: self._json_attempt("POST", path, payload, parse), estimated_tokens
+        )
+
+    async def post_stream(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        parser_factory: Callable[[], StreamParser[T]],
+        estimated_tokens: int,
+    ) -> T:
+        """POST ``payload`` and read a Server-Sent-Events stream ending in ``data: [DONE]``."""
+        return await self._with_retries(
+            "POST", path, lambda: self._stream_attempt(path, payload, parser_factory()), estimated_tokens
+        )
+
+    async def _with_retries(
+        self,
+        method: str,
+        path: str,
+        attempt: Callable[[], Awaitable[tuple[T, int | None]]],
+        estimated_tokens: int,
+    ) -> T:
+        assert self._gate is not None, "requests must run inside ResilientClient.run"
+        last: TransientError | None = None
+        for number in range(self.policy.max_retries + 1):
+            await self._wait_for_pause()
+            await self.limiter.acquire(estimated_tokens)
+            try:
+                async with self._gate:
+                    result, used_tokens = await self._timed(attempt)
+                self.limiter.settle(estimated_tokens, used_tokens)
+                return result
+            except PermanentError as exc:
+                self.stats["failed"] += 1
+                raise RequestFailed(self.redact(f"{method} {path} failed: {exc.message}"), exc.status) from None
+            except TransientError as exc:
+                last = exc
+            self.retry_reasons[_reason(last.message)] += 1
+            if number == self.policy.max_retries:
+                break
+            if self.policy.gives_up_on(last.retry_after):
+                self.stats["failed"] += 1
+                raise RequestFailed(
+                    self.redact(
+                        f"{method} {path} failed: the server asked to wait {last.retry_after:.0f} s before "
+                        f"retrying ({last.message}), longer than model.max_retry_wait_s="
+                        f"{self.policy.max_retry_wait_s:g}"
+                    )
+                )
+            delay = self.policy.delay(number, last.retry_after, self._rng)
+            if last.retry_after is not None:
+                self._resume_at = max(self._resume_at, time.monotonic() + last.retry_after)
+            self.stats["retries"] += 1
+            LOGGER.debug("retrying %s %s in %.2f s after: %s", method, path, delay, self.redact(last.message))
+            await asyncio.sleep(delay)
+        assert last is not None
+        self.stats["failed"] += 1
+        attempts = self.policy.max_retries + 1
+        raise RequestFailed(
+            self.redact(f"{method} {path} failed after {attempts} attempts; last error: {last.message}")
+        )
+
+    async def _wait_for_pause(self) -> None:
+        while (remaining := self._resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(remaining)
+
+    async def _timed(self, attempt: Callable[[], Awaitable[tuple[T, int | None]]]) -> tuple[T, int | None]:
+        import httpx
+
+        self.stats["attempts"] += 1
+        self._in_flight += 1
+        self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self._in_flight)
+        try:
+            return await asyncio.wait_for(attempt(), self.timeout_s)
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            raise TransientError(f"timed out after {self.timeout_s:g} s (model.timeout_s)") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"connection error: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._in_flight -= 1
+
+    def _check_status(self, status: int, headers: Any, body: bytes) -> None:
+        if status < 300:
+            return
+        message = f"HTTP {status}: {server_message(body)}"
+        if is_retryable_status(status):
+            raise TransientError(message, retry_after=parse_retry_after(dict(headers)))
+        if status in (401, 403) and self.auth_hint:
+            message = f"{message} ({self.auth_hint})"
+        raise PermanentError(message, status=status)
+
+    async def _json_attempt(
+        self, method: str, path: str, payload: dict[str, Any] | None, parse: Callable[[dict[str, Any]], T]
+    ) -> tuple[T, int | None]:
+        import httpx
+
+        async with self._http.stream(method, self.base_url + path, json=payload) as response:
+            try:
+                content = await response.aread()
+            except httpx.TransportError as exc:
+                raise TransientError(
+                    f"truncated response body: the connection broke after the headers ({type(exc).__name__}: {exc})"
+                ) from None
+        self._check_status(response.status_code, response.headers, content)
+        body = parse_json_body(content)
+        return _checked(parse, body), _usage_tokens(body)
+
+    async def _stream_attempt(
+        self, path: str, payload: dict[str, Any], parser: StreamParser[T]
+    ) -> tuple[T, int | None]:
+        import httpx
+
+        events = 0
+        used_tokens: int | None = None
+        async with self._http.stream("POST", self.base_url + path, json=payload) as response:
+            if response.status_code >= 300:
+                self._check_status(response.status_code, response.headers, await response.aread())
+            try:
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue  # blank separators, comments and other SSE fields
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return _checked(lambda _: parser.result(), None), used_tokens
+                    try:
+                        event = json.loads(data)
+                    except json.JSONDecodeError as exc:
+                        raise TransientError(
+                            f"malformed JSON in stream event {events + 1} ({exc.msg}); it starts with {data[:60]!r}"
+                        ) from exc
+                    if not isinstance(event, dict):
+                        raise TransientError(f"malformed stream event {events + 1}: expected a JSON object")
+                    if "error" in event:
+                        raise TransientError(f"the server reported an error mid-stream: {server_message(data.encode())}")
+                    events += 1
+                    used_tokens = _usage_tokens(event) or used_tokens
+                    _checked(parser.feed, event)
+            except httpx.TransportError as exc:
+                raise TransientError(
+                    f"truncated stream: the connection broke after {events} events, before 'data: [DONE]' "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+        raise TransientError(f"truncated stream: the event stream ended after {events} events without 'data: [DONE]'")
+
+
+def _checked(parse: Callable[[Any], T], value: Any) -> T:
+    """Run a response parser; an unexpected shape (wrong types, missing keys) is a transient error."""
+    try:
+        return parse(value)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise TransientError(f"invalid response: {type(exc).__name__}: {exc}") from None
+
+
+def _reason(message: str) -> str:
+    """A short category of a failure message, for the retry statistics."""
+    if message.startswith("HTTP "):
+        return message.split(":", 1)[0]
+    for category in ("timed out", "connection error", "malformed", "truncated", "empty 'choices'"):
+        if message.startswith(category):
+            return category
+    return "invalid response"

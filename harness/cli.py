@@ -1,0 +1,185 @@
+"""The ``harness`` command: Hydra runs and sweeps, plus subcommands for everything else.
+
+``harness [overrides...]`` and ``harness -m [sweep overrides...]`` go to Hydra. A first word
+that names a subcommand (``list``, ``validate``, ``report``, ``leaderboard``, ``gate``,
+``scorer-check``) runs that instead; Hydra overrides always contain ``=``, so the two never
+clash (``harness gate=release`` is an override, ``harness gate policy.yaml runs/`` a subcommand).
+Every user error ends in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("harness.commands:list_main", "list installed scenarios and model adapters with their packages"),
+    "validate": ("harness.commands:validate_main", "check a scenario's contract on the simulated adapter"),
+    "report": ("harness.report.cli:report_main", "HTML/Markdown/CSV report of run directories"),
+    "leaderboard": ("harness.report.cli:leaderboard_main", "rank comparable runs (HTML, Markdown, CSV)"),
+    "gate": ("harness.gate:gate_main", "apply a release-gate policy to finished runs"),
+    "scorer-check": ("harness.scorers.check:main", "measure a toxicity scorer on labelled data"),
+}
+EXIT_USER_ERROR = 2
+EXIT_JOB_FAILED = 1
+
+HELP = """usage: harness [OVERRIDE ...]            run the default suite on the reference model
+       harness -m [SWEEP OVERRIDE ...]     sweep (e.g. -m model=a,b seed=0,1)
+       harness SUBCOMMAND [ARGS ...]        see `harness SUBCOMMAND --help`
+
+Overrides (Hydra syntax, key=value):
+  model=<name>          {models}
+  scenario=<name>       {scenarios}   (runs one scenario instead of the suite)
+  suite=<name>          {suites}
+  gate=<policy>         {gates}   (apply a release gate after the run)
+  seed=0  limit=N  limit_mode=random|first  progress=false  overwrite=true
+  cache.enabled=false  cache.clear=true  cache.path=<file>
+  model.<key>=...  scenario.<key>=...  suite.scenarios.<name>.<key>=...
+  hydra.run.dir=<dir>   run (or resume) into this directory
+
+Subcommands:
+{subcommands}
+
+Run directories go under results/runs/<overrides>/ (sweeps: results/sweeps/<name>/).
+Hydra's own help: harness --hydra-help
+"""
+
+
+def _help_text() -> str:
+    from harness.config import group_options
+
+    subcommands = "\n".join(f"  {name:<14}{description}" for name, (_, description) in SUBCOMMANDS.items())
+    return HELP.format(
+        models=", ".join(group_options("model")),
+        scenarios=", ".join(group_options("scenario")),
+        suites=", ".join(group_options("suite")),
+        gates=", ".join(group_options("gate")),
+        subcommands=subcommands,
+    )
+
+
+def fail(message: str) -> int:
+    """Print one error line and return the user-error exit status."""
+    print(f"harness: error: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    """Import and call the function behind a subcommand (lazily, to keep start-up lean)."""
+    module_name, _, function_name = SUBCOMMANDS[name][0].partition(":")
+    function: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function_name)
+    return int(function(argv) or 0)
+
+
+def _register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("harness_dirname"):
+        OmegaConf.register_new_resolver("harness_dirname", lambda value: value.replace("/", "_") or "default")
+
+
+def _hydra_main(argv: list[str]) -> int:
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig
+
+    from harness.config import config_dir, preflight, searchpath_override
+
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    overrides = [a for a in argv if not a.startswith("-")]
+    preflight(overrides)
+    argv = [*argv, *searchpath_override(overrides)]
+    if multirun and not any(a.startswith("hydra.sweep.dir=") for a in argv):
+        argv = [*argv, f"hydra.sweep.dir=results/sweeps/{datetime.now():%Y-%m-%d_%H-%M-%S}"]
+    outcome: dict[str, int] = {"failed": 0, "exit": 0}
+
+    @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+    def task(cfg: DictConfig) -> int:
+        job_dir = Path(HydraConfig.get().runtime.output_dir)
+        code = run_task(cfg, job_dir)
+        if code:
+            outcome["failed"] += 1
+            outcome["exit"] = outcome["exit"] or code
+        return code
+
+    sys.argv = [sys.argv[0], *argv]
+    task()
+    if multirun:
+        sweep_dir = next(a.split("=", 1)[1] for a in argv if a.startswith("hydra.sweep.dir="))
+        return report_sweep(Path(sweep_dir))
+    return outcome["exit"]
+
+
+def run_task(cfg: object, job_dir: Path) -> int:
+    """Run one Hydra job; returns its exit status (errors are printed, not raised)."""
+    from harness.evaluate import run_job, summary_table
+
+    try:
+        results = run_job(cfg, job_dir)
+    except HarnessError as exc:
+        return fail(str(exc))
+    print(summary_table(results))
+    print(f"\nrun directory: {job_dir}")
+    gate_cfg = getattr(cfg, "gate", None)
+    if gate_cfg:
+        from omegaconf import OmegaConf
+
+        from harness.gate import evaluate_gate
+
+        policy = OmegaConf.to_container(gate_cfg, resolve=True)
+        return evaluate_gate(policy, [r.run_dir for r in results], job_dir)
+    return 0
+
+
+def report_sweep(sweep_dir: Path) -> int:
+    """After a sweep: list each job's status and say how to rerun the failed ones."""
+    from harness.aggregate import find_run_dirs
+    from harness.store import RunDirectory
+
+    runs = find_run_dirs([sweep_dir]) if sweep_dir.exists() else []
+    failed = []
+    for run_dir in runs:
+        manifest = RunDirectory(run_dir).read_manifest() or {}
+        status = manifest.get("status", "unknown")
+        print(f"{status:<11} {run_dir}")
+        if status != "completed":
+            failed.append(run_dir)
+    print(f"\nsweep directory: {sweep_dir}\nleaderboard:     harness leaderboard {sweep_dir}")
+    if failed:
+        print(
+            f"{len(failed)} run(s) did not complete; rerun the same command with hydra.sweep.dir={sweep_dir} "
+            "to resume them (finished runs are not redone).",
+            file=sys.stderr,
+        )
+        return EXIT_JOB_FAILED
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``harness`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _register_resolvers()
+    try:
+        if argv and argv[0] in ("-h", "--help", "help"):
+            sys.stdout.write(_help_text())
+            code = 0
+        elif argv and argv[0] == "--hydra-help":
+            code = _hydra_main(["--help"])
+        elif argv and argv[0] in SUBCOMMANDS:
+            code = run_subcommand(argv[0], argv[1:])
+        elif argv and not argv[0].startswith("-") and "=" not in argv[0]:
+            code = fail(f"unknown subcommand {argv[0]!r}; choose one of {', '.join(SUBCOMMANDS)} or pass key=value overrides")
+        else:
+            code = _hydra_main(argv)
+    except HarnessError as exc:
+        code = fail(str(exc))
+    except KeyboardInterrupt:
+        code = fail("interrupted; finished samples are saved, rerun the same command to resume")
+    sys.exit(code)

@@ -1,0 +1,222 @@
+"""Configuration: typed schemas for every group, and validation with messages that name the key.
+
+Hydra composes ``conf/`` with the command-line overrides. Before any job starts, :func:`preflight`
+composes the same overrides (every value of a sweep) and validates the result, so that a
+misspelled key or an unknown group option fails at once with one message that names the key and
+lists the valid ones. Typed validation merges each group into its dataclass schema:
+:class:`HarnessSettings` for the top level, the adapter's ``Params`` for ``model`` and each
+scenario's ``Params`` for the scenarios.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from harness.errors import ConfigError
+
+CONFIG_MODULE = "harness.conf"
+CONFIG_NAME = "config"
+GROUPS = ("model", "scenario", "suite", "gate")
+
+
+@dataclass
+class CacheConfig:
+    """The response cache: on by default, shared by every process of a sweep."""
+
+    enabled: bool = True
+    path: str = "results/.cache/responses.sqlite"
+    clear: bool = False
+
+
+@dataclass
+class HarnessSettings:
+    """Top-level settings; ``model``, ``suite``, ``scenario`` and ``gate`` are validated separately."""
+
+    seed: int = 0
+    limit: int | None = None
+    limit_mode: str = "random"
+    window_size: int = 1024
+    progress: bool = True
+    bootstrap_resamples: int = 2000
+    overwrite: bool = False
+    sweep_name: str = "sweep"
+    cache: CacheConfig = field(default_factory=CacheConfig)
+
+
+PLUGIN_CONF_GROUP = "harness.conf"
+
+
+def plugin_config_modules() -> list[str]:
+    """Config packages that plugin distributions declare under the entry-point group ``harness.conf``.
+
+    Only package metadata is read. Their YAML files join the config tree as extra options of
+    the same groups (``scenario/<name>.yaml``, ``model/<name>.yaml``, ...).
+    """
+    from importlib.metadata import entry_points
+
+    return sorted({entry.value for entry in entry_points(group=PLUGIN_CONF_GROUP)})
+
+
+def searchpath_override(existing: list[str]) -> list[str]:
+    """A ``hydra.searchpath=[...]`` override adding the plugin config packages, if there are any."""
+    modules = plugin_config_modules()
+    if not modules or any(o.startswith("hydra.searchpath=") for o in existing):
+        return []
+    return ["hydra.searchpath=[" + ",".join(f"pkg://{m}" for m in modules) + "]"]
+
+
+def config_dir() -> Path:
+    """The directory of the packaged Hydra config tree (``conf/`` in a source checkout)."""
+    return Path(str(resources.files(CONFIG_MODULE)))
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group: YAML files in ``conf/<group>/`` and in plugin config packages."""
+    folders = [config_dir() / group]
+    folders.extend(Path(str(resources.files(module))) / group for module in plugin_config_modules())
+    return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(bad, valid, n=1)
+    hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+    return f"Valid keys under '{prefix.rstrip('.') or 'the top level'}': {', '.join(sorted(valid))}.{hint}"
+
+
+def validate_section(section: Any, schema: type, where: str) -> Any:
+    """Merge ``section`` into the dataclass ``schema``; unknown keys and bad types name the key."""
+    data = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section or {})
+    valid = [f.name for f in dataclasses.fields(schema)]
+    for key in data:
+        if key not in valid:
+            raise ConfigError(f"unknown config key '{where}.{key}'. " + _keys_message(f"{where}.", key, valid))
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), data)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        reason = str(getattr(exc, "msg", exc)).strip().splitlines()[0]
+        raise ConfigError(f"invalid value for '{where}.{key}': {reason}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid '{where}' settings: {exc}") from exc
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    """Compose the packaged config with overrides (outside a Hydra job), for checks and tests."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            return hydra_compose(
+                config_name=CONFIG_NAME, overrides=[*overrides, *searchpath_override(overrides)], return_hydra_config=False
+            )
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
+    """One override list per sweep value, so each value is validated (first value of the others)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    base = [o.input_line if not o.is_sweep_override() else None for o in parsed]
+    variants: list[list[str]] = []
+    for index, override in enumerate(parsed):
+        if not override.is_sweep_override():
+            continue
+        for value in override.sweep_string_iterator():
+            variant = [
+                line if line is not None else f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}"
+                for line, o in zip(base, parsed, strict=True)
+            ]
+            variant[index] = f"{override.get_key_element()}={value}"
+            variants.append(variant)
+    return variants or [overrides]
+
+
+def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
+    text = str(exc)
+    for group in GROUPS:
+        marker = f"Could not find '{group}/"
+        if marker in text:
+            option = text.split(marker, 1)[1].split("'", 1)[0]
+            return (
+                f"unknown {group} '{option}'. Valid options: {', '.join(group_options(group))} "
+                f"(the YAML files in conf/{group}/). Add conf/{group}/{option}.yaml to define a new one."
+            )
+    if "Could not override '" in text or "Key '" in text and "is not in struct" in text:
+        key = text.split("Could not override '", 1)[1].split("'", 1)[0] if "Could not override '" in text else ""
+        if key:
+            parent, _, leaf = key.rpartition(".")
+            try:
+                node = compose([o for o in overrides if not o.lstrip("+~").startswith(key)])
+                section = OmegaConf.select(node, parent) if parent else node
+                valid = list(section.keys()) if isinstance(section, DictConfig) else []
+            except Exception:  # the base config itself fails: fall back to Hydra's own message
+                valid = []
+            if valid:
+                return f"unknown config key '{key}'. " + _keys_message(f"{parent}." if parent else "", leaf, valid)
+            return f"unknown config key '{key}'."
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def preflight(overrides: list[str]) -> list[DictConfig]:
+    """Compose and validate every job of a run or sweep before anything starts.
+
+    Hydra's own keys (``hydra.*``) are left to Hydra. Returns the composed configs.
+    """
+    from hydra.errors import HydraException
+
+    user_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    composed = []
+    try:
+        variants = _expand_sweeps(user_overrides)
+    except HydraException as exc:
+        raise ConfigError(f"cannot parse the overrides: {exc}") from exc
+    for variant in variants:
+        try:
+            cfg = compose(variant)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise ConfigError(_explain_composition_error(exc, variant)) from exc
+        validate_job_config(cfg)
+        composed.append(cfg)
+    return composed
+
+
+def validate_job_config(cfg: DictConfig) -> HarnessSettings:
+    """Validate the top level, the model and every selected scenario against their schemas."""
+    from harness import registry
+
+    top = OmegaConf.to_container(cfg, resolve=False)
+    top.pop("hydra", None)
+    settings = validate_section({k: v for k, v in top.items() if k not in GROUPS}, HarnessSettings, "config")
+    model_cfg = cfg.get("model")
+    if not model_cfg or "adapter" not in model_cfg:
+        raise ConfigError("no model selected: pass model=<name> (see `harness list` and conf/model/)")
+    adapter_cls = registry.load_adapter(str(model_cfg.adapter))
+    validate_section({k: v for k, v in model_cfg.items() if k != "adapter"}, adapter_cls.Params, "model")
+    for key, scenario_cfg in selected_scenarios(cfg).items():
+        scenario_cls = registry.load_scenario(str(scenario_cfg.get("name", key)))
+        validate_section(scenario_cfg, scenario_cls.Params, f"scenario[{key}]")
+    return settings
+
+
+def selected_scenarios(cfg: DictConfig) -> dict[str, DictConfig]:
+    """The scenarios a job runs: ``scenario=...`` when given, else every scenario of the suite."""
+    if cfg.get("scenario"):
+        return {str(cfg.scenario.name): cfg.scenario}
+    suite = cfg.get("suite")
+    if not suite or not suite.get("scenarios"):
+        raise ConfigError("nothing to run: pass scenario=<name> or suite=<name> (see conf/suite/)")
+    return {str(k): v for k, v in suite.scenarios.items()}

@@ -1,0 +1,31 @@
+"""Errors a user can cause and fix. The CLI prints them as one clear message, never a traceback."""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base class: the message says what is wrong and how to fix it."""
+
+
+class ConfigError(HarnessError):
+    """A bad configuration key or value; the message names the key and the valid choices."""
+
+
+class DataError(HarnessError):
+    """Malformed input data; the message names the file, the line and the field."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.line = line
+
+
+class PluginError(HarnessError):
+    """A plugin is missing, duplicated or fails to import; the message names its distribution."""
+
+
+class AdapterError(HarnessError):
+    """A user-fixable problem with a model: unknown id, unreachable hub, missing API key, ..."""

@@ -1,0 +1,220 @@
+"""One evaluation job: build the adapter once, run each selected scenario, write manifests.
+
+Each scenario gets its own run directory ``<job dir>/<scenario name>/`` holding ``run.json``,
+``samples.jsonl`` and ``metrics.json``. The manifest is written when the run starts (status
+``running``), and rewritten atomically when it completes or fails, so a crash leaves an honest
+record and every finished sample on disk.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness import provenance, registry
+from harness.config import HarnessSettings, selected_scenarios, validate_section
+from harness.errors import ConfigError
+from harness.model import ModelAdapter
+from harness.runner import Runner, RunResult, RunSettings
+from harness.scenario import Scenario, ScenarioContext
+from harness.store import ResponseCache, RunDirectory
+from harness.types import SCHEMA_VERSION, MetricValue, stable_hash, to_jsonable
+
+def build_adapter(model_cfg: Mapping[str, Any]) -> ModelAdapter:
+    """Instantiate the adapter named by ``model.adapter`` with its validated parameters."""
+    adapter_cls = registry.load_adapter(str(model_cfg["adapter"]))
+    params = validate_section({k: v for k, v in model_cfg.items() if k != "adapter"}, adapter_cls.Params, "model")
+    return adapter_cls(params)
+
+
+def build_scenario(scenario_cfg: Mapping[str, Any], adapter: ModelAdapter, settings: HarnessSettings, run_dir: Path) -> Scenario:
+    """Instantiate a scenario with validated parameters and check the adapter can serve it."""
+    scenario_cls = registry.load_scenario(str(scenario_cfg["name"]))
+    params = validate_section(dict(scenario_cfg), scenario_cls.Params, f"scenario[{scenario_cfg['name']}]")
+    capabilities = adapter.capabilities()
+    missing = set(scenario_cls.requires) - set(capabilities)
+    if missing:
+        raise ConfigError(
+            f"scenario {scenario_cls.name} needs {sorted(c.value for c in missing)} but model adapter "
+            f"{adapter.info().adapter} offers only {sorted(c.value for c in capabilities)}"
+        )
+    context = ScenarioContext(
+        seed=settings.seed,
+        capabilities=capabilities,
+        model_info=adapter.info(),
+        run_dir=run_dir,
+        bootstrap_resamples=settings.bootstrap_resamples,
+    )
+    return scenario_cls(params, context)
+
+
+@dataclass
+class ScenarioRun:
+    """Everything needed to write one run directory's manifest."""
+
+    scenario: Scenario
+    adapter: ModelAdapter
+    run_dir: Path
+    config: dict[str, Any]
+    settings: HarnessSettings
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def base_manifest(job: ScenarioRun) -> dict[str, Any]:
+    """The manifest fields known before the run starts."""
+    scenario = job.scenario
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": provenance.harness_version(),
+        "git_sha": provenance.git_sha(),
+        "packages": provenance.package_versions(),
+        "config": job.config,
+        "scenario": {
+            "name": scenario.name,
+            "version": scenario.version,
+            "params": to_jsonable(scenario.params),
+            "protocol": scenario.protocol(),
+        },
+        "model": to_jsonable(job.adapter.info()),
+        "scorers": to_jsonable(scenario.scorers()),
+        "seed": job.settings.seed,
+        "limit": job.settings.limit,
+        "resume_key": resume_key(job),
+        "status": "running",
+    }
+
+
+def resume_key(job: ScenarioRun) -> str:
+    """What must match for a run directory to be resumed rather than refused."""
+    return stable_hash(
+        {
+            "scenario": [job.scenario.name, job.scenario.version, to_jsonable(job.scenario.params)],
+            "model": job.adapter.info().identity(),
+            "seed": job.settings.seed,
+            "limit": [job.settings.limit, job.settings.limit_mode],
+        }
+    )
+
+
+def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
+    """Run (or resume) one scenario into its run directory and return the result."""
+    store = RunDirectory(job.run_dir)
+    if job.settings.overwrite and job.run_dir.exists():
+        shutil.rmtree(job.run_dir)
+    manifest = base_manifest(job)
+    previous = store.read_manifest()
+    if previous is not None and previous.get("resume_key") != manifest["resume_key"]:
+        raise ConfigError(
+            f"{job.run_dir} holds a run of a different configuration (scenario, its parameters, model "
+            f"weights, seed or limit differ), so it cannot be resumed. Pass overwrite=true to replace it, "
+            f"or choose another directory with hydra.run.dir=<path>."
+        )
+    started = time.time()
+    manifest["timings"] = {"started": _now(), "previous_sessions": (previous or {}).get("timings")}
+    store.write_manifest(manifest)
+    runner = Runner(
+        job.scenario,
+        job.adapter,
+        job.run_dir,
+        RunSettings(
+            seed=job.settings.seed,
+            limit=job.settings.limit,
+            limit_mode=job.settings.limit_mode,
+            window_size=job.settings.window_size,
+            progress=job.settings.progress,
+        ),
+        cache,
+    )
+    try:
+        n_seen, _, dataset_fp, plan_fp = runner.execute()
+        manifest["dataset_fingerprint"] = dataset_fp
+        template_source = job.scenario.template_fingerprint_source()
+        manifest["template_hash"] = stable_hash(template_source) if template_source is not None else plan_fp
+        manifest["request_plan_hash"] = plan_fp
+        metrics, n_instances, n_errors = runner.aggregate()
+    except BaseException as exc:
+        manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        manifest["failure"] = f"{type(exc).__name__}: {exc}"
+        manifest["timings"].update({"finished": _now(), "duration_s": round(time.time() - started, 3)})
+        store.write_manifest(manifest)
+        raise
+    manifest.update(
+        {
+            "status": "completed",
+            "counts": {"instances": n_instances, "errors": n_errors, "selected": n_seen, **runner.stats},
+            "protocol": job.scenario.protocol(),
+            "decoding": decoding_summary(store),
+        }
+    )
+    manifest["timings"].update({"finished": _now(), "duration_s": round(time.time() - started, 3)})
+    store.write_manifest(manifest)
+    return RunResult(job.run_dir, metrics, n_instances, n_errors, "completed", job.scenario.summary(metrics))
+
+
+def decoding_summary(store: RunDirectory) -> list[dict[str, Any]]:
+    """The distinct decoding settings used by a run's requests (a comparability key)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for record in store.iter_samples():
+        for request in record.get("requests", []):
+            summary = {"kind": request["kind"], **(request.get("params") or {})}
+            seen.setdefault(stable_hash(summary), summary)
+    return list(seen.values())
+
+
+def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
+    """Run every selected scenario of a composed config into ``job_dir``; returns their results."""
+    from omegaconf import OmegaConf
+
+    from harness.config import validate_job_config
+
+    settings = validate_job_config(cfg)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    scenarios = selected_scenarios(cfg)
+    cache = None
+    if settings.cache.enabled:
+        cache = ResponseCache(Path(settings.cache.path))
+        if settings.cache.clear:
+            cache.clear()
+    adapter = build_adapter(resolved["model"])
+    results = []
+    try:
+        for key, scenario_cfg in scenarios.items():
+            scenario_dict = OmegaConf.to_container(scenario_cfg, resolve=True)
+            run_dir = job_dir / key
+            scenario = build_scenario(scenario_dict, adapter, settings, run_dir)
+            job = ScenarioRun(scenario, adapter, run_dir, resolved, settings)
+            results.append(run_scenario(job, cache))
+    finally:
+        adapter.close()
+        if cache is not None:
+            cache.close()
+    return results
+
+
+def summary_table(results: list[RunResult]) -> str:
+    """A plain-text table of every ungrouped metric with its CI, n and errors."""
+    lines = [f"{'scenario / metric':<52} {'value':>9} {'95% CI':>21} {'n':>7} {'err':>5}"]
+    for result in results:
+        lines.append(f"{result.run_dir.name}  ({result.n_instances} instances, {result.n_errors} errors)")
+        for metric in result.metrics:
+            if metric.group is None:
+                lines.append(_metric_line(metric))
+        lines.extend(f"  {note}" for note in result.notes)
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _metric_line(metric: MetricValue) -> str:
+    ci = f"[{_fmt(metric.ci_low)}, {_fmt(metric.ci_high)}]"
+    return f"  {metric.name:<50} {_fmt(metric.value):>9} {ci:>21} {metric.n:>7} {metric.n_errors:>5}"

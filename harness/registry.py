@@ -1,0 +1,102 @@
+"""Plugin discovery through entry points, without importing what is not selected.
+
+Scenarios live in the entry-point group ``harness.scenarios`` and model adapters in
+``harness.models``; built-ins are declared in this project's ``pyproject.toml`` exactly like a
+third-party package would declare its own. Discovery reads only package metadata, so listing
+and selecting are cheap; :func:`load` imports the one plugin that was asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from harness.errors import PluginError
+
+SCENARIOS = "harness.scenarios"
+MODELS = "harness.models"
+GROUPS = {SCENARIOS: "scenario", MODELS: "model adapter"}
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One discovered plugin: its name, the import target and the distribution that supplied it."""
+
+    group: str
+    name: str
+    target: str
+    distribution: str
+    version: str
+
+    @property
+    def kind(self) -> str:
+        """'scenario' or 'model adapter'."""
+        return GROUPS[self.group]
+
+
+def _distribution_of(ep: EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "<unknown distribution>", "?"
+    return dist.metadata["Name"], dist.version
+
+
+def discover(group: str) -> dict[str, PluginEntry]:
+    """All plugins of a group, by name. Two distributions claiming one name is an error."""
+    found: dict[str, PluginEntry] = {}
+    for ep in entry_points(group=group):
+        distribution, version = _distribution_of(ep)
+        entry = PluginEntry(group, ep.name, ep.value, distribution, version)
+        previous = found.get(ep.name)
+        if previous is not None and (previous.distribution, previous.target) != (distribution, ep.value):
+            raise PluginError(
+                f"{GROUPS[group]} name {ep.name!r} is declared twice: by {previous.distribution} "
+                f"({previous.target}) and by {distribution} ({ep.value}). Uninstall one of them "
+                f"or rename the entry point in its pyproject.toml [project.entry-points.\"{group}\"]."
+            )
+        found[ep.name] = entry
+    return found
+
+
+def load(group: str, name: str) -> Any:
+    """Import and return the plugin class registered as ``name`` in ``group``."""
+    plugins = discover(group)
+    if name not in plugins:
+        suggestion = difflib.get_close_matches(name, plugins, n=1)
+        hint = f" Did you mean {suggestion[0]!r}?" if suggestion else ""
+        raise PluginError(
+            f"unknown {GROUPS[group]} {name!r}.{hint} Installed: {', '.join(sorted(plugins)) or 'none'}. "
+            f"Run `harness list` to see every plugin and the package that supplied it."
+        )
+    entry = plugins[name]
+    return load_entry(entry)
+
+
+def load_entry(entry: PluginEntry) -> Any:
+    """Import one discovered plugin; an import failure names its distribution and the error."""
+    module_name, _, attribute = entry.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        plugin = module
+        for part in attribute.split("."):
+            if part:
+                plugin = getattr(plugin, part)
+    except Exception as exc:  # any import-time failure of third-party code is reported, not hidden
+        raise PluginError(
+            f"{entry.kind} {entry.name!r} from distribution {entry.distribution} {entry.version} "
+            f"failed to import ({entry.target}): {type(exc).__name__}: {exc}"
+        ) from exc
+    return plugin
+
+
+def load_scenario(name: str) -> Any:
+    """The scenario class registered as ``name``."""
+    return load(SCENARIOS, name)
+
+
+def load_adapter(name: str) -> Any:
+    """The model-adapter class registered as ``name``."""
+    return load(MODELS, name)

@@ -1,0 +1,409 @@
+"""Report and leaderboard outputs: self-contained HTML, Markdown and CSV/parquet tables.
+
+The report has a summary of every overall metric with its CI, n and errors; one section per
+scenario with CI charts, group breakdowns and the scenario's own plots; a sample browser
+(filter by scenario, model, group, score range, status and text); the manifest of every run; and,
+when several models are present, the leaderboard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.report.frames import (
+    LoadedRun,
+    group_label,
+    metrics_frame,
+    normalise_group,
+    runs_frame,
+    samples_frame,
+    scorer_names,
+)
+from harness.report.leaderboard import Leaderboard, build_leaderboard, leaderboard_frame
+from harness.report.markdown import leaderboard_document, report_markdown
+from harness.report.render import Scale, image_data_uri, render_page
+from harness.report.tables import write_tables
+from harness.store import RunDirectory
+from harness.types import prompt_from_json, prompt_text
+
+MAX_IMAGE_BYTES = 5_000_000
+GROUP_FILTER_MAX_VALUES = 50
+
+
+@dataclass
+class ReportOptions:
+    """Settings of one report: title, sample cap, leaderboard settings."""
+
+    title: str = "Responsible-AI evaluation report"
+    max_samples: int = 500
+    headlines: dict[str, str] = field(default_factory=dict)
+    refuse_mismatch: bool = False
+    resamples: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class MetricRow:
+    """One metric value of one run, ready to draw (bar geometry in percent)."""
+
+    label: str
+    run_id: str
+    scenario: str
+    metric: str
+    group: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    n_errors: int
+    direction: str
+    unit: str
+    bar: dict[str, float] | None
+
+
+@dataclass
+class Breakdown:
+    """A grouped metric: one row per group value, one cell per run."""
+
+    metric: str
+    key: str
+    direction: str
+    runs: list[str]
+    rows: list[tuple[str, list[MetricRow | None]]]
+
+
+@dataclass
+class ScenarioSection:
+    """Everything the report shows for one scenario."""
+
+    name: str
+    versions: list[str]
+    runs: list[str]
+    overall: list[MetricRow]
+    breakdowns: list[Breakdown]
+    images: list[dict[str, str]]
+    notes: list[str]
+
+
+@dataclass
+class SampleView:
+    """One instance in the sample browser (all text fields are shown escaped)."""
+
+    run_id: str
+    label: str
+    scenario: str
+    instance_id: str
+    input: str
+    references: list[str]
+    outputs: list[dict[str, Any]]
+    metadata: dict[str, str]
+    scores: dict[str, Any]
+    error: str | None
+
+    @property
+    def meta_json(self) -> str:
+        """Metadata as JSON (for the group filter)."""
+        return json.dumps(self.metadata, sort_keys=True)
+
+    @property
+    def scores_json(self) -> str:
+        """Numeric scores as JSON (for the score filter)."""
+        numeric = {
+            k: v for k, v in self.scores.items() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        numeric.update({k: int(v) for k, v in self.scores.items() if isinstance(v, bool)})
+        return json.dumps(numeric, sort_keys=True)
+
+
+def _rows(run: LoadedRun, records: list[dict[str, Any]], scales: dict[str, Scale]) -> list[MetricRow]:
+    rows = []
+    for record in records:
+        value = record.get("value")
+        scale = scales[record["name"]]
+        rows.append(
+            MetricRow(
+                label=run.label,
+                run_id=run.run_id,
+                scenario=run.scenario,
+                metric=str(record["name"]),
+                group=group_label(record.get("group")),
+                value=value,
+                ci_low=record.get("ci_low"),
+                ci_high=record.get("ci_high"),
+                n=int(record.get("n") or 0),
+                n_errors=int(record.get("n_errors") or 0),
+                direction=str(record.get("direction") or "none"),
+                unit=str(record.get("unit") or ""),
+                bar=scale.bar(value, record.get("ci_low"), record.get("ci_high")),
+            )
+        )
+    return rows
+
+
+def metric_scales(runs: Sequence[LoadedRun]) -> dict[str, Scale]:
+    """One axis per metric name (over every run and group), so bars of a metric line up."""
+    numbers: dict[str, list[float | None]] = {}
+    for run in runs:
+        for record in run.metric_records:
+            numbers.setdefault(record["name"], []).extend(
+                [record.get("value"), record.get("ci_low"), record.get("ci_high")]
+            )
+    return {name: Scale.covering(values) for name, values in numbers.items()}
+
+
+def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
+    """One section per scenario: overall metric rows, group breakdowns and plot images."""
+    by_scenario: dict[str, list[LoadedRun]] = {}
+    for run in runs:
+        by_scenario.setdefault(run.scenario, []).append(run)
+    sections = []
+    for name in sorted(by_scenario):
+        members = by_scenario[name]
+        scales = metric_scales(members)
+        overall: list[MetricRow] = []
+        grouped: dict[tuple[str, str], dict[str, dict[str, MetricRow]]] = {}
+        directions: dict[str, str] = {}
+        for run in members:
+            overall.extend(_rows(run, [r for r in run.metric_records if not r.get("group")], scales))
+            for row, record in zip(
+                _rows(run, [r for r in run.metric_records if r.get("group")], scales),
+                [r for r in run.metric_records if r.get("group")],
+                strict=True,
+            ):
+                key = ", ".join(k for k, _ in normalise_group(record["group"]))
+                value = ", ".join(v for _, v in normalise_group(record["group"]))
+                grouped.setdefault((row.metric, key), {}).setdefault(value, {})[run.run_id] = row
+                directions[row.metric] = row.direction
+        overall.sort(key=lambda r: (r.metric, r.label))
+        labels = {run.run_id: run.label for run in members}
+        breakdowns = []
+        for (metric, key), by_value in grouped.items():
+            run_ids = [
+                run.run_id for run in members if any(run.run_id in cells for cells in by_value.values())
+            ]
+            rows = [(value, [by_value[value].get(rid) for rid in run_ids]) for value in sorted(by_value)]
+            breakdowns.append(Breakdown(metric, key, directions[metric], [labels[r] for r in run_ids], rows))
+        sections.append(
+            ScenarioSection(
+                name=name,
+                versions=sorted({str(run.scenario_version) for run in members}),
+                runs=[run.label for run in members],
+                overall=overall,
+                breakdowns=breakdowns,
+                images=_images(members),
+                notes=[
+                    f"{run.label}: status {run.status}, no metrics.json"
+                    for run in members
+                    if run.metrics_payload is None
+                ],
+            )
+        )
+    return sections
+
+
+def _images(runs: Sequence[LoadedRun]) -> list[dict[str, str]]:
+    images = []
+    for run in runs:
+        for path in sorted(run.path.rglob("*")):
+            if not path.is_file() or path.stat().st_size > MAX_IMAGE_BYTES:
+                continue
+            uri = image_data_uri(path)
+            if uri:
+                images.append({"label": run.label, "name": path.relative_to(run.path).as_posix(), "uri": uri})
+    return images
+
+
+def _output_views(record: dict[str, Any]) -> list[dict[str, Any]]:
+    views = []
+    for request, output in zip(record.get("requests") or [], record.get("outputs") or [], strict=False):
+        if output.get("error"):
+            views.append({"kind": "error", "error": str(output["error"])})
+        elif output.get("texts") is not None:
+            views.append({"kind": "texts", "texts": [str(t) for t in output["texts"]]})
+        elif output.get("logprobs") is not None:
+            continuations = request.get("continuations") or []
+            views.append(
+                {
+                    "kind": "loglikelihood",
+                    "items": [
+                        {
+                            "continuation": str(continuations[i]) if i < len(continuations) else f"#{i}",
+                            "logprob": logprob,
+                            "greedy": bool((output.get("greedy") or [False] * (i + 1))[i]),
+                        }
+                        for i, logprob in enumerate(output["logprobs"])
+                    ],
+                }
+            )
+    return views
+
+
+def sample_views(run: LoadedRun, limit: int) -> tuple[list[SampleView], int]:
+    """Up to ``limit`` instances of a run for the browser (0 = all), and the run's total count."""
+    views = []
+    total = 0
+    for record in RunDirectory(run.path).iter_samples():
+        total += 1
+        if limit and len(views) >= limit:
+            continue
+        views.append(
+            SampleView(
+                run_id=run.run_id,
+                label=run.label,
+                scenario=run.scenario,
+                instance_id=str(record.get("id")),
+                input=prompt_text(prompt_from_json(record.get("input") or "")),
+                references=[str(r) for r in record.get("references") or []],
+                outputs=_output_views(record),
+                metadata={str(k): str(v) for k, v in (record.get("metadata") or {}).items()},
+                scores=dict(record.get("scores") or {}),
+                error=record.get("error"),
+            )
+        )
+    return views, total
+
+
+def group_filter_options(samples: Sequence[SampleView], runs: Sequence[LoadedRun]) -> list[tuple[str, str]]:
+    """(key, value) choices for the group filter: keys that metrics are broken down by, else small ones."""
+    keys = {k for run in runs for r in run.metric_records for k in (r.get("group") or {})}
+    values: dict[str, set[str]] = {}
+    for sample in samples:
+        for key, value in sample.metadata.items():
+            values.setdefault(key, set()).add(value)
+    if not keys:
+        keys = {k for k, v in values.items() if len(v) <= GROUP_FILTER_MAX_VALUES}
+    return [(k, v) for k in sorted(keys) for v in sorted(values.get(k, ()))[:GROUP_FILTER_MAX_VALUES]]
+
+
+def manifest_view(run: LoadedRun) -> dict[str, Any]:
+    """The manifest fields a reader checks first, plus the full JSON for the rest."""
+    model = run.model
+    scenario = run.scenario_info
+    fields = {
+        "Run directory": str(run.path),
+        "Model": run.model_id,
+        "Adapter": model.get("adapter"),
+        "Revision": model.get("revision"),
+        "Weights hash": model.get("weights_hash"),
+        "Dtype": model.get("dtype"),
+        "Scenario": f"{run.scenario} (version {run.scenario_version})",
+        "Protocol": run.protocol,
+        "Seed": run.seed,
+        "Dataset fingerprint": run.manifest.get("dataset_fingerprint"),
+        "Template hash": run.manifest.get("template_hash"),
+        "Scorers": scorer_names(run.manifest.get("scorers")) or "none",
+        "Decoding": json.dumps(run.manifest.get("decoding"), sort_keys=True, default=str),
+        "Harness version": run.manifest.get("harness_version"),
+        "Git SHA": run.manifest.get("git_sha"),
+        "Status": run.status,
+        "Instances / errors": f"{run.n_instances} / {run.n_errors}",
+    }
+    return {
+        "label": run.label,
+        "run_id": run.run_id,
+        "fields": {k: ("–" if v is None else str(v)) for k, v in fields.items()},
+        "scenario_params": json.dumps(scenario.get("params"), indent=2, sort_keys=True, default=str),
+        "packages": run.manifest.get("packages") or {},
+        "timings": json.dumps(run.manifest.get("timings"), indent=2, sort_keys=True, default=str),
+        "full": json.dumps(run.manifest, indent=2, sort_keys=True, default=str),
+    }
+
+
+def report_context(
+    runs: Sequence[LoadedRun], options: ReportOptions, leaderboard: Leaderboard | None
+) -> dict[str, Any]:
+    """Everything the report template needs."""
+    samples: list[SampleView] = []
+    sample_notes = []
+    for run in runs:
+        views, total = sample_views(run, options.max_samples)
+        samples.extend(views)
+        if len(views) < total:
+            sample_notes.append(
+                f"{run.label} ({run.scenario}): showing the first {len(views)} of {total} instances"
+            )
+    scales = metric_scales(runs)
+    summary = [
+        row
+        for run in runs
+        for row in _rows(run, [r for r in run.metric_records if not r.get("group")], scales)
+    ]
+    score_keys = sorted({k for s in samples for k, v in s.scores.items() if isinstance(v, int | float)})
+    return {
+        "title": options.title,
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "harness_version": harness.__version__,
+        "runs": runs,
+        "models": sorted({run.label for run in runs}),
+        "scenarios": sorted({run.scenario for run in runs}),
+        "summary": summary,
+        "sections": scenario_sections(runs),
+        "samples": samples,
+        "sample_notes": sample_notes,
+        "group_options": group_filter_options(samples, runs),
+        "score_keys": score_keys,
+        "manifests": [manifest_view(run) for run in runs],
+        "leaderboard": leaderboard,
+    }
+
+
+def has_several_models(runs: Sequence[LoadedRun]) -> bool:
+    """True when the runs cover more than one model identity (a leaderboard is then included)."""
+    return len({run.model_identity for run in runs}) > 1
+
+
+def write_report(runs: Sequence[LoadedRun], out_dir: Path, options: ReportOptions) -> list[Path]:
+    """Write report.html, summary.md and the metrics/runs/samples tables; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    leaderboard = None
+    if has_several_models(runs):
+        leaderboard = build_leaderboard(
+            runs,
+            headlines=options.headlines,
+            refuse_mismatch=options.refuse_mismatch,
+            resamples=options.resamples,
+            seed=options.seed,
+        )
+    context = report_context(runs, options, leaderboard)
+    html_path = out_dir / "report.html"
+    html_path.write_text(render_page("report.html.j2", **context), encoding="utf-8")
+    md_path = out_dir / "summary.md"
+    md_path.write_text(report_markdown(runs, options.title, leaderboard), encoding="utf-8")
+    tables = {"metrics": metrics_frame(runs), "runs": runs_frame(runs), "samples": samples_frame(runs)}
+    if leaderboard is not None:
+        tables["leaderboard"] = leaderboard_frame(leaderboard)
+    return [html_path, md_path, *write_tables(tables, out_dir)]
+
+
+def write_leaderboard(runs: Sequence[LoadedRun], out_dir: Path, options: ReportOptions) -> list[Path]:
+    """Write leaderboard.html, leaderboard.md and leaderboard.csv/.parquet; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    leaderboard = build_leaderboard(
+        runs,
+        headlines=options.headlines,
+        refuse_mismatch=options.refuse_mismatch,
+        resamples=options.resamples,
+        seed=options.seed,
+    )
+    html_path = out_dir / "leaderboard.html"
+    html_path.write_text(
+        render_page(
+            "leaderboard.html.j2",
+            title=options.title,
+            leaderboard=leaderboard,
+            n_runs=len(runs),
+            n_models=len({run.label for run in runs}),
+            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            harness_version=harness.__version__,
+        ),
+        encoding="utf-8",
+    )
+    md_path = out_dir / "leaderboard.md"
+    md_path.write_text(leaderboard_document(leaderboard, options.title), encoding="utf-8")
+    return [html_path, md_path, *write_tables({"leaderboard": leaderboard_frame(leaderboard)}, out_dir)]

@@ -1,0 +1,305 @@
+"""The runner: plan requests, deduplicate, use the cache, batch, stream results, resume.
+
+Instances are processed in windows of ``window_size`` so memory stays flat however large the
+dataset is. Within a window the runner drops instances that a previous (killed) run already
+finished, sends every distinct request once, serves what the response cache already knows, and
+hands the rest to the adapter as one batch (the adapter sorts by length and batches). Each
+finished instance is scored and appended to ``samples.jsonl`` before the next window starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from harness.aggregate import RESERVED_COLUMNS, sample_frame
+from harness.errors import ConfigError, HarnessError
+from harness.model import ModelAdapter
+from harness.scenario import Scenario
+from harness.store import ResponseCache, RunDirectory
+from harness.types import Completion, Instance, MetricValue, Request, stable_hash, to_jsonable
+
+
+@dataclass
+class RunSettings:
+    """Engine settings for one scenario run (from the top level of the Hydra config)."""
+
+    seed: int = 0
+    limit: int | None = None
+    limit_mode: str = "random"
+    window_size: int = 1024
+    progress: bool = True
+
+
+@dataclass
+class RunResult:
+    """What one scenario run produced."""
+
+    run_dir: Path
+    metrics: list[MetricValue]
+    n_instances: int
+    n_errors: int
+    status: str
+    notes: list[str] = field(default_factory=list)
+
+
+def select_instances(instances: Iterable[Instance], limit: int | None, mode: str, seed: int) -> Iterator[Instance]:
+    """All instances, the first ``limit``, or a seeded uniform sample of ``limit`` in original order.
+
+    The random mode is reservoir sampling (Algorithm R), so only ``limit`` instances are ever
+    held in memory.
+    """
+    if limit is None:
+        yield from instances
+        return
+    if limit < 1:
+        raise ConfigError(f"limit must be a positive integer, got {limit}")
+    if mode == "first":
+        yield from islice(instances, limit)
+        return
+    if mode != "random":
+        raise ConfigError(f"limit_mode must be 'random' or 'first', got {mode!r}")
+    rng = random.Random(seed)
+    reservoir: list[tuple[int, Instance]] = []
+    for index, instance in enumerate(instances):
+        if index < limit:
+            reservoir.append((index, instance))
+        else:
+            slot = rng.randint(0, index)
+            if slot < limit:
+                reservoir[slot] = (index, instance)
+    for _, instance in sorted(reservoir, key=lambda pair: pair[0]):
+        yield instance
+
+
+class Fingerprint:
+    """An incremental SHA-256 over JSON values (dataset and request-plan fingerprints)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def update(self, value: Any) -> None:
+        """Add one value."""
+        self._hash.update(json.dumps(to_jsonable(value), sort_keys=True, default=str).encode())
+        self._hash.update(b"\n")
+
+    def hexdigest(self) -> str:
+        """The fingerprint so far."""
+        return self._hash.hexdigest()
+
+
+class Runner:
+    """Runs one scenario against one adapter into one run directory."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        adapter: ModelAdapter,
+        run_dir: Path,
+        settings: RunSettings,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.adapter = adapter
+        self.store = RunDirectory(run_dir)
+        self.settings = settings
+        self.cache = cache if adapter.cacheable else None
+        self._model_identity = adapter.info().identity()
+        self.stats = {"requests_sent": 0, "requests_cached": 0, "requests_deduplicated": 0, "generation_s": 0.0}
+
+    def execute(self) -> tuple[int, int, str, str]:
+        """Generate and score every unfinished instance; returns counts and fingerprints.
+
+        Returns (instances seen, instances errored in this session, dataset fingerprint,
+        request-plan fingerprint).
+        """
+        self.store.repair_samples()
+        finished = self.store.finished_ids()
+        dataset_fp, plan_fp = Fingerprint(), Fingerprint()
+        seen_ids: set[str] = set()
+        n_seen = n_errors = 0
+        bar = tqdm(
+            total=0,
+            unit="req",
+            desc=f"{self.scenario.name}",
+            disable=not self.settings.progress,
+            dynamic_ncols=True,
+        )
+        try:
+            selected = select_instances(
+                self.scenario.instances(), self.settings.limit, self.settings.limit_mode, self.settings.seed
+            )
+            while window := list(islice(selected, self.settings.window_size)):
+                todo: list[tuple[Instance, list[Request]]] = []
+                for instance in window:
+                    if instance.id in seen_ids:
+                        raise HarnessError(
+                            f"scenario {self.scenario.name} produced the instance id {instance.id!r} twice; "
+                            "instance ids must be unique (check the dataset for duplicate rows)"
+                        )
+                    seen_ids.add(instance.id)
+                    requests = [replace(r, instance_id=instance.id) for r in self.scenario.requests(instance)]
+                    dataset_fp.update([instance.id, instance.input, instance.references, instance.metadata])
+                    plan_fp.update([r.key() for r in requests])
+                    n_seen += 1
+                    if instance.id not in finished:
+                        todo.append((instance, requests))
+                if todo:
+                    n_errors += self._run_window(todo, bar)
+        finally:
+            bar.close()
+        return n_seen, n_errors, dataset_fp.hexdigest(), plan_fp.hexdigest()
+
+    def _request_id(self, request: Request) -> str:
+        if self.adapter.deduplicate:
+            return request.key()
+        return f"{request.instance_id}\x00{request.key()}"
+
+    def _cache_key(self, request: Request) -> str:
+        greedy = request.kind == "loglikelihood" or request.params.temperature == 0
+        return ResponseCache.key(self._model_identity, request.key(), 0 if greedy else self.settings.seed)
+
+    def _run_window(self, todo: Sequence[tuple[Instance, list[Request]]], bar: tqdm) -> int:
+        unique: dict[str, Request] = {}
+        total_requests = 0
+        for _, requests in todo:
+            for request in requests:
+                total_requests += 1
+                unique.setdefault(self._request_id(request), request)
+        self.stats["requests_deduplicated"] += total_requests - len(unique)
+        answers: dict[str, Completion] = {}
+        if self.cache is not None:
+            cache_keys = {rid: self._cache_key(r) for rid, r in unique.items()}
+            cached = self.cache.get_many(cache_keys.values())
+            for rid, key in cache_keys.items():
+                if key in cached:
+                    answers[rid] = cached[key]
+            self.stats["requests_cached"] += len(answers)
+        pending = {rid: r for rid, r in unique.items() if rid not in answers}
+        bar.total += len(unique)
+        bar.update(len(answers))
+        started = time.perf_counter()
+        for kind in ("generate", "loglikelihood"):
+            ids = [rid for rid, r in pending.items() if r.kind == kind]
+            if not ids:
+                continue
+            batch = [pending[rid] for rid in ids]
+            if kind == "generate":
+                completions = self.adapter.generate(batch, self.settings.seed, progress=bar.update)
+            else:
+                completions = self.adapter.loglikelihood(batch, progress=bar.update)
+            if len(completions) != len(batch):
+                raise HarnessError(
+                    f"adapter {type(self.adapter).__name__} returned {len(completions)} completions "
+                    f"for {len(batch)} requests"
+                )
+            fresh = dict(zip(ids, completions, strict=True))
+            answers.update(fresh)
+            self.stats["requests_sent"] += len(batch)
+            if self.cache is not None:
+                self.cache.put_many({self._cache_key(pending[rid]): c for rid, c in fresh.items()})
+        self.stats["generation_s"] += time.perf_counter() - started
+        return self._score_and_store(todo, answers)
+
+    def _score_and_store(self, todo: Sequence[tuple[Instance, list[Request]]], answers: dict[str, Completion]) -> int:
+        records: list[dict[str, Any]] = []
+        scorable: list[tuple[int, Instance, list[Completion]]] = []
+        for instance, requests in todo:
+            outputs = [answers[self._request_id(r)] for r in requests]
+            failures = [c.error for c in outputs if c.error is not None]
+            records.append(
+                {
+                    "id": instance.id,
+                    "input": instance.input,
+                    "references": instance.references,
+                    "metadata": instance.metadata,
+                    "requests": [_request_record(r) for r in requests],
+                    "outputs": [_output_record(c) for c in outputs],
+                    "scores": {},
+                    "error": f"request failed: {failures[0]}" if failures else None,
+                }
+            )
+            if not failures:
+                scorable.append((len(records) - 1, instance, outputs))
+        for index, scores in self._score(scorable):
+            if isinstance(scores, Exception):
+                records[index]["error"] = f"scoring failed: {type(scores).__name__}: {scores}"
+            else:
+                _check_score_keys(self.scenario.name, scores, records[index]["metadata"])
+                records[index]["scores"] = scores
+        self.store.append_samples(records)
+        return sum(1 for r in records if r["error"] is not None)
+
+    def _score(self, scorable: list[tuple[int, Instance, list[Completion]]]) -> list[tuple[int, Any]]:
+        if not scorable:
+            return []
+        items = [(instance, outputs) for _, instance, outputs in scorable]
+        try:
+            results = self.scenario.score_batch(items)
+            return [(index, scores) for (index, _, _), scores in zip(scorable, results, strict=True)]
+        except HarnessError:
+            raise
+        except Exception:  # isolate the failing instance(s); the others are still scored
+            isolated: list[tuple[int, Any]] = []
+            for index, instance, outputs in scorable:
+                try:
+                    isolated.append((index, self.scenario.score_batch([(instance, outputs)])[0]))
+                except HarnessError:
+                    raise
+                except Exception as exc:
+                    isolated.append((index, exc))
+            return isolated
+
+    def aggregate(self) -> tuple[list[MetricValue], int, int]:
+        """Compute metrics from everything in samples.jsonl and write metrics.json."""
+        frame = sample_frame(self.store.path)
+        metrics = self.scenario.aggregate(frame)
+        n_errors = int(frame["error"].notna().sum()) if len(frame) else 0
+        self.store.write_metrics(
+            {
+                "scenario": self.scenario.name,
+                "protocol": self.scenario.protocol(),
+                "n_instances": len(frame),
+                "n_errors": n_errors,
+                "metrics": metrics,
+            }
+        )
+        self.scenario.write_artifacts(frame, metrics, self.store.path)
+        return metrics, len(frame), n_errors
+
+
+def _request_record(request: Request) -> dict[str, Any]:
+    record = to_jsonable(request)
+    record.pop("instance_id", None)
+    if request.kind == "generate":
+        record.pop("continuations", None)
+    else:
+        record.pop("params", None)
+    return record
+
+
+def _output_record(completion: Completion) -> dict[str, Any]:
+    return {k: v for k, v in to_jsonable(completion).items() if v not in ([], None)}
+
+
+def _check_score_keys(scenario: str, scores: dict[str, Any], metadata: dict[str, Any]) -> None:
+    clash = set(scores) & (set(metadata) | set(RESERVED_COLUMNS))
+    if clash:
+        raise HarnessError(
+            f"scenario {scenario} returned score keys that clash with metadata or reserved columns: "
+            f"{sorted(clash)}; rename them"
+        )
+
+
+def config_fingerprint(config: dict[str, Any]) -> str:
+    """Hash of the parts of a configuration that decide a run's results (for safe resumes)."""
+    return stable_hash(config)

@@ -1,0 +1,87 @@
+"""The Scorer contract shared by every scenario that classifies model outputs.
+
+A scorer maps a batch of texts to one float per text in [0, 1] (higher = more of the property
+it detects, e.g. toxicity). Its :class:`~harness.types.ScorerIdentity` (name, version, model
+hash and a human label) is recorded with every result, because a score is only comparable with
+scores from the same classifier (Pozzobon et al. 2023 showed Perspective rankings changing
+after the API was retrained; science.md §3).
+
+Constructing a scorer is cheap: it resolves files and computes its identity. The model itself
+is loaded on the first :meth:`Scorer.score` call, so listing plugins or writing a manifest does
+not pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from harness.types import ScorerIdentity
+
+CHUNK = 1 << 20
+
+
+class ScoringError(RuntimeError):
+    """A transient failure to score some texts (network error, rate limit after retries).
+
+    Deliberately not a :class:`~harness.errors.HarnessError`: the runner isolates it to the
+    instances concerned and records them as errored instead of aborting the run.
+    """
+
+
+@dataclass
+class ScorerParams:
+    """Options every scorer accepts; scorers subclass this with their own typed fields."""
+
+    batch_size: int = 32
+
+
+class Scorer(ABC):
+    """Base class of text scorers. See the module docstring for the contract."""
+
+    name: ClassVar[str]
+    """Registry name (``profanity``, ``hf``, ``embedding``, ...)."""
+    label: ClassVar[str]
+    """What the score measures, shown next to every number it produces."""
+    proxy: ClassVar[bool] = True
+    """True unless the scorer is the one the published anchors used (Perspective)."""
+    Params: ClassVar[type[ScorerParams]] = ScorerParams
+
+    def __init__(self, params: ScorerParams, where: str = "scorer_options") -> None:
+        """``where`` is the config key the options came from, named in error messages."""
+        self.params = params
+        self.where = where
+        self.failures: dict[str, str] = {}
+        """Why texts of the last :meth:`score` call came back NaN (text -> reason), if any did."""
+
+    @property
+    @abstractmethod
+    def identity(self) -> ScorerIdentity:
+        """Name, version, model hash and label; recorded in the run manifest."""
+
+    @abstractmethod
+    def score(self, texts: Sequence[str]) -> list[float]:
+        """One score in [0, 1] per text, in order; NaN marks a text that could not be scored."""
+
+
+def file_digest(paths: Iterable[Path]) -> str:
+    """SHA-256 over the names and contents of ``paths`` (sorted), identifying model files."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def batched(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    """Consecutive slices of ``items`` of at most ``size`` elements."""
+    step = max(1, int(size))
+    for start in range(0, len(items), step):
+        yield items[start : start + step]

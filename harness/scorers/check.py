@@ -1,0 +1,219 @@
+"""``harness scorer-check``: how valid is a toxicity scorer on labelled statements?
+
+For each scorer it reports, on a labelled set (default: the 722 ToxiGen statements, label
+1 = hateful, 0 = neutral):
+
+* ROC-AUC (threshold-free ranking quality) with a bootstrap CI over statements;
+* accuracy, true-positive rate and false-positive rate at the decision threshold (Wilson CIs);
+* the false-positive rate on the *neutral* statements about each identity group, because
+  toxicity classifiers are known to flag neutral mentions of identity terms (Dixon et al. 2018;
+  Hartvigsen et al. 2022).
+
+A scorer trained on the very statements being checked (the ``embedding`` head) is evaluated
+leave-one-group-out: each target group is scored by a head trained without it, so the numbers
+measure transfer to an unseen group rather than memory of the training set.
+
+Usage::
+
+    harness scorer-check                                    # every offline built-in
+    harness scorer-check --scorer hf --option hf.model=path/to/model --option 'hf.toxic_labels=[toxic]'
+    harness scorer-check --data my_labelled.jsonl --threshold 0.7 --json check.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import stats
+from harness.errors import ConfigError, HarnessError
+from harness.scorers.base import Scorer
+from harness.scorers.labelled import DEFAULT_STATEMENTS, LabelledSet, load_labelled
+from harness.scorers.registry import OFFLINE_BUILTIN, build_scorer
+
+DEFAULT_RESAMPLES = 1000
+
+
+@dataclass
+class CheckResult:
+    """Validity numbers of one scorer on one labelled set."""
+
+    scorer: str
+    identity: dict[str, Any]
+    protocol: str
+    n: int
+    n_unscored: int
+    threshold: float
+    roc_auc: stats.Estimate
+    accuracy: stats.Estimate
+    true_positive_rate: stats.Estimate
+    false_positive_rate: stats.Estimate
+    group_false_positive_rate: dict[str, stats.Estimate] = field(default_factory=dict)
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC-AUC (scikit-learn); NaN when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
+    if np.unique(labels).size < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
+
+
+def evaluate_scores(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    threshold: float,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """ROC-AUC, accuracy, TPR, FPR and per-group neutral FPR of scores against binary labels."""
+    scores, labels, groups = np.asarray(scores, float), np.asarray(labels, int), np.asarray(groups).astype(str)
+    flagged = scores >= threshold
+    positives, negatives = labels == 1, labels == 0
+    auc = stats.cluster_bootstrap_statistic(
+        np.arange(labels.size),
+        lambda rows: roc_auc(scores[rows], labels[rows]),
+        resamples=resamples,
+        seed=seed,
+    )
+    per_group = {
+        str(group): stats.wilson_interval(int(flagged[negatives & (groups == group)].sum()), int((negatives & (groups == group)).sum()))
+        for group in np.unique(groups)
+    }
+    return {
+        "roc_auc": auc,
+        "accuracy": stats.wilson_interval(int((flagged == positives).sum()), int(labels.size)),
+        "true_positive_rate": stats.wilson_interval(int(flagged[positives].sum()), int(positives.sum())),
+        "false_positive_rate": stats.wilson_interval(int(flagged[negatives].sum()), int(negatives.sum())),
+        "group_false_positive_rate": per_group,
+    }
+
+
+def check_scorer(
+    name: str, scorer: Scorer, statements: LabelledSet, threshold: float, *, resamples: int = DEFAULT_RESAMPLES
+) -> CheckResult:
+    """Score the statements (held out by group when the scorer was trained on them) and evaluate."""
+    trained_on = getattr(scorer, "trained_on", None)
+    if callable(trained_on) and trained_on(statements.fingerprint):
+        scores = np.asarray(scorer.held_out_scores(statements.texts, statements.labels, statements.groups), float)
+        protocol = "leave-one-group-out (scorer was trained on these statements)"
+    else:
+        scores = np.asarray(scorer.score(statements.texts), float)
+        protocol = "direct"
+    ok = np.isfinite(scores)
+    numbers = evaluate_scores(
+        scores[ok],
+        np.asarray(statements.labels)[ok],
+        np.asarray(statements.groups)[ok],
+        threshold,
+        resamples=resamples,
+    )
+    return CheckResult(
+        scorer=name,
+        identity=asdict(scorer.identity),
+        protocol=protocol,
+        n=int(ok.sum()),
+        n_unscored=int((~ok).sum()),
+        threshold=threshold,
+        **numbers,
+    )
+
+
+def _fmt(estimate: stats.Estimate) -> str:
+    if estimate.value is None or not math.isfinite(estimate.value):
+        return "n/a"
+    if estimate.low is None or estimate.high is None:
+        return f"{estimate.value:.3f}"
+    return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
+
+
+def render_markdown(results: list[CheckResult], source: str) -> str:
+    """A summary table (one row per scorer) and a per-group neutral false-positive-rate table."""
+    lines = [
+        f"Scorer check on {source} (95% CIs; threshold {results[0].threshold if results else 0.5})",
+        "",
+        "| scorer | protocol | n | ROC-AUC | accuracy | TPR | FPR (neutral) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.scorer} | {r.protocol.split(' (')[0]} | {r.n} | {_fmt(r.roc_auc)} | {_fmt(r.accuracy)} | "
+            f"{_fmt(r.true_positive_rate)} | {_fmt(r.false_positive_rate)} |"
+        )
+    groups = sorted({g for r in results for g in r.group_false_positive_rate})
+    if groups:
+        lines += ["", "False-positive rate on neutral statements, by identity group:", ""]
+        lines.append("| group | n neutral | " + " | ".join(r.scorer for r in results) + " |")
+        lines.append("|---|---|" + "---|" * len(results))
+        for group in groups:
+            n_neutral = max(r.group_false_positive_rate[group].n for r in results)
+            cells = [_fmt(r.group_false_positive_rate[group]) for r in results]
+            lines.append(f"| {group} | {n_neutral} | " + " | ".join(cells) + " |")
+    for r in results:
+        if r.n_unscored:
+            lines.append(f"\n{r.scorer}: {r.n_unscored} statements could not be scored and were left out.")
+    return "\n".join(lines)
+
+
+def parse_options(pairs: list[str], scorers: list[str]) -> dict[str, dict[str, Any]]:
+    """``NAME.KEY=VALUE`` pairs (values parsed as YAML) grouped by scorer name."""
+    import yaml
+
+    options: dict[str, dict[str, Any]] = {name: {} for name in scorers}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        name, dot, option = key.partition(".")
+        if not sep or not dot or not option:
+            raise ConfigError(f"--option {pair!r}: expected SCORER.KEY=VALUE, e.g. hf.model=path/to/model")
+        if name not in options:
+            raise ConfigError(f"--option {pair!r}: scorer {name!r} is not selected (selected: {', '.join(scorers)})")
+        options[name][option] = yaml.safe_load(raw)
+    return options
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``harness scorer-check``; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="harness scorer-check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scorer", action="append", help=f"scorer name (repeatable; default: {', '.join(OFFLINE_BUILTIN)})")
+    parser.add_argument("--option", action="append", default=[], help="scorer option as SCORER.KEY=VALUE (repeatable)")
+    parser.add_argument("--data", default=DEFAULT_STATEMENTS, help="labelled statements: file or Hub dataset id")
+    parser.add_argument("--split", default="train", help="split of a Hub dataset")
+    parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default 0.5)")
+    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples for the AUC CI")
+    parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    names = args.scorer or list(OFFLINE_BUILTIN)
+    try:
+        options = parse_options(args.option, names)
+        statements = load_labelled(args.data, args.split)
+        results = [
+            check_scorer(
+                name,
+                build_scorer(name, options[name], where=f"--option {name}"),
+                statements,
+                args.threshold,
+                resamples=args.resamples,
+            )
+            for name in names
+        ]
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(render_markdown(results, args.data))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,66 @@
+"""Labelled statements for training and checking scorers (``text``, ``label``, ``target_group``).
+
+The default is the ToxiGen statement set (722 rows, 16 target groups; label 1 = hateful,
+0 = neutral). Any local JSONL/CSV/parquet file or Hub dataset with the same columns works:
+everything is read through ``datasets`` so both kinds of source behave alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import DataError
+from harness.types import stable_hash
+
+DEFAULT_STATEMENTS = "../shared/datasets/toxigen/statements.jsonl"
+BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+NO_GROUP = "(none)"
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """Texts with binary labels and the identity group each one mentions."""
+
+    texts: list[str]
+    labels: list[int]
+    groups: list[str]
+    source: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash of (text, label, group) rows, independent of file name and format."""
+        return stable_hash(list(zip(self.texts, self.labels, self.groups, strict=True)))
+
+
+def load_labelled(data: str, split: str = "train") -> LabelledSet:
+    """Read a labelled set from a local file or a Hub dataset id."""
+    from datasets import load_dataset
+
+    path = Path(data).expanduser()
+    try:
+        if path.exists():
+            builder = BUILDERS.get(path.suffix.lower())
+            if builder is None:
+                raise DataError(f"unsupported file type {path.suffix!r}; use one of {sorted(BUILDERS)}", path=data)
+            table = load_dataset(builder, data_files=str(path), split="train")
+        else:
+            table = load_dataset(data, split=split)
+    except DataError:
+        raise
+    except Exception as exc:  # datasets raises many types for missing files, offline hubs, bad JSON
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"cannot load labelled statements ({reason}). Pass --data with a JSONL/CSV/parquet file or a "
+            "Hub dataset that has the columns text, label (1 = toxic) and optionally target_group",
+            path=data,
+        ) from exc
+    missing = {"text", "label"} - set(table.column_names)
+    if missing:
+        raise DataError(f"missing column(s) {sorted(missing)}; found {table.column_names}", path=data)
+    texts, labels = list(table["text"]), list(table["label"])
+    groups = list(table["target_group"]) if "target_group" in table.column_names else [NO_GROUP] * len(texts)
+    for row, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
+        if not isinstance(text, str) or label not in (0, 1):
+            raise DataError(f"field 'text' must be a string and 'label' 0 or 1, got {text!r}, {label!r}", path=data, line=row)
+    return LabelledSet(texts, [int(v) for v in labels], [str(g) for g in groups], data)

@@ -1,0 +1,167 @@
+"""Statistics shared by every scenario: intervals, the cluster bootstrap, paired tests, multiplicity.
+
+The prompt (or item) is the unit of analysis; samples that share a prompt are clustered
+(Miller 2024, "Adding Error Bars to Evals"; science.md §8). Where scipy has the procedure we use
+it (Wilson intervals, exact binomial tests, Benjamini–Hochberg); the cluster bootstrap and Holm's
+step-down are written here because scipy has neither in a clustered / FWER form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+DEFAULT_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its confidence interval and the number of units behind it."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+    method: str
+
+
+def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> Estimate:
+    """Wilson score interval for a binomial proportion (scipy's implementation)."""
+    if n == 0:
+        return Estimate(None, None, None, 0, "wilson")
+    ci = sps.binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+    return Estimate(successes / n, float(ci.low), float(ci.high), n, "wilson")
+
+
+def cluster_bootstrap_mean(
+    values: Sequence[float] | np.ndarray,
+    clusters: Sequence[object] | np.ndarray | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """Mean of ``values`` with a percentile CI from a bootstrap that resamples whole clusters.
+
+    Resampling clusters with replacement is done with multinomial cluster weights, so the
+    B replicate means are one matrix product: (W @ cluster_sums) / (W @ cluster_counts).
+    Without ``clusters`` every value is its own cluster (the ordinary bootstrap).
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return Estimate(None, None, None, 0, "cluster_bootstrap")
+    if clusters is None:
+        sums, counts = x, np.ones_like(x)
+    else:
+        _, codes = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+        sums = np.bincount(codes, weights=x)
+        counts = np.bincount(codes).astype(float)
+    point = float(x.mean())
+    n_clusters = sums.size
+    if n_clusters < 2:
+        return Estimate(point, None, None, n_clusters, "cluster_bootstrap")
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=resamples)
+    replicates = (weights @ sums) / (weights @ counts)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(replicates, [alpha, 1.0 - alpha])
+    return Estimate(point, float(low), float(high), n_clusters, "cluster_bootstrap")
+
+
+def cluster_bootstrap_statistic(
+    cluster_ids: Sequence[object],
+    statistic: Callable[[np.ndarray], float],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """Percentile CI of any statistic by resampling clusters.
+
+    ``statistic`` receives an array of row indices (rows of the caller's table, drawn by whole
+    clusters with replacement) and returns a float; replicates that return NaN are dropped.
+    Use this for statistics that are not means (correlations, slopes, gaps).
+    """
+    ids = np.asarray(cluster_ids, dtype=object).astype(str)
+    if ids.size == 0:
+        return Estimate(None, None, None, 0, "cluster_bootstrap")
+    uniques, codes = np.unique(ids, return_inverse=True)
+    members = [np.flatnonzero(codes == c) for c in range(uniques.size)]
+    point = float(statistic(np.arange(ids.size)))
+    if uniques.size < 2:
+        return Estimate(point, None, None, int(uniques.size), "cluster_bootstrap")
+    rng = np.random.default_rng(seed)
+    replicates = []
+    for _ in range(resamples):
+        drawn = rng.integers(0, uniques.size, size=uniques.size)
+        replicates.append(statistic(np.concatenate([members[c] for c in drawn])))
+    reps = np.asarray(replicates, dtype=float)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0 or not np.isfinite(point):
+        return Estimate(point if np.isfinite(point) else None, None, None, int(uniques.size), "cluster_bootstrap")
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(reps, [alpha, 1.0 - alpha])
+    return Estimate(point, float(low), float(high), int(uniques.size), "cluster_bootstrap")
+
+
+def fisher_z_interval(r: float, n: int, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
+    """CI of a correlation coefficient: tanh(atanh(r) ± z / sqrt(n − 3)) (science.md §2)."""
+    if n <= 3 or not np.isfinite(r):
+        return None, None
+    z = sps.norm.ppf(0.5 + confidence / 2.0)
+    centre = np.arctanh(np.clip(r, -0.999999, 0.999999))
+    half = z / np.sqrt(n - 3)
+    return float(np.tanh(centre - half)), float(np.tanh(centre + half))
+
+
+def holm_adjust(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni step-down adjusted p-values (family-wise error control).
+
+    Written here because scipy offers only FDR procedures; it is the textbook recursion
+    p_adj(i) = max_{j<=i} min(1, (m − j + 1) · p_(j)) over sorted p-values.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    scaled = (m - np.arange(m)) * p[order]
+    adjusted_sorted = np.minimum(1.0, np.maximum.accumulate(scaled))
+    adjusted = np.empty(m)
+    adjusted[order] = adjusted_sorted
+    return adjusted
+
+
+def benjamini_hochberg_adjust(pvalues: Sequence[float]) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (false discovery rate control), via scipy."""
+    p = np.asarray(pvalues, dtype=float)
+    if p.size == 0:
+        return p
+    return sps.false_discovery_control(p, method="bh")
+
+
+def paired_bootstrap_difference(
+    candidate: Sequence[float],
+    baseline: Sequence[float],
+    clusters: Sequence[object] | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """Mean of candidate − baseline over paired units, with a cluster-bootstrap CI.
+
+    Pairs must be aligned (same instance at the same position). Pairing removes the
+    between-prompt variance that two independent CIs would double count.
+    """
+    a = np.asarray(candidate, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
+    estimate = cluster_bootstrap_mean(a - b, clusters, resamples=resamples, confidence=confidence, seed=seed)
+    return Estimate(estimate.value, estimate.low, estimate.high, estimate.n, "paired_cluster_bootstrap")
+

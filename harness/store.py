@@ -1,0 +1,203 @@
+"""The run-directory format and the SQLite response cache.
+
+A run directory holds exactly three files (plus optional artifacts such as plots):
+
+* ``run.json`` – the manifest, rewritten atomically (temp file + ``os.replace``);
+* ``samples.jsonl`` – one JSON record per finished instance, appended and flushed as soon as
+  the instance is done, so a killed run loses at most the batch in flight;
+* ``metrics.json`` – every metric with point estimate, 95% CI, n and n_errors.
+
+The response cache is one SQLite file in WAL mode shared by all processes of a sweep; a
+response is keyed by model identity + request + decoding parameters + seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+from harness.types import SCHEMA_VERSION, Completion, stable_hash, to_jsonable
+
+MANIFEST = "run.json"
+SAMPLES = "samples.jsonl"
+METRICS = "metrics.json"
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to ``path`` so that readers see either the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(to_jsonable(payload), handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file, naming the file when it is malformed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"malformed JSON ({exc.msg})", path=str(path), line=exc.lineno) from exc
+
+
+class RunDirectory:
+    """Reads and writes one run directory (see the module docstring for the format)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def manifest_path(self) -> Path:
+        """Path of run.json."""
+        return self.path / MANIFEST
+
+    @property
+    def samples_path(self) -> Path:
+        """Path of samples.jsonl."""
+        return self.path / SAMPLES
+
+    @property
+    def metrics_path(self) -> Path:
+        """Path of metrics.json."""
+        return self.path / METRICS
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Atomically replace run.json."""
+        write_json_atomic(self.manifest_path, manifest)
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        """run.json, or None when the directory has none yet."""
+        return read_json(self.manifest_path) if self.manifest_path.exists() else None
+
+    def repair_samples(self) -> None:
+        """Drop a trailing partial line left by a process killed in mid-write."""
+        if not self.samples_path.exists():
+            return
+        data = self.samples_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with self.samples_path.open("r+b") as handle:
+                handle.truncate(keep)
+
+    def iter_samples(self) -> Iterator[dict[str, Any]]:
+        """Stream the records of samples.jsonl, naming the line of any malformed record."""
+        if not self.samples_path.exists():
+            return
+        with self.samples_path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"malformed record ({exc.msg})", path=str(self.samples_path), line=number) from exc
+
+    def finished_ids(self) -> set[str]:
+        """Ids of instances already recorded (used to resume)."""
+        return {record["id"] for record in self.iter_samples()}
+
+    def append_samples(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append finished instances and flush them to disk before returning."""
+        lines = [json.dumps(to_jsonable(r), ensure_ascii=False, default=str) + "\n" for r in records]
+        if not lines:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self.samples_path.open("a", encoding="utf-8") as handle:
+            handle.writelines(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def write_metrics(self, payload: Mapping[str, Any]) -> None:
+        """Atomically replace metrics.json."""
+        write_json_atomic(self.metrics_path, {"schema_version": SCHEMA_VERSION, **payload})
+
+    def read_metrics(self) -> dict[str, Any] | None:
+        """metrics.json, or None when the run has not produced it."""
+        return read_json(self.metrics_path) if self.metrics_path.exists() else None
+
+
+class ResponseCache:
+    """A process-safe SQLite cache of model responses (WAL mode, short write transactions)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._retry(
+            lambda: self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+            )
+        )
+
+    @staticmethod
+    def key(model_identity: str, request_key: str, seed: int) -> str:
+        """The cache key: model identity + request (prompt, kind, decoding params) + seed."""
+        return stable_hash([model_identity, request_key, seed])
+
+    def _retry(self, operation: Any, attempts: int = 20) -> Any:
+        for attempt in range(attempts):
+            try:
+                return operation()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        """Cached completions for the given keys (missing keys are absent from the result)."""
+        keys = list(keys)
+        found: dict[str, Completion] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._retry(
+                lambda chunk=chunk, marks=marks: self._conn.execute(
+                    f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk
+                ).fetchall()
+            )
+            for key, value in rows:
+                found[key] = Completion(**json.loads(value))
+        return found
+
+    def put_many(self, items: Mapping[str, Completion]) -> None:
+        """Store successful completions in one short transaction; failures are never cached."""
+        rows = [
+            (key, json.dumps(to_jsonable(c)), time.time()) for key, c in items.items() if c.error is None
+        ]
+        if not rows:
+            return
+
+        def write() -> None:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", rows)
+
+        self._retry(write)
+
+    def clear(self) -> int:
+        """Delete every cached response; returns how many were removed."""
+        count = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        self._retry(lambda: self._conn.execute("DELETE FROM responses"))
+        return int(count)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()

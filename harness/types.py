@@ -1,0 +1,221 @@
+"""Plain, typed data that flows between scenarios, adapters, the runner and the reports.
+
+Everything here is a small frozen-or-plain dataclass that serialises to JSON with
+:func:`to_jsonable`. The run-directory format (see README, "Run directory") is built from these
+records and versioned by :data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+"""Version of the run-directory format (run.json, samples.jsonl, metrics.json)."""
+
+
+class Capability(str, enum.Enum):
+    """What a model adapter can do; scenarios declare which ones they need."""
+
+    GENERATE = "generate"
+    LOGLIKELIHOOD = "loglikelihood"
+    CHAT = "chat"
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat turn (``role`` is system, user or assistant)."""
+
+    role: str
+    content: str
+
+
+Prompt = str | tuple[ChatMessage, ...]
+
+
+@dataclass
+class Instance:
+    """One evaluation item: an id, its input, optional references and free metadata.
+
+    ``metadata`` carries the slicing keys (occupation, group, template id, ...) that metrics
+    break down by and that bootstrap CIs cluster on.
+    """
+
+    id: str
+    input: Prompt
+    references: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding parameters of a generation request; ``temperature == 0`` means greedy."""
+
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a scenario asks a model for one instance.
+
+    ``kind == "generate"`` samples ``params.n`` continuations of ``prompt``.
+    ``kind == "loglikelihood"`` scores each of ``continuations`` after ``prompt``.
+    Requests are hashable and have a stable :meth:`key`, so identical requests are sent once.
+    """
+
+    kind: Literal["generate", "loglikelihood"]
+    prompt: Prompt
+    params: GenerationParams = GenerationParams()
+    continuations: tuple[str, ...] = ()
+    instance_id: str | None = field(default=None, compare=False)
+
+    @property
+    def is_chat(self) -> bool:
+        """True when the prompt is a list of chat messages rather than raw text."""
+        return isinstance(self.prompt, tuple)
+
+    def key(self) -> str:
+        """A stable content hash of the request (prompt, kind, params, continuations)."""
+        payload = to_jsonable(self)
+        payload.pop("instance_id")
+        return stable_hash(payload)
+
+
+@dataclass
+class Completion:
+    """An adapter's answer to one request.
+
+    For generation, ``texts`` holds the ``n`` sampled continuations. For log-likelihood,
+    ``logprobs[i]`` is the summed log-probability of ``continuations[i]``, ``token_counts[i]``
+    its length in tokens and ``greedy[i]`` whether greedy decoding would produce it. ``error``
+    is set (and everything else left empty) when the request failed after its retries.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    token_counts: list[int] = field(default_factory=list)
+    greedy: list[bool] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, message: str) -> Completion:
+        """A completion that records a failure; it is never scored (fail closed)."""
+        return cls(error=message)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Provenance of a model: who serves it, which weights, which numeric type."""
+
+    adapter: str
+    model_id: str
+    revision: str | None = None
+    weights_hash: str | None = None
+    dtype: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> str:
+        """The part of the info that decides what the model outputs (used as the cache key)."""
+        return stable_hash(
+            {
+                "adapter": self.adapter,
+                "model_id": self.model_id,
+                "revision": self.revision,
+                "weights_hash": self.weights_hash,
+                "dtype": self.dtype,
+                "behaviour": self.extra.get("behaviour"),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ScorerIdentity:
+    """Name, version and model hash of a scorer; results scored differently never compare."""
+
+    name: str
+    version: str
+    model_hash: str | None = None
+    label: str | None = None
+
+
+Direction = Literal["higher_is_better", "lower_is_better", "none"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a scenario declares: what it means, which way is good, and how its CI is made.
+
+    When ``value`` names a per-instance score key, the engine computes the mean over scored
+    instances with a bootstrap CI clustered on the ``cluster`` metadata key (default: the
+    instance itself) and, for each key in ``group_by``, one breakdown per group. When
+    ``value`` is None the scenario computes the metric itself in ``Scenario.aggregate``.
+    """
+
+    name: str
+    description: str
+    direction: Direction = "none"
+    unit: str = "proportion"
+    ci_method: str = "cluster_bootstrap"
+    value: str | None = None
+    cluster: str | None = None
+    group_by: tuple[str, ...] = ()
+
+
+@dataclass
+class MetricValue:
+    """One number in metrics.json: point estimate, 95% CI, sample size and error count."""
+
+    name: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    n_errors: int = 0
+    ci_method: str = ""
+    direction: Direction = "none"
+    unit: str = ""
+    group: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, enums, tuples and numpy scalars to plain JSON-compatible values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
+        return obj.item()
+    return obj
+
+
+def stable_hash(obj: Any) -> str:
+    """SHA-256 of the canonical JSON form of ``obj`` (sorted keys), as hex."""
+    payload = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def prompt_from_json(value: Any) -> Prompt:
+    """Rebuild a prompt (text or chat messages) from its JSON form."""
+    if isinstance(value, str):
+        return value
+    return tuple(ChatMessage(role=m["role"], content=m["content"]) for m in value)
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """A readable one-string form of a prompt, used for keys, lengths and reports."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(f"{m.role}: {m.content}" for m in prompt)

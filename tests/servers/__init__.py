@@ -1,0 +1,1 @@
+"""OpenAI-protocol test servers shared by tests and benchmarks."""

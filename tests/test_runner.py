@@ -1,0 +1,158 @@
+"""The runner: deduplication, the response cache, fail-closed errors, subsampling and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
+from harness.config import HarnessSettings
+from harness.evaluate import ScenarioRun, run_scenario
+from harness.runner import Runner, RunSettings, select_instances
+from harness.scenario import ScenarioContext
+from harness.store import ResponseCache
+from harness.types import Completion, Instance, Request
+from tests.helpers import CoinParams, CoinScenario, coin_rules
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class CountingAdapter(SimulatedAdapter):
+    """A simulated adapter that records how many requests reach it."""
+
+    def __init__(self, params: SimulatedParams) -> None:
+        super().__init__(params)
+        self.sent: list[Request] = []
+
+    def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        self.sent.extend(requests)
+        return super().generate(requests, seed, progress)
+
+
+class DuplicatePromptScenario(CoinScenario):
+    """Every instance asks one of only four distinct prompts."""
+
+    def instances(self):
+        for i in range(self.params.n):
+            yield Instance(id=f"d{i}", input=f"Flip coin {i % 4}:", metadata={"pair": i // 2, "parity": i % 2})
+
+
+def _scenario(cls=CoinScenario, n: int = 40, k: int = 5, adapter=None) -> CoinScenario:
+    caps = adapter.capabilities() if adapter else frozenset()
+    return cls(CoinParams(n=n, k=k), ScenarioContext(seed=0, capabilities=caps, bootstrap_resamples=300))
+
+
+def test_identical_requests_are_sent_once_and_cached_across_runs(tmp_path: Path) -> None:
+    adapter = CountingAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    runner = Runner(_scenario(DuplicatePromptScenario), adapter, tmp_path / "a", RunSettings(progress=False), cache)
+    runner.execute()
+    assert len(adapter.sent) == 4
+    assert runner.stats["requests_deduplicated"] == 36
+    second = Runner(_scenario(DuplicatePromptScenario), adapter, tmp_path / "b", RunSettings(progress=False), cache)
+    second.execute()
+    assert len(adapter.sent) == 4, "a warm cache must not send anything again"
+    assert second.stats["requests_cached"] == 4
+
+
+def test_failed_requests_are_counted_and_never_scored(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(1.0), error_rate=0.3))
+    runner = Runner(_scenario(n=200, adapter=adapter), adapter, tmp_path, RunSettings(progress=False))
+    runner.execute()
+    metrics, n, n_errors = runner.aggregate()
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    errored = [r for r in records if r["error"]]
+    assert n == 200 and n_errors == len(errored)
+    assert 35 <= n_errors <= 85  # 30% of 200, well inside sampling error
+    assert all(r["scores"] == {} and r["error"].startswith("request failed") for r in errored)
+    overall = next(m for m in metrics if m.name == "heads_rate" and m.group is None)
+    assert overall.value == 1.0, "failures must not be scored as tails (or as anything)"
+    assert overall.n == 200 - n_errors and overall.n_errors == n_errors
+
+
+def test_seeded_subsampling_is_reproducible_and_keeps_order() -> None:
+    items = [Instance(id=str(i), input="x") for i in range(100)]
+    first = [i.id for i in select_instances(iter(items), 10, "random", seed=7)]
+    again = [i.id for i in select_instances(iter(items), 10, "random", seed=7)]
+    other = [i.id for i in select_instances(iter(items), 10, "random", seed=8)]
+    assert first == again and first != other and len(first) == 10
+    assert [int(x) for x in first] == sorted(int(x) for x in first)
+    assert [i.id for i in select_instances(iter(items), 3, "first", seed=0)] == ["0", "1", "2"]
+
+
+def test_duplicate_instance_ids_are_refused(tmp_path: Path) -> None:
+    class Twice(CoinScenario):
+        def instances(self):
+            yield Instance(id="same", input="Flip coin 1:", metadata={"pair": 0, "parity": 0})
+            yield Instance(id="same", input="Flip coin 2:", metadata={"pair": 0, "parity": 0})
+
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    with pytest.raises(Exception, match="instance id 'same' twice"):
+        Runner(_scenario(Twice), adapter, tmp_path, RunSettings(progress=False)).execute()
+
+
+KILLABLE = """
+import sys, time
+from pathlib import Path
+from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
+from harness.config import HarnessSettings
+from harness.evaluate import ScenarioRun, run_scenario
+from harness.scenario import ScenarioContext
+from tests.helpers import CoinParams, CoinScenario, coin_rules
+
+class Slow(SimulatedAdapter):
+    def generate(self, requests, seed, progress=None):
+        time.sleep(float(sys.argv[2]))
+        return super().generate(requests, seed, progress)
+
+adapter = Slow(SimulatedParams(rules=coin_rules(0.3)))
+settings = HarnessSettings(seed=5, window_size=10, progress=False, bootstrap_resamples=500)
+scenario = CoinScenario(CoinParams(n=300, k=7), ScenarioContext(seed=5, capabilities=adapter.capabilities(), bootstrap_resamples=500))
+run_scenario(ScenarioRun(scenario, adapter, Path(sys.argv[1]), {}, settings), cache=None)
+"""
+
+
+def test_a_killed_run_resumes_to_identical_metrics(tmp_path: Path) -> None:
+    script = tmp_path / "killable.py"
+    script.write_text(KILLABLE)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    process = subprocess.Popen([sys.executable, str(script), str(killed), "0.05"], env=env, cwd=REPO)
+    samples = killed / "samples.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not samples.exists() or len(samples.read_text().splitlines()) < 60):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(samples.read_text().splitlines())
+    assert 60 <= done_before < 300, "the run must be killed partway"
+    assert json.loads((killed / "run.json").read_text())["status"] == "running"
+
+    subprocess.run([sys.executable, str(script), str(killed), "0"], env=env, cwd=REPO, check=True)
+    subprocess.run([sys.executable, str(script), str(clean), "0"], env=env, cwd=REPO, check=True)
+    records = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert len(records) == 300 and len({r["id"] for r in records}) == 300, "no instance lost or redone"
+    resumed_metrics = json.loads((killed / "metrics.json").read_text())["metrics"]
+    clean_metrics = json.loads((clean / "metrics.json").read_text())["metrics"]
+    assert resumed_metrics == clean_metrics
+    assert json.loads((killed / "run.json").read_text())["status"] == "completed"
+
+
+def test_resume_refuses_a_different_configuration(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=100)
+    run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), cache=None)
+    other = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.9)))
+    with pytest.raises(Exception, match="different configuration"):
+        run_scenario(ScenarioRun(_scenario(adapter=other), other, tmp_path, {}, settings), cache=None)
+    overwrite = HarnessSettings(progress=False, bootstrap_resamples=100, overwrite=True)
+    result = run_scenario(ScenarioRun(_scenario(adapter=other), other, tmp_path, {}, overwrite), cache=None)
+    assert result.n_instances == 40

@@ -1,0 +1,74 @@
+"""Known-answer checks of the shared statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness import stats
+
+
+def test_wilson_interval_matches_the_closed_form() -> None:
+    p, n, z = 0.3, 50, 1.959963984540054
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    estimate = stats.wilson_interval(15, 50)
+    assert estimate.value == pytest.approx(0.3)
+    assert estimate.low == pytest.approx(centre - half, abs=1e-9)
+    assert estimate.high == pytest.approx(centre + half, abs=1e-9)
+
+
+def test_wilson_with_no_successes_is_close_to_the_rule_of_three() -> None:
+    assert stats.wilson_interval(0, 300).high == pytest.approx(3 / 300, rel=0.35)
+
+
+def test_cluster_bootstrap_widens_for_perfectly_correlated_clusters() -> None:
+    rng = np.random.default_rng(1)
+    cluster_means = rng.random(30) > 0.5
+    values = np.repeat(cluster_means.astype(float), 10)
+    clusters = np.repeat(np.arange(30), 10)
+    naive = stats.cluster_bootstrap_mean(values, None, seed=0)
+    clustered = stats.cluster_bootstrap_mean(values, clusters, seed=0)
+    assert naive.value == clustered.value == pytest.approx(values.mean())
+    assert (clustered.high - clustered.low) > 2.5 * (naive.high - naive.low)
+    assert clustered.n == 30
+
+
+def test_cluster_bootstrap_statistic_of_a_mean_agrees_with_the_mean_version() -> None:
+    values = np.arange(20, dtype=float)
+    fast = stats.cluster_bootstrap_mean(values, np.arange(20), seed=3, resamples=4000)
+    slow = stats.cluster_bootstrap_statistic(np.arange(20), lambda idx: values[idx].mean(), seed=3, resamples=4000)
+    assert slow.value == fast.value
+    assert slow.low == pytest.approx(fast.low, abs=0.6)
+    assert slow.high == pytest.approx(fast.high, abs=0.6)
+
+
+def test_fisher_z_interval() -> None:
+    low, high = stats.fisher_z_interval(0.5, 28)
+    assert low == pytest.approx(math.tanh(math.atanh(0.5) - 1.959963984540054 / 5))
+    assert high == pytest.approx(math.tanh(math.atanh(0.5) + 1.959963984540054 / 5))
+    assert stats.fisher_z_interval(0.5, 3) == (None, None)
+
+
+def test_holm_adjustment_hand_computed() -> None:
+    adjusted = stats.holm_adjust([0.01, 0.04, 0.03, 0.005])
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone max: 0.02, 0.03, 0.06, 0.06
+    assert adjusted.tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_benjamini_hochberg_hand_computed() -> None:
+    adjusted = stats.benjamini_hochberg_adjust([0.01, 0.04, 0.03, 0.005])
+    # sorted 0.005,0.01,0.03,0.04 -> *4/1, *4/2, *4/3, *4/4 = 0.02, 0.02, 0.04, 0.04
+    assert adjusted.tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
+
+
+def test_paired_difference_uses_pairs() -> None:
+    baseline = np.linspace(0, 1, 50)
+    candidate = baseline + 0.1
+    estimate = stats.paired_bootstrap_difference(candidate, baseline)
+    assert estimate.value == pytest.approx(0.1)
+    assert estimate.low == pytest.approx(0.1) and estimate.high == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="differ in length"):
+        stats.paired_bootstrap_difference([1.0], [1.0, 2.0])
