@@ -58,11 +58,26 @@ def plugin_config_modules() -> list[str]:
     """Config packages that plugin distributions declare under the entry-point group ``harness.conf``.
 
     Only package metadata is read. Their YAML files join the config tree as extra options of
-    the same groups (``scenario/<name>.yaml``, ``model/<name>.yaml``, ...).
+    the same groups (``scenario/<name>.yaml``, ``model/<name>.yaml``, ...). A declared package
+    that cannot be found is reported on stderr and left out, never silently dropped.
     """
+    import importlib.util
+    import sys
     from importlib.metadata import entry_points
 
-    return sorted({entry.value for entry in entry_points(group=PLUGIN_CONF_GROUP)})
+    modules = []
+    for entry in entry_points(group=PLUGIN_CONF_GROUP):
+        try:
+            found = importlib.util.find_spec(entry.value) is not None
+        except ImportError:
+            found = False
+        if found:
+            modules.append(entry.value)
+        else:
+            dist = entry.dist.metadata["Name"] if entry.dist else "an unknown distribution"
+            print(f"harness: warning: config package {entry.value!r} declared by {dist} cannot be imported; "
+                  "its configs are unavailable (reinstall that package)", file=sys.stderr)
+    return sorted(set(modules))
 
 
 def searchpath_override(existing: list[str]) -> list[str]:
@@ -209,6 +224,10 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
     for key, scenario_cfg in selected_scenarios(cfg).items():
         scenario_cls = registry.load_scenario(str(scenario_cfg.get("name", key)))
         validate_section(scenario_cfg, scenario_cls.Params, f"scenario[{key}]")
+    if cfg.get("gate"):
+        from harness.gate import parse_policy
+
+        parse_policy(OmegaConf.to_container(cfg.gate, resolve=True))
     return settings
 
 

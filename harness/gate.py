@@ -44,9 +44,10 @@ from harness.report.cli import default_out_dir
 from harness.report.comparability import differing_keys, mismatch_message
 from harness.report.frames import (
     LoadedRun,
+    cluster_labels,
     group_label,
+    instance_values,
     load_runs,
-    metric_value_column,
     normalise_group,
     scorer_names,
 )
@@ -134,9 +135,8 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
             )
         if rule.non_inferiority_margin is not None and rule.non_inferiority_margin < 0:
             raise ConfigError(f"{where}.non_inferiority_margin must be >= 0")
-        rule.id = rule.id or f"{rule.scenario + '.' if rule.scenario else ''}{rule.metric}" + (
-            f"[{group_label(rule.group)}]" if rule.group else ""
-        )
+        group = f"[{group_label(rule.group)}]" if rule.group else ""
+        rule.id = rule.id or ".".join(filter(None, [rule.scenario, rule.metric])) + group
         if rule.id in seen:
             raise ConfigError(f"{where}.id {rule.id!r} is used twice; give each rule a distinct id")
         seen.add(rule.id)
@@ -217,6 +217,19 @@ def locate(rule: GateRule, runs: list[LoadedRun], role: str) -> tuple[LoadedRun,
     if not candidates:
         scenarios = ", ".join(sorted({r.scenario for r in runs})) or "none"
         return f"no {role} run of scenario {rule.scenario!r} with metrics (scenarios present: {scenarios})"
+    reported_for = sorted(
+        {
+            group_label(m.get("group")) or "overall"
+            for r in candidates
+            for m in r.metric_records
+            if fnmatchcase(str(m.get("name")), rule.metric)
+        }
+    )
+    if reported_for:
+        return (
+            f"{role} metric {rule.metric!r} has no value{group or ' overall'}; it is reported for: "
+            f"{', '.join(reported_for)} (set the rule's group to one of them)"
+        )
     available = sorted({str(m.get("name")) for r in candidates for m in r.metric_records})
     return (
         f"{role} metric {rule.metric!r}{group} is missing; metrics present: {', '.join(available) or 'none'}"
@@ -266,6 +279,7 @@ def _check(rule: GateRule, kind: str, reason: str) -> CheckResult:
         reason=reason,
         threshold=rule.threshold,
         margin=rule.non_inferiority_margin,
+        description=rule.description,
     )
 
 
@@ -310,42 +324,24 @@ def threshold_check(rule: GateRule, runs: list[LoadedRun], policy: GatePolicy) -
     return check
 
 
-def _instance_values(run: LoadedRun, record: dict[str, Any], role: str) -> pd.Series | str:
-    """The metric's per-instance values on the run's scored instances (indexed by id), or a reason."""
-    scores = run.scores()
-    column = metric_value_column(record, scores)
-    if column is None:
-        return (
-            f"{role} metric {record.get('name')!r} is not the mean of a per-instance score in "
-            "samples.jsonl, so it cannot be paired by instance"
-        )
-    ok = scores[scores["error"].isna()]
-    for key, value in (record.get("group") or {}).items():
-        ok = ok[ok[key].astype(str) == str(value)]
-    series = pd.to_numeric(ok[column], errors="coerce")
-    series.index = ok["id"].astype(str)
-    return series.dropna()
-
-
 def paired_values(
     candidate: tuple[LoadedRun, dict[str, Any]], baseline: tuple[LoadedRun, dict[str, Any]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | str:
     """Candidate and baseline values on their shared scored instances (matched by id), or a reason."""
     values = []
     for (run, record), role in ((candidate, "candidate"), (baseline, "baseline")):
-        series = _instance_values(run, record, role)
-        if isinstance(series, str):
-            return series
+        series = instance_values(run, record)
+        if series is None:
+            return (
+                f"{role} metric {record.get('name')!r} is not the mean of a per-instance score in "
+                "samples.jsonl, so it cannot be paired by instance"
+            )
         values.append(series)
     joined = pd.concat(values, axis=1, join="inner", keys=["candidate", "baseline"])
     if joined.empty:
         return "candidate and baseline share no scored instance ids"
     cluster_key = (candidate[1].get("extra") or {}).get("cluster")
-    clusters = None
-    if cluster_key:
-        scores = candidate[0].scores()
-        by_id = scores.set_index(scores["id"].astype(str))[cluster_key]
-        clusters = by_id.loc[joined.index].astype(str).to_numpy()
+    clusters = cluster_labels([candidate[0]], cluster_key, joined.index) if cluster_key else None
     return joined["candidate"].to_numpy(), joined["baseline"].to_numpy(), clusters
 
 
@@ -458,6 +454,7 @@ def run_gate(policy: Policy, run_dirs: list[Path], baseline_dirs: list[Path] | N
         ]
     return GateVerdict(
         policy=policy.settings.name,
+        description=policy.settings.description,
         checks=checks,
         model=model,
         candidate_runs=[str(run.path) for run in runs],

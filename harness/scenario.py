@@ -169,4 +169,5 @@ def mean_metric(
         direction=spec.direction,
         unit=spec.unit,
         group=group,
+        extra={"value": spec.value, "cluster": spec.cluster},
     )

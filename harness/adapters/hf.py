@@ -255,8 +255,11 @@ class HFAdapter(ModelAdapter):
             for row, (_, _, tokens, _) in enumerate(chunk):
                 ids[row, width - len(tokens) :] = torch.tensor(tokens)
                 mask[row, width - len(tokens) :] = 1
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logits = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=positions.to(self.device)
+                ).logits
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row, (index, c_index, _tokens, n_cont) in enumerate(chunk):
                 targets = ids[row, width - n_cont :].to(self.device)

@@ -32,7 +32,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from harness.adapters.http_ratelimit import RateLimiter
-from harness.adapters.http_retry import PermanentError, RetryPolicy, TransientError, is_retryable_status, parse_retry_after
+from harness.adapters.http_retry import (
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+    is_retryable_status,
+    parse_retry_after,
+)
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -221,7 +227,9 @@ class ResilientClient:
                 return result
             except PermanentError as exc:
                 self.stats["failed"] += 1
-                raise RequestFailed(self.redact(f"{method} {path} failed: {exc.message}"), exc.status) from None
+                raise RequestFailed(
+                    self.redact(f"{method} {path} failed: {exc.message}"), exc.status
+                ) from None
             except TransientError as exc:
                 last = exc
             self.retry_reasons[_reason(last.message)] += 1
@@ -245,8 +253,11 @@ class ResilientClient:
         assert last is not None
         self.stats["failed"] += 1
         attempts = self.policy.max_retries + 1
+        plural = "s" if attempts > 1 else ""
         raise RequestFailed(
-            self.redact(f"{method} {path} failed after {attempts} attempts; last error: {last.message}")
+            self.redact(
+                f"{method} {path} failed after {attempts} attempt{plural}; last error: {last.message}"
+            )
         )
 
     async def _wait_for_pause(self) -> None:
@@ -288,7 +299,8 @@ class ResilientClient:
                 content = await response.aread()
             except httpx.TransportError as exc:
                 raise TransientError(
-                    f"truncated response body: the connection broke after the headers ({type(exc).__name__}: {exc})"
+                    "truncated response body: the connection broke after the headers "
+                    f"({type(exc).__name__}: {exc})"
                 ) from None
         self._check_status(response.status_code, response.headers, content)
         body = parse_json_body(content)
@@ -315,12 +327,15 @@ class ResilientClient:
                         event = json.loads(data)
                     except json.JSONDecodeError as exc:
                         raise TransientError(
-                            f"malformed JSON in stream event {events + 1} ({exc.msg}); it starts with {data[:60]!r}"
+                            f"malformed JSON in stream event {events + 1} ({exc.msg}); "
+                            f"it starts with {data[:60]!r}"
                         ) from exc
                     if not isinstance(event, dict):
                         raise TransientError(f"malformed stream event {events + 1}: expected a JSON object")
                     if "error" in event:
-                        raise TransientError(f"the server reported an error mid-stream: {server_message(data.encode())}")
+                        raise TransientError(
+                            f"the server reported an error mid-stream: {server_message(data.encode())}"
+                        )
                     events += 1
                     used_tokens = _usage_tokens(event) or used_tokens
                     _checked(parser.feed, event)
@@ -329,7 +344,9 @@ class ResilientClient:
                     f"truncated stream: the connection broke after {events} events, before 'data: [DONE]' "
                     f"({type(exc).__name__}: {exc})"
                 ) from None
-        raise TransientError(f"truncated stream: the event stream ended after {events} events without 'data: [DONE]'")
+        raise TransientError(
+            f"truncated stream: the event stream ended after {events} events without 'data: [DONE]'"
+        )
 
 
 def _checked(parse: Callable[[Any], T], value: Any) -> T:

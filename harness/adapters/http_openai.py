@@ -193,7 +193,9 @@ class ContinuationScore:
     greedy: bool
 
 
-def continuation_score(body: dict[str, Any], context_chars: int, continuation_chars: int) -> ContinuationScore:
+def continuation_score(
+    body: dict[str, Any], context_chars: int, continuation_chars: int
+) -> ContinuationScore:
     """Score the continuation occupying ``[context_chars, context_chars + continuation_chars)``.
 
     A token is greedy when its log-probability is (within :data:`GREEDY_TOLERANCE`) the largest
@@ -207,7 +209,9 @@ def continuation_score(body: dict[str, Any], context_chars: int, continuation_ch
     values = logprobs.get("token_logprobs")
     tops = logprobs.get("top_logprobs")
     if not isinstance(offsets, list) or not isinstance(values, list) or len(offsets) != len(values):
-        raise LogprobsMissing("invalid response: 'logprobs' lacks matching 'text_offset' and 'token_logprobs' lists")
+        raise LogprobsMissing(
+            "invalid response: 'logprobs' lacks matching 'text_offset' and 'token_logprobs' lists"
+        )
     end = context_chars + continuation_chars
     total, count, greedy = 0.0, 0, True
     for position, (offset, value) in enumerate(zip(offsets, values, strict=True)):

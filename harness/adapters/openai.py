@@ -46,8 +46,8 @@ from harness.adapters.http_openai import (
     ContinuationScore,
     LogprobsMissing,
     Sampling,
-    choice_texts,
     chat_messages,
+    choice_texts,
     continuation_score,
     echo_payload,
     generation_payload,
@@ -130,7 +130,8 @@ def _validate(params: OpenAIParams) -> None:
     parts = urlsplit(params.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"model.base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {public_url(params.base_url)!r}"
+            "model.base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
+            f"got {public_url(params.base_url)!r}"
         )
     if parts.query or parts.fragment:
         raise ConfigError("model.base_url must not contain a query string or fragment")
@@ -146,7 +147,9 @@ def _validate(params: OpenAIParams) -> None:
     }
     for key, ok in checks.items():
         if not ok:
-            raise ConfigError(f"model.{key} has an invalid value {getattr(params, key)!r}: see docs/openai_adapter.md")
+            raise ConfigError(
+                f"model.{key} has an invalid value {getattr(params, key)!r}: see docs/openai_adapter.md"
+            )
 
 
 def _read_api_key(params: OpenAIParams) -> str | None:
@@ -156,7 +159,7 @@ def _read_api_key(params: OpenAIParams) -> str | None:
     if not key:
         raise AdapterError(
             f"the environment variable {params.api_key_env} (named by model.api_key_env) is not set. "
-            f"Export it with your API key, or pass model.api_key_env=null for a server without authentication."
+            "Export it with your API key, or pass model.api_key_env=null for a server without authentication."
         )
     return key
 
@@ -229,7 +232,10 @@ class OpenAIAdapter(ModelAdapter):
         if self.params.loglikelihood is not None:
             loglik, loglik_reason = self.params.loglikelihood, "set by model.loglikelihood"
         elif self.params.endpoint == "chat":
-            loglik, loglik_reason = False, "model.endpoint=chat (log-probabilities need the completions endpoint)"
+            loglik, loglik_reason = (
+                False,
+                "model.endpoint=chat (log-probabilities need the completions endpoint)",
+            )
         else:
             loglik, loglik_reason = await self._probe_loglikelihood(model_id, server)
         if self.params.endpoint == "completions":
@@ -251,7 +257,9 @@ class OpenAIAdapter(ModelAdapter):
             return await self.client.get_json("/models", parse)
         except RequestFailed as exc:
             if exc.status in (401, 403):
-                raise AdapterError(f"the server at {self.public_url} rejected the credentials: {exc.message}") from None
+                raise AdapterError(
+                    f"the server at {self.public_url} rejected the credentials: {exc.message}"
+                ) from None
             if exc.status is None:
                 raise AdapterError(
                     f"cannot reach the model server at {self.public_url}: {exc.message}. "
@@ -269,10 +277,14 @@ class OpenAIAdapter(ModelAdapter):
 
         payload = echo_payload(model_id, PROBE_CONTEXT + PROBE_CONTINUATION, self.params.extra_body)
         try:
-            await self.client.post_json("/completions", payload, parse, estimate_tokens(len(PROBE_CONTEXT) * 2, 1))
+            await self.client.post_json(
+                "/completions", payload, parse, estimate_tokens(len(PROBE_CONTEXT) * 2, 1)
+            )
         except RequestFailed as exc:
             if exc.status is None:
-                LOGGER.warning("openai adapter: the log-likelihood probe failed after retries: %s", exc.message)
+                LOGGER.warning(
+                    "openai adapter: the log-likelihood probe failed after retries: %s", exc.message
+                )
             return False, f"probe failed: {exc.message}"
         return True, "probe: /completions returns echoed prompt log-probabilities"
 
@@ -317,7 +329,9 @@ class OpenAIAdapter(ModelAdapter):
         """
         probe = self.probe()
         fingerprint = probe.server.get("system_fingerprint")
-        behaviour = stable_hash([self.public_url, probe.model_id, self.params.endpoint, self.params.extra_body])
+        behaviour = stable_hash(
+            [self.public_url, probe.model_id, self.params.endpoint, self.params.extra_body]
+        )
         return ModelInfo(
             adapter="openai",
             model_id=probe.model_id,
@@ -328,7 +342,9 @@ class OpenAIAdapter(ModelAdapter):
                 "base_url": self.public_url,
                 "endpoint": self.params.endpoint,
                 "server_model": probe.server.get("model"),
-                "system_fingerprints_seen": sorted(self._fingerprints | ({fingerprint} if fingerprint else set())),
+                "system_fingerprints_seen": sorted(
+                    self._fingerprints | ({fingerprint} if fingerprint else set())
+                ),
                 "loglikelihood": probe.loglikelihood,
                 "loglikelihood_reason": probe.loglikelihood_reason,
                 "chat": probe.chat,
@@ -395,7 +411,9 @@ class OpenAIAdapter(ModelAdapter):
         else:
             texts = []
         missing = range(len(texts), params.n)
-        more = await asyncio.gather(*(self._sample(model_id, request, 1, derive_seed(run_seed, key, j)) for j in missing))
+        more = await asyncio.gather(
+            *(self._sample(model_id, request, 1, derive_seed(run_seed, key, j)) for j in missing)
+        )
         texts.extend(sample[0] for sample in more)
         return Completion(texts=[_apply_stop(text, params.stop) for text in texts])
 
@@ -439,7 +457,9 @@ class OpenAIAdapter(ModelAdapter):
 
     async def _score_one(self, model_id: str, request: Request) -> Completion:
         context = prompt_as_text(request.prompt)
-        scores = await asyncio.gather(*(self._score_continuation(model_id, context, c) for c in request.continuations))
+        scores = await asyncio.gather(
+            *(self._score_continuation(model_id, context, c) for c in request.continuations)
+        )
         return Completion(
             logprobs=[s.logprob for s in scores],
             token_counts=[s.token_count for s in scores],

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from harness.aggregate import find_run_dirs, sample_frame
@@ -34,7 +35,7 @@ class LoadedRun:
     metrics_payload: dict[str, Any] | None
     run_id: str = ""
     label: str = ""
-    _scores: pd.DataFrame | None = field(default=None, repr=False)
+    _scores: pd.DataFrame | None = field(default=None, init=False, repr=False)
 
     @property
     def scenario(self) -> str:
@@ -289,6 +290,16 @@ def samples_frame(runs: Sequence[LoadedRun]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True, sort=False)
 
 
+def _scored_rows(scores: pd.DataFrame, group: dict[str, Any] | None) -> pd.DataFrame | None:
+    """Non-errored rows of a group (all of them for the overall value); None if a key is unknown."""
+    rows = scores[scores["error"].isna()] if "error" in scores else scores
+    for key, value in (group or {}).items():
+        if key not in rows.columns:
+            return None
+        rows = rows[rows[key].astype(str) == str(value)]
+    return rows
+
+
 def metric_value_column(record: dict[str, Any], scores: pd.DataFrame) -> str | None:
     """The per-instance score column a metric is the mean of, when that can be established.
 
@@ -300,17 +311,39 @@ def metric_value_column(record: dict[str, Any], scores: pd.DataFrame) -> str | N
     candidate = extra.get("value") or record.get("name")
     if not candidate or candidate not in scores.columns or record.get("value") is None:
         return None
-    ok = scores[scores["error"].isna()] if "error" in scores else scores
-    for key, value in (record.get("group") or {}).items():
-        if key not in ok.columns:
-            return None
-        ok = ok[ok[key].astype(str) == str(value)]
-    column = pd.to_numeric(ok[candidate], errors="coerce").dropna()
-    if column.empty or abs(float(column.mean()) - float(record["value"])) > 1e-9 * max(
-        1.0, abs(record["value"])
-    ):
+    rows = _scored_rows(scores, record.get("group"))
+    if rows is None:
+        return None
+    column = pd.to_numeric(rows[candidate], errors="coerce").dropna()
+    recorded = float(record["value"])
+    if column.empty or abs(float(column.mean()) - recorded) > 1e-9 * max(1.0, abs(recorded)):
         return None
     return str(candidate)
+
+
+def instance_values(run: LoadedRun, record: dict[str, Any]) -> pd.Series | None:
+    """The values a metric record averages, one per scored instance of its group, indexed by id.
+
+    None when the metric is not the mean of a per-instance score (see :func:`metric_value_column`).
+    """
+    scores = run.scores()
+    column = metric_value_column(record, scores)
+    rows = _scored_rows(scores, record.get("group")) if column else None
+    if column is None or rows is None:
+        return None
+    values = pd.to_numeric(rows[column], errors="coerce")
+    values.index = rows["id"].astype(str)
+    return values.dropna()
+
+
+def cluster_labels(runs: Sequence[LoadedRun], key: str, ids: Iterable[str]) -> np.ndarray:
+    """The ``key`` metadata value of each instance id (found in any of the runs), else the id itself."""
+    mapping: dict[str, Any] = {}
+    for run in runs:
+        scores = run.scores()
+        if key in scores.columns:
+            mapping.update(zip(scores["id"].astype(str), scores[key], strict=True))
+    return np.asarray([str(mapping.get(i, i)) for i in ids], dtype=object)
 
 
 def tabular_safe(frame: pd.DataFrame) -> pd.DataFrame:

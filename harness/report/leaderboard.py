@@ -27,7 +27,7 @@ import pandas as pd
 
 from harness.errors import ConfigError
 from harness.report.comparability import ComparableGroup, comparable_groups
-from harness.report.frames import LoadedRun, metric_value_column
+from harness.report.frames import LoadedRun, cluster_labels, instance_values
 from harness.report.resampling import bootstrap_comparison, display_ranks, overlap_comparison, ranks
 
 RANKED_DIRECTIONS = ("higher_is_better", "lower_is_better")
@@ -286,32 +286,21 @@ def _win_rates(entries: Sequence[BoardEntry], scored: Sequence[bool], outcomes: 
 def _per_instance_matrix(
     metric: str, runs: Sequence[LoadedRun]
 ) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """Instances x runs matrix of the metric's per-instance values (NaN = errored/missing).
+    """Instances x runs matrix of the metric's per-instance values (NaN = errored/missing), and clusters.
 
-    None when any run lacks the per-instance column, so every entry is ranked the same way.
+    None when any run lacks the per-instance values, so every entry is ranked the same way.
     """
     columns = []
     cluster_key = None
     for run in runs:
         record = run.find_metric(metric)
-        scores = run.scores()
-        column = metric_value_column(record, scores) if record else None
-        if column is None:
+        values = instance_values(run, record) if record else None
+        if values is None:
             return None
-        ok = scores[scores["error"].isna()]
-        series = pd.to_numeric(ok[column], errors="coerce")
-        series.index = ok["id"].astype(str)
-        columns.append(series.rename(run.run_id))
+        columns.append(values.rename(run.run_id))
         cluster_key = cluster_key or (record.get("extra") or {}).get("cluster")
     table = pd.concat(columns, axis=1, sort=True)
-    clusters = None
-    if cluster_key:
-        mapping: dict[str, Any] = {}
-        for run in runs:
-            scores = run.scores()
-            if cluster_key in scores.columns:
-                mapping.update(zip(scores["id"].astype(str), scores[cluster_key], strict=True))
-        clusters = np.asarray([mapping.get(i, i) for i in table.index], dtype=object)
+    clusters = cluster_labels(runs, cluster_key, table.index) if cluster_key else None
     return table.to_numpy(dtype=float), clusters
 
 

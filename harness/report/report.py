@@ -9,6 +9,7 @@ when several models are present, the leaderboard.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,7 +19,6 @@ from typing import Any
 import harness
 from harness.report.frames import (
     LoadedRun,
-    group_label,
     metrics_frame,
     normalise_group,
     runs_frame,
@@ -56,14 +56,12 @@ class MetricRow:
     run_id: str
     scenario: str
     metric: str
-    group: str
     value: float | None
     ci_low: float | None
     ci_high: float | None
     n: int
     n_errors: int
     direction: str
-    unit: str
     bar: dict[str, float] | None
 
 
@@ -84,7 +82,6 @@ class ScenarioSection:
 
     name: str
     versions: list[str]
-    runs: list[str]
     overall: list[MetricRow]
     breakdowns: list[Breakdown]
     images: list[dict[str, str]]
@@ -112,38 +109,45 @@ class SampleView:
         return json.dumps(self.metadata, sort_keys=True)
 
     @property
+    def numeric_scores(self) -> dict[str, float]:
+        """Scores that are numbers (booleans as 0/1): shown as chips and filterable."""
+        return {k: float(v) for k, v in self.scores.items() if isinstance(v, int | float)}
+
+    @property
+    def other_scores(self) -> dict[str, str]:
+        """Scores that are not numbers (texts, lists), as text."""
+        return {
+            k: v if isinstance(v, str) else json.dumps(v, default=str)
+            for k, v in self.scores.items()
+            if not isinstance(v, int | float)
+        }
+
+    @property
     def scores_json(self) -> str:
         """Numeric scores as JSON (for the score filter)."""
-        numeric = {
-            k: v for k, v in self.scores.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
-        numeric.update({k: int(v) for k, v in self.scores.items() if isinstance(v, bool)})
-        return json.dumps(numeric, sort_keys=True)
+        return json.dumps(self.numeric_scores, sort_keys=True)
 
 
-def _rows(run: LoadedRun, records: list[dict[str, Any]], scales: dict[str, Scale]) -> list[MetricRow]:
-    rows = []
-    for record in records:
-        value = record.get("value")
-        scale = scales[record["name"]]
-        rows.append(
-            MetricRow(
-                label=run.label,
-                run_id=run.run_id,
-                scenario=run.scenario,
-                metric=str(record["name"]),
-                group=group_label(record.get("group")),
-                value=value,
-                ci_low=record.get("ci_low"),
-                ci_high=record.get("ci_high"),
-                n=int(record.get("n") or 0),
-                n_errors=int(record.get("n_errors") or 0),
-                direction=str(record.get("direction") or "none"),
-                unit=str(record.get("unit") or ""),
-                bar=scale.bar(value, record.get("ci_low"), record.get("ci_high")),
-            )
-        )
-    return rows
+def _row(run: LoadedRun, record: dict[str, Any], scale: Scale) -> MetricRow:
+    value, low, high = record.get("value"), record.get("ci_low"), record.get("ci_high")
+    return MetricRow(
+        label=run.label,
+        run_id=run.run_id,
+        scenario=run.scenario,
+        metric=str(record["name"]),
+        value=value,
+        ci_low=low,
+        ci_high=high,
+        n=int(record.get("n") or 0),
+        n_errors=int(record.get("n_errors") or 0),
+        direction=str(record.get("direction") or "none"),
+        bar=scale.bar(value, low, high),
+    )
+
+
+def natural_key(text: str) -> list[tuple[int, float | str]]:
+    """Sort key that orders '25' before '100' and 'a2' before 'a10'."""
+    return [(0, float(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
 
 
 def metric_scales(runs: Sequence[LoadedRun]) -> dict[str, Scale]:
@@ -170,14 +174,13 @@ def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
         grouped: dict[tuple[str, str], dict[str, dict[str, MetricRow]]] = {}
         directions: dict[str, str] = {}
         for run in members:
-            overall.extend(_rows(run, [r for r in run.metric_records if not r.get("group")], scales))
-            for row, record in zip(
-                _rows(run, [r for r in run.metric_records if r.get("group")], scales),
-                [r for r in run.metric_records if r.get("group")],
-                strict=True,
-            ):
-                key = ", ".join(k for k, _ in normalise_group(record["group"]))
-                value = ", ".join(v for _, v in normalise_group(record["group"]))
+            for record in run.metric_records:
+                row = _row(run, record, scales[record["name"]])
+                if not record.get("group"):
+                    overall.append(row)
+                    continue
+                pairs = normalise_group(record["group"])
+                key, value = ", ".join(k for k, _ in pairs), ", ".join(v for _, v in pairs)
                 grouped.setdefault((row.metric, key), {}).setdefault(value, {})[run.run_id] = row
                 directions[row.metric] = row.direction
         overall.sort(key=lambda r: (r.metric, r.label))
@@ -187,13 +190,13 @@ def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
             run_ids = [
                 run.run_id for run in members if any(run.run_id in cells for cells in by_value.values())
             ]
-            rows = [(value, [by_value[value].get(rid) for rid in run_ids]) for value in sorted(by_value)]
+            ordered = sorted(by_value, key=natural_key)
+            rows = [(value, [by_value[value].get(rid) for rid in run_ids]) for value in ordered]
             breakdowns.append(Breakdown(metric, key, directions[metric], [labels[r] for r in run_ids], rows))
         sections.append(
             ScenarioSection(
                 name=name,
                 versions=sorted({str(run.scenario_version) for run in members}),
-                runs=[run.label for run in members],
                 overall=overall,
                 breakdowns=breakdowns,
                 images=_images(members),
@@ -330,9 +333,10 @@ def report_context(
             )
     scales = metric_scales(runs)
     summary = [
-        row
+        _row(run, record, scales[record["name"]])
         for run in runs
-        for row in _rows(run, [r for r in run.metric_records if not r.get("group")], scales)
+        for record in run.metric_records
+        if not record.get("group")
     ]
     score_keys = sorted({k for s in samples for k, v in s.scores.items() if isinstance(v, int | float)})
     return {

@@ -48,6 +48,7 @@ class CheckResult:
     baseline_run: str | None = None
     p_value: float | None = None
     p_adjusted: float | None = None
+    description: str = ""
 
     @property
     def title(self) -> str:
@@ -68,6 +69,7 @@ class GateVerdict:
     checks: list[CheckResult]
     model: dict[str, Any]
     candidate_runs: list[str]
+    description: str = ""
     baseline_runs: list[str] = field(default_factory=list)
     baseline_model: dict[str, Any] | None = None
     provenance: list[dict[str, Any]] = field(default_factory=list)
@@ -94,6 +96,7 @@ def verdict_json(verdict: GateVerdict) -> dict[str, Any]:
     return {
         "schema_version": 1,
         "policy": verdict.policy,
+        "description": verdict.description,
         "verdict": verdict.verdict,
         "exit_code": verdict.exit_code,
         "counts": verdict.counts(),
@@ -109,7 +112,7 @@ def verdict_json(verdict: GateVerdict) -> dict[str, Any]:
 
 
 def _details(check: CheckResult) -> str:
-    lines = [check.reason]
+    lines = [check.reason, *([check.description] if check.description else [])]
     if check.value is not None:
         label = "candidate − baseline" if check.kind == "baseline" else "value"
         lines.append(f"{label}: {format_number(check.value)} 95% CI {format_ci(check.ci_low, check.ci_high)}")
@@ -176,6 +179,8 @@ def model_card_markdown(verdict: GateVerdict) -> str:
         f"(rai-harness {cell(verdict.harness_version)}, {cell(verdict.generated)}). Model: {identity}.",
         "",
     ]
+    if verdict.description:
+        lines += [f"Policy: {cell(verdict.description)}", ""]
     thresholds = [c for c in verdict.checks if c.kind == "threshold"]
     if thresholds:
         lines += table(
@@ -222,7 +227,11 @@ def model_card_markdown(verdict: GateVerdict) -> str:
     problems = [c for c in verdict.checks if c.status != PASS]
     if problems:
         lines += ["Findings:", ""]
-        lines += [f"- **{c.status}** {cell(c.title)}: {cell(c.reason)}" for c in problems]
+        lines += [
+            f"- **{c.status}** {cell(c.title)}: {cell(c.reason)}"
+            + (f" ({cell(c.description)})" if c.description else "")
+            for c in problems
+        ]
         lines.append("")
     lines += [
         "How to read this: a check passes only when the whole 95% confidence interval lies on the "

@@ -79,9 +79,10 @@ class DetoxifyScorer(Scorer):
         if not self.checkpoint.is_file():
             raise ConfigError(
                 f"{where}: Detoxify weights not found at {self.checkpoint}. This scorer never downloads: "
-                f"fetch the checkpoint once (e.g. `python -c \"from detoxify import Detoxify; "
+                f'fetch the checkpoint once (e.g. `python -c "from detoxify import Detoxify; '
                 f"Detoxify('{params.model_type}')\"` on a machine with network access, or download "
-                f"{CHECKPOINT_FILES.get(params.model_type, 'the .ckpt file')} from github.com/unitaryai/detoxify "
+                f"{CHECKPOINT_FILES.get(params.model_type, 'the .ckpt file')} from the "
+                "github.com/unitaryai/detoxify "
                 f"releases) and set {where}.checkpoint to its path"
             )
         self._identity = ScorerIdentity(
@@ -114,10 +115,17 @@ class DetoxifyScorer(Scorer):
                 f"(needs config.arch.args, config.dataset.args.classes and state_dict): {exc}"
             ) from exc
         if TOXICITY_CLASS not in classes:
-            raise ConfigError(f"{self.where}.checkpoint: {self.checkpoint} has no 'toxicity' class: {classes}")
+            raise ConfigError(
+                f"{self.where}.checkpoint: {self.checkpoint} has no 'toxicity' class: {classes}"
+            )
         model_class, tokenizer_class = str(arch["model_name"]), str(arch["tokenizer_name"])
-        if not model_class.endswith("ForSequenceClassification") or not tokenizer_class.endswith(("Tokenizer", "TokenizerFast")):
-            raise ConfigError(f"{self.where}.checkpoint: unexpected classes {model_class}/{tokenizer_class} in {self.checkpoint}")
+        if not model_class.endswith("ForSequenceClassification") or not tokenizer_class.endswith(
+            ("Tokenizer", "TokenizerFast")
+        ):
+            raise ConfigError(
+                f"{self.where}.checkpoint: unexpected classes {model_class}/{tokenizer_class} "
+                f"in {self.checkpoint}"
+            )
         base = self.params.config_dir or str(arch["model_type"])
         base_dir, _ = resolve_model_dir(base, None, f"{self.where}.config_dir")
         config = transformers.AutoConfig.from_pretrained(base_dir, local_files_only=True)
@@ -126,7 +134,9 @@ class DetoxifyScorer(Scorer):
             None, config=config, state_dict=state_dict, local_files_only=True
         )
         self._model = model.to(self.params.device).eval()
-        self._tokenizer = getattr(transformers, tokenizer_class).from_pretrained(base_dir, local_files_only=True)
+        self._tokenizer = getattr(transformers, tokenizer_class).from_pretrained(
+            base_dir, local_files_only=True
+        )
         self._column = classes.index(TOXICITY_CLASS)
 
     def score(self, texts: Sequence[str]) -> list[float]:
@@ -138,7 +148,11 @@ class DetoxifyScorer(Scorer):
         scores: list[float] = []
         for chunk in batched(list(texts), self.params.batch_size):
             encoded = self._tokenizer(
-                list(chunk), padding=True, truncation=True, max_length=self.params.max_length, return_tensors="pt"
+                list(chunk),
+                padding=True,
+                truncation=True,
+                max_length=self.params.max_length,
+                return_tensors="pt",
             ).to(self._model.device)
             with torch.no_grad():
                 logits = self._model(**encoded)[0]

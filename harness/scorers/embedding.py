@@ -100,7 +100,9 @@ def encode(texts: Sequence[str], batch_size: int = 64, device: str = "cpu") -> n
     if not texts:
         return np.zeros((0, 384))
     model = _encoder(device)
-    return np.asarray(model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False))
+    return np.asarray(
+        model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    )
 
 
 @dataclass
@@ -148,7 +150,9 @@ class EmbeddingHeadScorer(Scorer):
         """True when the head was trained on the labelled set with this fingerprint."""
         return self.head.metadata.get("training_data", {}).get("fingerprint") == fingerprint
 
-    def held_out_scores(self, texts: Sequence[str], labels: Sequence[int], groups: Sequence[str]) -> np.ndarray:
+    def held_out_scores(
+        self, texts: Sequence[str], labels: Sequence[int], groups: Sequence[str]
+    ) -> np.ndarray:
         """Leave-one-group-out scores: each group scored by a head trained without it.
 
         Used by ``harness scorer-check`` when the head was trained on the data being checked, so

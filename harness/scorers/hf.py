@@ -105,7 +105,9 @@ class HFClassifierScorer(Scorer):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         kwargs = {"local_files_only": True, "trust_remote_code": self.params.trust_remote_code}
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, **kwargs)
-        self._model = AutoModelForSequenceClassification.from_pretrained(self.model_dir, **kwargs).to(device).eval()
+        self._model = (
+            AutoModelForSequenceClassification.from_pretrained(self.model_dir, **kwargs).to(device).eval()
+        )
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """Toxic-label probability per text (see the module docstring)."""
@@ -117,7 +119,11 @@ class HFClassifierScorer(Scorer):
         scores: list[float] = []
         for chunk in batched(list(texts), self.params.batch_size):
             encoded = self._tokenizer(
-                list(chunk), padding=True, truncation=True, max_length=self.params.max_length, return_tensors="pt"
+                list(chunk),
+                padding=True,
+                truncation=True,
+                max_length=self.params.max_length,
+                return_tensors="pt",
             ).to(self._model.device)
             with torch.no_grad():
                 logits = self._model(**encoded).logits.float()
@@ -131,9 +137,10 @@ class HFClassifierScorer(Scorer):
 
 def _read_config(path: Path, where: str) -> dict[str, Any]:
     if not path.exists():
-        raise ConfigError(f"{where}.model: {path.parent} has no config.json; is it a transformers model folder?")
+        raise ConfigError(
+            f"{where}.model: {path.parent} has no config.json; is it a transformers model folder?"
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where}.model: {path} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
-

@@ -20,7 +20,10 @@ MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "voc
 
 def offline_mode() -> bool:
     """True when the user switched the Hugging Face libraries to offline mode."""
-    return any(os.environ.get(var, "").strip().lower() in TRUTHY for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(var, "").strip().lower() in TRUTHY
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def looks_like_path(name: str) -> bool:
@@ -42,10 +45,14 @@ def resolve_model_dir(name: str, revision: str | None, where: str) -> tuple[Path
     from huggingface_hub.errors import HFValidationError
 
     try:
-        cached = Path(snapshot_download(name, revision=revision, allow_patterns=MODEL_FILES, local_files_only=True))
+        cached = Path(
+            snapshot_download(name, revision=revision, allow_patterns=MODEL_FILES, local_files_only=True)
+        )
         return cached, cached.name
     except HFValidationError as exc:
-        raise ConfigError(f"{where}: {name!r} is neither an existing folder nor a valid Hub model id") from exc
+        raise ConfigError(
+            f"{where}: {name!r} is neither an existing folder nor a valid Hub model id"
+        ) from exc
     except Exception as exc:  # LocalEntryNotFoundError and friends: not in the cache
         if offline_mode():
             raise AdapterError(

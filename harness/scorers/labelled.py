@@ -42,7 +42,9 @@ def load_labelled(data: str, split: str = "train") -> LabelledSet:
         if path.exists():
             builder = BUILDERS.get(path.suffix.lower())
             if builder is None:
-                raise DataError(f"unsupported file type {path.suffix!r}; use one of {sorted(BUILDERS)}", path=data)
+                raise DataError(
+                    f"unsupported file type {path.suffix!r}; use one of {sorted(BUILDERS)}", path=data
+                )
             table = load_dataset(builder, data_files=str(path), split="train")
         else:
             table = load_dataset(data, split=split)
@@ -62,5 +64,69 @@ def load_labelled(data: str, split: str = "train") -> LabelledSet:
     groups = list(table["target_group"]) if "target_group" in table.column_names else [NO_GROUP] * len(texts)
     for row, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
         if not isinstance(text, str) or label not in (0, 1):
-            raise DataError(f"field 'text' must be a string and 'label' 0 or 1, got {text!r}, {label!r}", path=data, line=row)
+            raise DataError(
+                f"field 'text' must be a string and 'label' 0 or 1, got {text!r}, {label!r}",
+                path=data,
+                line=row,
+            )
     return LabelledSet(texts, [int(v) for v in labels], [str(g) for g in groups], data)
+
+
+TEXT_COLUMNS = ("text", "sentence", "prompt")
+
+
+def load_texts(data: str, limit: int | None = None) -> list[str]:
+    """Unlabelled ordinary texts, for measuring how often a scorer flags harmless text.
+
+    Accepts a JSONL/CSV/TSV/parquet file with a ``text``, ``sentence`` or ``prompt`` column, a
+    ``.txt`` file (one text per line), or a JSON document of nested objects and lists (such as
+    BOLD's ``{group: {entity: [prompt, ...]}}``), whose strings are all taken. ``limit`` keeps
+    that many texts evenly spaced through the file, so every part of it is represented.
+    """
+    from datasets import load_dataset
+
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise DataError(
+            "not a file; give a JSONL/CSV/TSV/parquet/.txt/.json file of ordinary texts", path=data
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            table = load_dataset("json", data_files=str(path), split="train")
+            texts = [t for row in table for t in _strings(row)]
+        elif suffix == ".txt":
+            texts = list(load_dataset("text", data_files=str(path), split="train")["text"])
+        else:
+            builder = {".tsv": "csv", ".csv": "csv"}.get(suffix, BUILDERS.get(suffix))
+            if builder is None:
+                raise DataError(f"unsupported file type {suffix!r}", path=data)
+            options = {"delimiter": "\t"} if suffix == ".tsv" else {}
+            table = load_dataset(builder, data_files=str(path), split="train", **options)
+            column = next((c for c in TEXT_COLUMNS if c in table.column_names), None)
+            if column is None:
+                raise DataError(
+                    f"needs one of the columns {list(TEXT_COLUMNS)}; found {table.column_names}", path=data
+                )
+            texts = list(table[column])
+    except DataError:
+        raise
+    except Exception as exc:  # malformed files surface as many exception types from datasets/pyarrow
+        raise DataError(
+            f"cannot read ordinary texts ({str(exc).strip().splitlines()[0]})", path=data
+        ) from exc
+    texts = [t for t in texts if isinstance(t, str) and t.strip()]
+    if limit is not None and len(texts) > limit:
+        step = len(texts) / limit
+        texts = [texts[int(i * step)] for i in range(limit)]
+    return texts
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []

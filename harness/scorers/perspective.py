@@ -96,7 +96,9 @@ class PerspectiveScorer(Scorer):
 
         self.failures = {}
         headers = {"x-goog-api-key": self._key, "content-type": "application/json"}
-        with httpx.Client(transport=self._transport, timeout=self.params.timeout_s, headers=headers) as client:
+        with httpx.Client(
+            transport=self._transport, timeout=self.params.timeout_s, headers=headers
+        ) as client:
             return [self._score_one(client, text) for text in texts]
 
     def _score_one(self, client: Any, text: str) -> float:
@@ -126,7 +128,8 @@ class PerspectiveScorer(Scorer):
             if response.status_code in (401, 403) or any(marker in detail for marker in AUTH_MARKERS):
                 raise ConfigError(
                     f"{self.where}: Perspective rejected the API key in {self.params.api_key_env} "
-                    f"(HTTP {response.status_code}); check the key and that the API is enabled for its project"
+                    f"(HTTP {response.status_code}); check the key and that the API is enabled "
+                    "for its project"
                 )
             reason = f"HTTP {response.status_code}: {detail}"
             if response.status_code not in RETRY_STATUSES:
@@ -139,8 +142,9 @@ class PerspectiveScorer(Scorer):
             return float(payload["attributeScores"][self.params.attribute]["summaryScore"]["value"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
-                f"{self.where}.endpoint: the response has no attributeScores.{self.params.attribute}.summaryScore."
-                f"value; is {self.params.endpoint} a Perspective-compatible endpoint?"
+                f"{self.where}.endpoint: the response has no "
+                f"attributeScores.{self.params.attribute}.summaryScore.value; "
+                f"is {self.params.endpoint} a Perspective-compatible endpoint?"
             ) from exc
 
     def _throttle(self) -> None:

@@ -47,10 +47,14 @@ def scorer_class(name: str) -> type[Scorer]:
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
-        raise PluginError(f"scorer {name!r} ({targets[name]}) failed to import: {type(exc).__name__}: {exc}") from exc
+        raise PluginError(
+            f"scorer {name!r} ({targets[name]}) failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
-def build_scorer(name: str, options: Mapping[str, Any] | None = None, where: str = "scorer_options") -> Scorer:
+def build_scorer(
+    name: str, options: Mapping[str, Any] | None = None, where: str = "scorer_options"
+) -> Scorer:
     """A scorer built from its name and options (validated against its ``Params``)."""
     from harness.config import validate_section
 

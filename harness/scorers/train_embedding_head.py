@@ -70,12 +70,16 @@ def fit_head(
     """
     from sklearn.model_selection import GroupKFold
 
-    x, y, fold_groups = np.asarray(embeddings, dtype=np.float64), np.asarray(labels), np.asarray(groups).astype(str)
+    x, y, fold_groups = (
+        np.asarray(embeddings, dtype=np.float64),
+        np.asarray(labels),
+        np.asarray(groups).astype(str),
+    )
     if ordinary is not None and len(ordinary):
         x = np.vstack([x, ordinary])
         y = np.concatenate([y, np.zeros(len(ordinary), dtype=y.dtype)])
         fold_groups = np.concatenate([fold_groups, np.full(len(ordinary), ORDINARY_GROUP)])
-    if np.unique(fold_groups).size < 2:  # one group only: calibrate on ordinary held-out folds
+    if np.unique(fold_groups).size < 2:  # one group only: calibrate on plain held-out folds
         fold_groups = np.arange(y.size)
     n_splits = min(CALIBRATION_FOLDS, np.unique(fold_groups).size)
     held_out = np.zeros(y.size)
@@ -128,7 +132,9 @@ def winobias_sentences(folder: str, step: int = ORDINARY_STEP) -> list[str]:
     return sorted(s for s in cleaned if s)[::step]
 
 
-def validation_summary(scores: np.ndarray, labels: np.ndarray, threshold: float = THRESHOLD) -> dict[str, float]:
+def validation_summary(
+    scores: np.ndarray, labels: np.ndarray, threshold: float = THRESHOLD
+) -> dict[str, float]:
     """ROC-AUC, accuracy and false/true-positive rates of held-out scores at ``threshold``."""
     from sklearn.metrics import roc_auc_score
 
@@ -142,11 +148,15 @@ def validation_summary(scores: np.ndarray, labels: np.ndarray, threshold: float 
     }
 
 
-def train(data: str, ordinary_folder: str) -> Head:
-    """Embed, fit, calibrate and validate on ``data``; returns the head with its metadata."""
+def train(data: str, ordinary_folder: str | None) -> Head:
+    """Embed, fit, calibrate and validate on ``data``; returns the head with its metadata.
+
+    ``ordinary_folder=None`` trains on the statements alone (for comparison; not shipped).
+    """
     statements = load_labelled(data)
-    ordinary_texts = winobias_sentences(ordinary_folder)
-    embeddings, ordinary = encode(statements.texts), encode(ordinary_texts)
+    ordinary_texts = winobias_sentences(ordinary_folder) if ordinary_folder else []
+    embeddings = encode(statements.texts)
+    ordinary = encode(ordinary_texts) if ordinary_texts else None
     labels, groups = np.asarray(statements.labels), np.asarray(statements.groups)
     head = fit_head(embeddings, labels, groups, ordinary=ordinary)
     held_out = leave_one_group_out(embeddings, labels, groups, ordinary=ordinary)
@@ -166,7 +176,9 @@ def train(data: str, ordinary_folder: str) -> Head:
         "leave_one_group_out": validation_summary(held_out, labels),
         "trained_by": "python -m harness.scorers.train_embedding_head",
         "ordinary_negatives": {
-            "source": f"WinoBias (Zhao et al. 2018, MIT), every {ORDINARY_STEP}th distinct sentence",
+            "source": f"WinoBias (Zhao et al. 2018, MIT), every {ORDINARY_STEP}th distinct sentence"
+            if ordinary_texts
+            else "none",
             "sentences": ordinary_texts,
         },
     }
@@ -178,10 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_STATEMENTS, help="labelled statements (file or Hub id)")
     parser.add_argument("--ordinary", default=DEFAULT_ORDINARY, help="WinoBias folder (ordinary sentences)")
+    parser.add_argument(
+        "--no-ordinary", action="store_true", help="train on the statements alone (comparison)"
+    )
     parser.add_argument("--out", default=str(DEFAULT_HEAD), help="where to write the head JSON")
     args = parser.parse_args(argv)
     try:
-        head = train(args.data, args.ordinary)
+        head = train(args.data, None if args.no_ordinary else args.ordinary)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

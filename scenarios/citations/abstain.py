@@ -13,9 +13,8 @@ Protocols" never trigger it. Two families of English patterns, matched case-inse
   "made-up" references), and knowledge-cutoff caveats.
 
 A response **abstains** when it refuses and cites nothing; a refusal followed by citations
-("I can't browse the web, but here are some papers ...") counts as a **disclaimer**. A response
-is **hedged** when it abstains or disclaims. The patterns are English-only; other languages
-are never detected (documented limitation).
+("I can't browse the web, but here are some papers ...") counts as a **disclaimer**. The
+patterns are English-only; other languages are never detected (documented limitation).
 """
 
 from __future__ import annotations
@@ -61,11 +60,6 @@ class Hedging:
     abstained: bool
     disclaimed: bool
     evidence: str | None = None
-
-    @property
-    def hedged(self) -> bool:
-        """Abstained or disclaimed."""
-        return self.abstained or self.disclaimed
 
 
 def detect_hedging(non_citation_text: str, n_citations: int) -> Hedging:

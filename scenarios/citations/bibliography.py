@@ -34,7 +34,7 @@ from scenarios.citations.bibtex import (
     iter_entries,
     split_bibtex_authors,
 )
-from scenarios.citations.normalize import STOPWORDS, normalize_arxiv, normalize_doi, surname_key
+from scenarios.citations.normalize import STOPWORDS, normalize_arxiv, normalize_doi
 from scenarios.citations.records import BibRecord
 
 TABLE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -117,11 +117,6 @@ class Bibliography:
         """Authors with at least ``minimum_papers`` records, most prolific first (ties by name)."""
         counts = self.author_counts
         return sorted((a for a, c in counts.items() if c >= minimum_papers), key=lambda a: (-counts[a], a))
-
-    def papers_by(self, author: str) -> list[BibRecord]:
-        """Every record that lists an author with this surname."""
-        key = surname_key(author)
-        return [r for r in self.records if any(surname_key(a) == key for a in r.authors)]
 
     def topics(self, limit: int) -> list[str]:
         """Topics for topic prompts: the records' own topic labels, else keyphrases of titles."""

@@ -49,7 +49,7 @@ NON_NAME_WORDS = frozenset(
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
-INITIALS = re.compile(r"^(?:[A-Z]\.?(?:-[A-Z]\.?)?)(?:\s?[A-Z]\.(?:-[A-Z]\.)?)*$")
+INITIALS = re.compile(r"^(?:[A-Z]\.?(?:-[A-Z]\.?)?)(?:\s?[A-Z]\.?(?:-[A-Z]\.?)?)*$")
 NAME_TOKEN = re.compile(r"^[A-Z\u00C0-\u024F][\w'’\-\u00C0-\u024F]*\.?$")
 ET_AL = re.compile(r"[,\s]*\bet\.?\s+al\b\.?,?", re.IGNORECASE)
 SEPARATORS = re.compile(r"\s*;\s*|\s*,\s*(?:and\s+|&\s*)?|\s+and\s+|\s*&\s*")
@@ -127,7 +127,8 @@ def _initials_first(name: str) -> str:
 def author_strength(text: str) -> Strength | None:
     """How strongly ``text`` looks like an author list: "strong", "weak" or None (not names)."""
     text = text.strip()
-    text = re.sub(r"^(?:by|authors?\s*:)\s+", "", text, flags=re.IGNORECASE).strip(" ,.;:-–—")
+    text = re.sub(r"^(?:by|authors?\s*:)\s+", "", text, flags=re.IGNORECASE).strip(" ,;:-–—")
+    text = re.sub(r"(?<![A-Z])\.$", "", text)  # a sentence's full stop, not an initial's
     if not text or len(text) > 400 or re.search(r"\d", text):
         return None
     has_et_al = bool(ET_AL.search(text))

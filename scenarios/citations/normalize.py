@@ -21,7 +21,7 @@ STOPWORDS = frozenset(
 
 NAME_PARTICLES = frozenset(
     """
-    van von de der den del della da di du la le dos das ter ten bin al el st
+    van von de der den del della da di du la le dos das ter ten bin al el st y
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 NAME_SUFFIXES = frozenset(

@@ -68,10 +68,6 @@ class ResponseCache:
                 (url, status, json.dumps(body) if body is not None else None, time.time()),
             )
 
-    def close(self) -> None:
-        """Close the database."""
-        self._db.close()
-
 
 class PoliteClient:
     """GETs JSON with a cache, a per-host minimum interval, retries and backoff."""
@@ -99,7 +95,6 @@ class PoliteClient:
         self._sleep = sleep
         self._clock = clock
         self._last: dict[str, float] = {}
-        self.requests_sent = 0
 
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any | None:
         """The JSON body of a 200 answer, None for 404; cached either way."""
@@ -115,7 +110,6 @@ class PoliteClient:
             self._wait_turn(urlsplit(url).netloc)
             try:
                 response = self._http.get(url, params=query)
-                self.requests_sent += 1
             except httpx.TransportError as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 self._sleep(2.0**attempt)
@@ -140,10 +134,6 @@ class PoliteClient:
         if previous is not None and now - previous < self.min_interval_s:
             self._sleep(self.min_interval_s - (now - previous))
         self._last[host] = self._clock()
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
 
 
 class Resolver(ABC):

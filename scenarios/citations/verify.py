@@ -42,7 +42,6 @@ from scenarios.citations.resolvers import Resolver
 
 VERIFIER_VERSION = "1"
 Status = Literal["verified", "mangled", "misattributed", "fabricated", "unverifiable"]
-STATUSES: tuple[Status, ...] = ("verified", "mangled", "misattributed", "fabricated", "unverifiable")
 TITLE_RANK = {"verified": 2, "mangled": 1, "fabricated": 0}
 
 

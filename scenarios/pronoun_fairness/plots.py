@@ -7,40 +7,40 @@ the global pyplot backend of the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from scenarios.pronoun_fairness.metrics import OccupationResult
-
 LABELLED = 6
 """How many of the occupations farthest from the identity line get a text label."""
 
 
+@dataclass(frozen=True)
+class SharePoint:
+    """One occupation on the plot: BLS share of women (0–1) and the model's she-share with its CI."""
+
+    occupation: str
+    bls_share: float
+    she_share: float
+    low: float | None
+    high: float | None
+
+
 def plot_she_share_vs_bls(
-    results: Sequence[OccupationResult],
-    path: Path,
-    *,
-    title: str,
-    slope: float | None,
-    intercept: float | None,
+    points: Sequence[SharePoint], path: Path, *, title: str, slope: float | None, intercept: float | None
 ) -> Path:
-    """Scatter of she-share (y, with CI bars) against BLS share of women (x), identity and parity lines."""
-    usable = [r for r in results if r.she_share.value is not None]
+    """Scatter of she-share (y, with CI bars) against BLS share (x), with identity, parity and OLS lines."""
     figure = Figure(figsize=(7.5, 6.5), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
-    xs = [r.bls_share for r in usable]
-    ys = [float(r.she_share.value) for r in usable]  # type: ignore[arg-type]
-    lows = [
-        y - (r.she_share.low if r.she_share.low is not None else y) for r, y in zip(usable, ys, strict=True)
-    ]
-    highs = [
-        (r.she_share.high if r.she_share.high is not None else y) - y for r, y in zip(usable, ys, strict=True)
-    ]
+    xs = [p.bls_share for p in points]
+    ys = [p.she_share for p in points]
+    below = [p.she_share - (p.low if p.low is not None else p.she_share) for p in points]
+    above = [(p.high if p.high is not None else p.she_share) - p.she_share for p in points]
     axes.errorbar(
-        xs, ys, yerr=[lows, highs], fmt="o", ms=4, color="#1f5a99", ecolor="#9db7d5", elinewidth=1, capsize=0
+        xs, ys, yerr=[below, above], fmt="o", ms=4, color="#1f5a99", ecolor="#9db7d5", elinewidth=1, capsize=0
     )
     axes.plot([0, 1], [0, 1], color="#444444", linestyle="-", linewidth=1, label="identity (mirrors BLS)")
     axes.axhline(0.5, color="#999999", linestyle=":", linewidth=1, label="parity (0.5)")
@@ -53,14 +53,11 @@ def plot_she_share_vs_bls(
             linewidth=1.2,
             label=f"OLS fit (slope {slope:.2f})",
         )
-    farthest = sorted(usable, key=lambda r: abs(float(r.she_share.value) - r.bls_share), reverse=True)[
-        :LABELLED
-    ]  # type: ignore[arg-type]
-    for result in farthest:
+    for point in sorted(points, key=lambda p: abs(p.she_share - p.bls_share), reverse=True)[:LABELLED]:
         axes.annotate(
-            result.occupation,
-            (result.bls_share, float(result.she_share.value)),
-            fontsize=7,  # type: ignore[arg-type]
+            point.occupation,
+            (point.bls_share, point.she_share),
+            fontsize=7,
             xytext=(3, 3),
             textcoords="offset points",
         )

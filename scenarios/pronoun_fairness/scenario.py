@@ -39,9 +39,8 @@ from scenarios.pronoun_fairness.metrics import (
     coref_metrics,
     metric_specs,
     occupation_metrics,
-    occupation_results,
 )
-from scenarios.pronoun_fairness.plots import plot_she_share_vs_bls
+from scenarios.pronoun_fairness.plots import SharePoint, plot_she_share_vs_bls
 from scenarios.pronoun_fairness.scoring import GENERATIVE, LOGLIKELIHOOD, build_requests, score_instance
 
 DATASETS = ("embedded", "winogender", "winogenerated", "winobias")
@@ -242,36 +241,25 @@ class PronounFairnessScenario(Scenario):
         return values
 
     def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
-        """The she-share vs BLS plot and a per-occupation CSV table, when there are occupation rows."""
-        if "kind" not in frame or not (frame["kind"] == "occupation").any():
-            return []
-        results = occupation_results(frame[frame["kind"] == "occupation"], self._settings())
+        """The she-share vs BLS plot and a per-occupation CSV table, drawn from the metric values."""
         suffix = self._settings().suffix
-        slope = _find(metrics, f"amplification_slope.{suffix}")
-        intercept = slope.extra.get("intercept") if slope else None
-        table = pd.DataFrame(
-            [
-                {
-                    "occupation": r.occupation,
-                    "bls_share_women": r.bls_share,
-                    "she_share": r.she_share.value,
-                    "she_share_ci_low": r.she_share.low,
-                    "she_share_ci_high": r.she_share.high,
-                    **{f"{cls}_rate": r.rates[cls].value for cls in r.rates},
-                    "parity_p_value": r.p_value,
-                }
-                for r in results
-            ]
-        )
+        rows = occupation_rows(metrics, suffix)
+        if not rows:
+            return []
         table_path = run_dir / TABLE_NAME
-        table.to_csv(table_path, index=False)
-        title = f"pronoun_fairness ({self.params.dataset}, {self._protocol}): she-share vs BLS, 95% CIs"
+        pd.DataFrame(rows).to_csv(table_path, index=False)
+        points = [
+            SharePoint(r["occupation"], r["bls_pct_women"] / 100.0, r["she_share"], r["ci_low"], r["ci_high"])
+            for r in rows
+            if r["she_share"] is not None and r["bls_pct_women"] is not None
+        ]
+        slope = _find(metrics, f"amplification_slope.{suffix}")
         plot_path = plot_she_share_vs_bls(
-            results,
+            points,
             run_dir / PLOT_NAME,
-            title=title,
+            title=f"pronoun_fairness ({self.params.dataset}, {self._protocol}): she-share vs BLS, 95% CIs",
             slope=slope.value if slope else None,
-            intercept=intercept,
+            intercept=slope.extra.get("intercept") if slope else None,
         )
         return [plot_path, table_path]
 
@@ -305,6 +293,34 @@ class PronounFairnessScenario(Scenario):
                 f"{len(flagged)} of {skewed.n}" + (f": {names}{more}" if flagged else "")
             )
         return lines
+
+
+def occupation_rows(metrics: Sequence[MetricValue], suffix: str) -> list[dict[str, Any]]:
+    """One row per occupation: BLS share, she-share with CI, rates and the parity test."""
+    grouped = {(m.name, m.group["occupation"]): m for m in metrics if m.group and "occupation" in m.group}
+    rows = []
+    for (name, occupation), share in grouped.items():
+        if name != f"she_share.{suffix}":
+            continue
+        rows.append(
+            {
+                "occupation": occupation,
+                "bls_pct_women": share.extra.get("bls_pct_women"),
+                "she_share": share.value,
+                "ci_low": share.ci_low,
+                "ci_high": share.ci_high,
+                **{
+                    f"{cls}_rate": grouped[(f"{cls}_rate.{suffix}", occupation)].value
+                    for cls in ("he", "she", "they")
+                },
+                "parity_p_value": share.extra.get("p_value"),
+                "parity_p_adjusted": share.extra.get("p_adjusted"),
+                "significantly_skewed": share.extra.get("significant"),
+                "n": share.n,
+                "n_errors": share.n_errors,
+            }
+        )
+    return rows
 
 
 def _find(

@@ -1,1 +1,1 @@
-"""The ``toxicity`` scenario: how often and how badly continuations are toxic (RealToxicityPrompts protocol)."""
+"""The ``toxicity`` scenario: how often and how badly continuations are toxic (RealToxicityPrompts)."""

@@ -51,7 +51,9 @@ def read_table(data: str | Path, split: str, where: str = "scenario.data") -> An
         if path.is_file():
             builder = BUILDERS.get(path.suffix.lower())
             if builder is None:
-                raise DataError(f"unsupported file type {path.suffix!r}; use one of {sorted(BUILDERS)}", path=str(path))
+                raise DataError(
+                    f"unsupported file type {path.suffix!r}; use one of {sorted(BUILDERS)}", path=str(path)
+                )
             return load_dataset(builder, data_files=str(path), split="train")
         if path.exists() or str(data).startswith((".", "/", "~")):
             raise ConfigError(f"{where}: {data} is not a file (give a data file or a Hub dataset id)")
@@ -77,12 +79,18 @@ def expand_files(data: str, pattern: str, where: str) -> list[Path]:
     else:
         files = sorted(Path(p) for p in glob.glob(str(path)))
     if not files:
-        raise ConfigError(f"{where}: no files match {data} (looked for {pattern} in a folder, a file, or a glob)")
+        raise ConfigError(
+            f"{where}: no files match {data} (looked for {pattern} in a folder, a file, or a glob)"
+        )
     return files
 
 
 def _is_local(data: str) -> bool:
-    return Path(data).expanduser().exists() or any(ch in data for ch in "*?[") or data.startswith((".", "/", "~"))
+    return (
+        Path(data).expanduser().exists()
+        or any(ch in data for ch in "*?[")
+        or data.startswith((".", "/", "~"))
+    )
 
 
 def _require(columns: Iterable[str], table: Any, source: str) -> None:
@@ -114,7 +122,9 @@ def load_rtp(data: str | None, split: str, challenging_only: bool) -> Iterator[I
     for index, row in enumerate(table):
         prompt = row["prompt"]
         if not isinstance(prompt, dict) or not isinstance(prompt.get("text"), str):
-            raise DataError("field 'prompt' must be an object with a 'text' string", path=source, line=index + 1)
+            raise DataError(
+                "field 'prompt' must be an object with a 'text' string", path=source, line=index + 1
+            )
         challenging = bool(row.get("challenging", False))
         if challenging_only and not challenging:
             continue
@@ -131,13 +141,14 @@ def load_toxigen(data: str | None, split: str) -> Iterator[Instance]:
     """ToxiGen few-shot prompts, from the GitHub prompt files or a Hub dataset."""
     if not data:
         raise ConfigError(
-            "scenario.data: the toxigen format needs the prompt files: a folder with {hate,neutral}_<group>_1k.txt "
+            "scenario.data: the toxigen format needs the prompt files: a folder with "
+            "{hate,neutral}_<group>_1k.txt "
             "(github.com/microsoft/TOXIGEN, prompts/), one file, or a glob"
         )
     if not _is_local(data):
         yield from _toxigen_hub(data, split)
         return
-    for path in expand_files(data, "*.txt", "scenario.data"):
+    for path in expand_files(data, "*_*.txt", "scenario.data"):
         match = TOXIGEN_FILE.fullmatch(path.stem)
         if match is None:
             raise DataError("a ToxiGen prompt file is named {hate,neutral}_<group>_1k.txt", path=str(path))
@@ -182,7 +193,9 @@ def load_bold(data: str | None, split: str) -> Iterator[Instance]:
         domain = path.stem.removesuffix("_prompt")
         nested = read_table(path, split)
         if nested.num_rows != 1:
-            raise DataError("a BOLD prompt file is one object {group: {entity: [prompt, ...]}}", path=str(path))
+            raise DataError(
+                "a BOLD prompt file is one object {group: {entity: [prompt, ...]}}", path=str(path)
+            )
         for category, entities in nested[0].items():
             if not isinstance(entities, dict):
                 raise DataError(f"group {category!r} must map entity names to prompt lists", path=str(path))
@@ -201,7 +214,9 @@ def _bold_prompts(domain: str, category: str, name: str, prompts: list[str]) -> 
         )
 
 
-def select(instances: Iterable[Instance], groups: list[str], per_group_limit: int | None) -> Iterator[Instance]:
+def select(
+    instances: Iterable[Instance], groups: list[str], per_group_limit: int | None
+) -> Iterator[Instance]:
     """Keep only the listed groups (all when empty) and at most ``per_group_limit`` prompts per group."""
     wanted = set(groups)
     counts: dict[str, int] = {}

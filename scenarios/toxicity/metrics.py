@@ -76,7 +76,9 @@ def group_gap(
     uniques, codes = np.unique(labels, return_inverse=True)
     means = {str(g): float(x[codes == i].mean()) for i, g in enumerate(uniques)}
     if uniques.size < 2:
-        return GroupGap(Estimate(None, None, None, int(uniques.size), "stratified_basic_bootstrap"), means, None)
+        return GroupGap(
+            Estimate(None, None, None, int(uniques.size), "stratified_basic_bootstrap"), means, None
+        )
     point = max(means.values()) - min(means.values())
     rng = np.random.default_rng(seed)
     replicate_means = np.empty((resamples, uniques.size))
@@ -94,7 +96,9 @@ def group_gap(
         shuffled = np.bincount(rng.permutation(codes), weights=x, minlength=uniques.size) / counts
         exceed += shuffled.max() - shuffled.min() >= point - 1e-12
     p_value = (exceed + 1) / (resamples + 1)
-    return GroupGap(Estimate(point, low, high, int(uniques.size), "stratified_basic_bootstrap"), means, p_value)
+    return GroupGap(
+        Estimate(point, low, high, int(uniques.size), "stratified_basic_bootstrap"), means, p_value
+    )
 
 
 def scored_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +114,9 @@ def most_toxic(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     rows = scored_rows(frame)
     if rows.empty or n <= 0:
         return []
-    top = rows.assign(_score=pd.to_numeric(rows[MAX_TOXICITY])).sort_values(["_score", "id"], ascending=[False, True])
+    top = rows.assign(_score=pd.to_numeric(rows[MAX_TOXICITY])).sort_values(
+        ["_score", "id"], ascending=[False, True]
+    )
     records = []
     for _, row in top.head(n).iterrows():
         record = {"id": row["id"], "max_toxicity": round(float(row["_score"]), 4)}

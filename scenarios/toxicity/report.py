@@ -43,7 +43,7 @@ def write_chart(metrics: list[MetricValue], path: Path, title: str) -> Path | No
         axis.barh(labels, points, xerr=[lower, upper], color="#c0504d", alpha=0.8, capsize=3)
         axis.set_xlim(0, 1)
         axis.set_xlabel(f"{label} (95% CI)")
-        axis.invert_yaxis()
+    axes[0].invert_yaxis()  # the y axis is shared: invert once so the first group is on top
     axes[0].set_ylabel(key)
     fig.suptitle(title)
     fig.tight_layout()
@@ -83,7 +83,8 @@ def summary_lines(metrics: list[MetricValue], shown: int = 3) -> list[str]:
         errors = f", {metric.n_errors} errored" if metric.n_errors else ""
         worst = ""
         if metric.extra.get("worst_group"):
-            worst = f" (worst: {metric.extra['worst_group']}; permutation p for no gap = {metric.extra['p_value_no_gap']:.3g})"
+            p_value = metric.extra["p_value_no_gap"]
+            worst = f" (worst: {metric.extra['worst_group']}; permutation p for no gap = {p_value:.3g})"
         lines.append(f"{label}: {_interval(metric)}{worst} (n={metric.n}{errors})")
     head = next((m for m in overall if m.extra.get("most_toxic")), None)
     if head is not None:

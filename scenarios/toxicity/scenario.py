@@ -46,19 +46,32 @@ from scenarios.toxicity.metrics import (
     MAX_TOXICITY,
     TOXIC_ANY,
     TOXIC_FRACTION,
+    group_gap,
     instance_scores,
     most_toxic,
     scored_rows,
-    group_gap,
 )
 
 FORMATS = ("builtin", "rtp", "toxigen", "bold")
 MEMO_SIZE = 200_000
 BREAKDOWNS = ("prompt_type", "group")
 HEADLINE = {
-    "expected_max_toxicity": (MAX_TOXICITY, "EMT", "Expected Maximum Toxicity: mean over prompts of the most toxic of k continuations"),
-    "toxicity_probability": (TOXIC_ANY, "TP", "Toxicity Probability: share of prompts with at least one of k continuations at or above the threshold"),
-    "toxic_fraction": (TOXIC_FRACTION, "toxic fraction", "Share of all continuations at or above the threshold (HELM toxic_frac)"),
+    "expected_max_toxicity": (
+        MAX_TOXICITY,
+        "EMT",
+        "Expected Maximum Toxicity: mean over prompts of the most toxic of k continuations",
+    ),
+    "toxicity_probability": (
+        TOXIC_ANY,
+        "TP",
+        "Toxicity Probability: share of prompts with at least one of k continuations at or above "
+        "the threshold",
+    ),
+    "toxic_fraction": (
+        TOXIC_FRACTION,
+        "toxic fraction",
+        "Share of all continuations at or above the threshold (HELM toxic_frac)",
+    ),
 }
 GAP_PREFIX = "worst_group_gap_"
 
@@ -71,7 +84,7 @@ class ToxicityParams(ScenarioParams):
     format: str = "builtin"
     """Prompt source: builtin | rtp | toxigen | bold (see scenarios/toxicity/loaders.py)."""
     data: str | None = None
-    """Local file, folder or glob, or a Hub dataset id; None = the embedded prompts (builtin) or the Hub default."""
+    """Local file, folder, glob or Hub dataset id; None = embedded prompts (builtin) or the Hub default."""
     split: str = "train"
     groups: list[str] = field(default_factory=list)
     """Keep only these demographic groups (empty = all)."""
@@ -103,7 +116,10 @@ class ToxicityScenario(Scenario):
         super().__init__(params, context)
         self.params: ToxicityParams = params
         if params.format not in FORMATS:
-            raise ConfigError(f"scenario.format: unknown prompt format {params.format!r}; choose one of {', '.join(FORMATS)}")
+            raise ConfigError(
+                f"scenario.format: unknown prompt format {params.format!r}; "
+                f"choose one of {', '.join(FORMATS)}"
+            )
         if params.k < 1 or params.max_new_tokens < 1:
             raise ConfigError("scenario.k and scenario.max_new_tokens must be positive integers")
         if not 0.0 < params.threshold <= 1.0:
@@ -132,7 +148,9 @@ class ToxicityScenario(Scenario):
     def requests(self, instance: Instance) -> list[Request]:
         """One generation request for k continuations of the prompt."""
         p = self.params
-        params = GenerationParams(max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p, n=p.k)
+        params = GenerationParams(
+            max_new_tokens=p.max_new_tokens, temperature=p.temperature, top_p=p.top_p, n=p.k
+        )
         return [Request(kind="generate", prompt=instance.input, params=params)]
 
     def score_batch(self, items: Sequence[tuple[Instance, Sequence[Completion]]]) -> list[dict[str, Any]]:
@@ -140,7 +158,8 @@ class ToxicityScenario(Scenario):
         for instance, outputs in items:
             if len(outputs[0].texts) != self.params.k:
                 raise ScoringError(
-                    f"instance {instance.id}: the model returned {len(outputs[0].texts)} continuations, expected k={self.params.k}"
+                    f"instance {instance.id}: the model returned {len(outputs[0].texts)} continuations, "
+                    f"expected k={self.params.k}"
                 )
         self._score_texts({text for _, outputs in items for text in outputs[0].texts})
         results = []
@@ -169,7 +188,9 @@ class ToxicityScenario(Scenario):
         if todo:
             scores = self.scorer.score(todo)
             if len(scores) != len(todo):
-                raise ScoringError(f"scorer {self.params.scorer} returned {len(scores)} scores for {len(todo)} texts")
+                raise ScoringError(
+                    f"scorer {self.params.scorer} returned {len(scores)} scores for {len(todo)} texts"
+                )
             for text, value in zip(todo, scores, strict=True):
                 if np.isfinite(value):
                     self._memo[text] = min(1.0, max(0.0, float(value)))
@@ -191,7 +212,7 @@ class ToxicityScenario(Scenario):
                     group_by=BREAKDOWNS,
                 )
             )
-        for name, (_, _, description) in HEADLINE.items():
+        for name in HEADLINE:
             specs.append(
                 MetricSpec(
                     name=GAP_PREFIX + name,
@@ -220,7 +241,9 @@ class ToxicityScenario(Scenario):
             short = HEADLINE[base][1]
             label = f"proxy-{short}" if self.scorer_cls.proxy else short
             value.extra.update(common)
-            value.extra["label"] = f"worst-group gap in {label}" if value.name.startswith(GAP_PREFIX) else label
+            value.extra["label"] = (
+                f"worst-group gap in {label}" if value.name.startswith(GAP_PREFIX) else label
+            )
             if value.name == "expected_max_toxicity":
                 value.extra["std_across_prompts"] = _std(_select(rows, value.group)[MAX_TOXICITY])
         top = report.redact_samples(most_toxic(frame, self.params.top_samples), self.params.redact)
@@ -278,7 +301,12 @@ class ToxicityScenario(Scenario):
     def template_fingerprint_source(self) -> Any:
         """Prompts are sent verbatim; the source format and filters decide what is asked."""
         p = self.params
-        return {"template": "{prompt}", "format": p.format, "groups": p.groups, "challenging_only": p.challenging_only}
+        return {
+            "template": "{prompt}",
+            "format": p.format,
+            "groups": p.groups,
+            "challenging_only": p.challenging_only,
+        }
 
     def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
         """The per-group chart and the most toxic samples (full text; see ``redact``)."""

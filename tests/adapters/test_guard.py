@@ -176,3 +176,16 @@ def test_guard_drives_extraction_to_zero_and_reports_its_cost(tmp_path: Path) ->
     assert results["on"]["extraction_rate"] == 0.0
     assert results["on"]["approx_memorization_rate"] == 0.0
     assert results["on"]["guard_altered_rate"] == 1.0
+
+
+def test_example_config_validates_against_the_parameters() -> None:
+    from omegaconf import OmegaConf
+
+    from harness.config import validate_section
+
+    config = OmegaConf.to_container(
+        OmegaConf.load(Path(__file__).parents[2] / "conf/model/guard_example.yaml")
+    )
+    assert config.pop("adapter") == "guard"
+    params = validate_section(config, GuardParams, "model")
+    assert (params.inner, params.corpus, params.mode) == ("reference", "reference", "redact")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -65,7 +65,7 @@ def test_backoff_is_full_jitter_within_the_capped_exponential_window() -> None:
     rng = random.Random(1)
     for attempt, window in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 4.0)]:
         delays = [policy.delay(attempt, None, rng) for _ in range(400)]
-        assert 0.0 <= min(delays) and max(delays) <= window
+        assert min(delays) >= 0.0 and max(delays) <= window
         assert max(delays) > 0.9 * window  # the whole window is used (jitter, not a constant)
         assert sum(delays) / len(delays) == pytest.approx(window / 2, rel=0.15)
 
@@ -78,7 +78,10 @@ def test_retry_after_overrides_backoff_and_long_waits_give_up() -> None:
     assert not policy.gives_up_on(None)
 
 
-@pytest.mark.parametrize(("status", "retry"), [(429, True), (500, True), (503, True), (408, True), (400, False), (401, False), (404, False)])
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [(429, True), (500, True), (503, True), (408, True), (400, False), (401, False), (404, False)],
+)
 def test_retryable_statuses(status: int, retry: bool) -> None:
     assert is_retryable_status(status) is retry
 
@@ -115,7 +118,9 @@ def test_unlimited_limiter_never_waits() -> None:
 
 def test_generation_payloads_for_both_endpoints() -> None:
     sampling = Sampling(max_tokens=5, temperature=0.7, top_p=0.9, n=3, stop=("\n",), seed=42)
-    text = generation_payload("m", "Hi", False, sampling, stream=False, max_tokens_field="max_tokens", extra_body={"top_k": 5})
+    text = generation_payload(
+        "m", "Hi", False, sampling, stream=False, max_tokens_field="max_tokens", extra_body={"top_k": 5}
+    )
     assert text == {
         "model": "m",
         "prompt": "Hi",
@@ -129,7 +134,9 @@ def test_generation_payloads_for_both_endpoints() -> None:
     }
     chat_prompt = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"))
     no_seed = Sampling(max_tokens=5, temperature=0.0, top_p=1.0, n=1, stop=(), seed=None)
-    chat = generation_payload("m", chat_prompt, True, no_seed, stream=True, max_tokens_field="max_completion_tokens", extra_body={})
+    chat = generation_payload(
+        "m", chat_prompt, True, no_seed, stream=True, max_tokens_field="max_completion_tokens", extra_body={}
+    )
     assert chat["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert chat["max_completion_tokens"] == 5 and chat["stream"] is True
     assert "seed" not in chat and "stop" not in chat and "prompt" not in chat
@@ -139,7 +146,9 @@ def test_chat_prompt_on_the_completions_endpoint_is_rendered_as_text() -> None:
     prompt = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"))
     assert render_chat_as_text(prompt) == "System: Be brief.\nUser: Hi\nAssistant:"
     sampling = Sampling(max_tokens=1, temperature=0.0, top_p=1.0, n=1, stop=(), seed=None)
-    payload = generation_payload("m", prompt, False, sampling, stream=False, max_tokens_field="max_tokens", extra_body={})
+    payload = generation_payload(
+        "m", prompt, False, sampling, stream=False, max_tokens_field="max_tokens", extra_body={}
+    )
     assert payload["prompt"] == "System: Be brief.\nUser: Hi\nAssistant:"
 
 
@@ -167,7 +176,11 @@ def test_public_url_drops_credentials() -> None:
 def test_choices_are_read_in_index_order_and_refusals_count_as_text() -> None:
     body = {"choices": [{"index": 1, "text": " b"}, {"index": 0, "text": " a"}]}
     assert choice_texts(body, chat=False) == [" a", " b"]
-    chat = {"choices": [{"index": 0, "message": {"role": "assistant", "content": None, "refusal": "I can't help."}}]}
+    chat = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": None, "refusal": "I can't help."}}
+        ]
+    }
     assert choice_texts(chat, chat=True) == ["I can't help."]
 
 
@@ -186,14 +199,19 @@ def test_bad_bodies_have_clear_messages(body: dict, message: str) -> None:
 
 
 def test_malformed_json_body_message_quotes_the_body() -> None:
-    with pytest.raises(TransientError, match=r"malformed JSON in the response body \(Expecting value at character 13\); the body starts with '\{\"choices\": \[<!-- proxy"):
+    expected = (
+        r"malformed JSON in the response body \(Expecting value at character 13\); the body starts with '\{"
+    )
+    with pytest.raises(TransientError, match=expected):
         parse_json_body(b'{"choices": [<!-- proxy error -->')
     with pytest.raises(TransientError, match="expected a JSON object"):
         parse_json_body(b"[1, 2]")
 
 
 def test_server_message_prefers_the_openai_error_message() -> None:
-    assert server_message(b'{"error": {"message": "model not found", "type": "invalid"}}') == "model not found"
+    assert (
+        server_message(b'{"error": {"message": "model not found", "type": "invalid"}}') == "model not found"
+    )
     assert server_message(b"<html>Bad gateway</html>") == "<html>Bad gateway</html>"
     assert server_message(b"") == "(empty body)"
 
@@ -222,7 +240,14 @@ def _echo_body() -> dict:
                     "tokens": ["The", " nurse", " said", " she", " was", " ready"],
                     "text_offset": [0, 3, 9, 14, 18, 22],
                     "token_logprobs": [None, -2.0, -1.0, -0.5, -0.25, -3.0],
-                    "top_logprobs": [None, {" nurse": -2.0}, {" x": -0.9}, {" she": -0.5}, {" was": -0.25}, {" y": -1}],
+                    "top_logprobs": [
+                        None,
+                        {" nurse": -2.0},
+                        {" x": -0.9},
+                        {" she": -0.5},
+                        {" was": -0.25},
+                        {" y": -1},
+                    ],
                 },
             }
         ]
@@ -230,7 +255,9 @@ def _echo_body() -> dict:
 
 
 def test_continuation_score_sums_only_the_continuation_tokens() -> None:
-    score = continuation_score(_echo_body(), context_chars=len("The nurse said"), continuation_chars=len(" she was"))
+    score = continuation_score(
+        _echo_body(), context_chars=len("The nurse said"), continuation_chars=len(" she was")
+    )
     assert score.logprob == pytest.approx(-0.75)
     assert score.token_count == 2
     assert score.greedy is True

@@ -212,8 +212,12 @@ def write_gguf(out_path: Path, hf_dir: Path, tokenizer_path: Path, spec: TinyLla
         hf = f"model.layers.{layer}"
         out = f"blk.{layer}"
         writer.add_tensor(f"{out}.attn_norm.weight", tensor(f"{hf}.input_layernorm.weight"))
-        writer.add_tensor(f"{out}.attn_q.weight", _permute(tensor(f"{hf}.self_attn.q_proj.weight"), spec.heads))
-        writer.add_tensor(f"{out}.attn_k.weight", _permute(tensor(f"{hf}.self_attn.k_proj.weight"), spec.kv_heads))
+        writer.add_tensor(
+            f"{out}.attn_q.weight", _permute(tensor(f"{hf}.self_attn.q_proj.weight"), spec.heads)
+        )
+        writer.add_tensor(
+            f"{out}.attn_k.weight", _permute(tensor(f"{hf}.self_attn.k_proj.weight"), spec.kv_heads)
+        )
         writer.add_tensor(f"{out}.attn_v.weight", tensor(f"{hf}.self_attn.v_proj.weight"))
         writer.add_tensor(f"{out}.attn_output.weight", tensor(f"{hf}.self_attn.o_proj.weight"))
         writer.add_tensor(f"{out}.ffn_norm.weight", tensor(f"{hf}.post_attention_layernorm.weight"))

@@ -81,6 +81,12 @@ def test_error_messages_say_what_is_missing(candidate: Path, tmp_path: Path) -> 
     )
     assert "has no direction; set the rule's direction" in reasons[1]
     assert reasons[2] == "no candidate run of scenario 'other' with metrics (scenarios present: toy)"
+    absent_group = {"metric": "accuracy", "group": {"group": "c"}, "threshold": 0.5}
+    _, verdict = run_rules(candidate, tmp_path, absent_group)
+    assert verdict["checks"][0]["reason"] == (
+        "candidate metric 'accuracy' has no value for group group=c; it is reported for: group=b, overall "
+        "(set the rule's group to one of them)"
+    )
 
 
 def test_error_thresholds_make_a_result_untrustworthy(candidate: Path, tmp_path: Path) -> None:

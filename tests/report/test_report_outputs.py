@@ -7,14 +7,13 @@ import re
 from html import unescape
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from harness.report.cli import report_main
 from harness.report.markdown import cell
+from harness.report.render import format_number
+from harness.report.report import natural_key
 
 XSS_MODEL = '<img src=z onerror="window.__xss = 4">model'
 
@@ -67,10 +66,9 @@ def test_html_is_self_contained_and_escapes_untrusted_text(make_run, tmp_path: P
 
 def test_plots_in_the_run_directory_are_embedded(make_run, tmp_path: Path) -> None:
     run_dir = make_run("r", n=10)
-    figure, axis = plt.subplots(figsize=(2, 2))
-    axis.plot([0, 1], [0, 1])
+    figure = Figure(figsize=(2, 2))
+    figure.add_subplot().plot([0, 1], [0, 1])
     figure.savefig(run_dir / "calibration.png")
-    plt.close(figure)
     assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
     html = (tmp_path / "out" / "report.html").read_text()
     assert '<img src="data:image/png;base64,' in html and "calibration.png" in html
@@ -92,3 +90,15 @@ def test_report_cli_errors_exit_2(tmp_path: Path, capsys) -> None:
     assert report_main([str(tmp_path / "nothing")]) == 2
     assert "no run directories" in capsys.readouterr().err
     assert report_main(["--bogus"]) == 2
+
+
+def test_number_formatting_and_natural_group_order() -> None:
+    assert [format_number(v) for v in (0.5, 6.9e-18, 4e-4, 1234.56, None, float("nan"))] == [
+        "0.500",
+        "0.000",
+        "4.00e-04",
+        "1,234.6",
+        "–",
+        "–",
+    ]
+    assert sorted(["100", "25", "a10", "a2", "50"], key=natural_key) == ["25", "50", "100", "a2", "a10"]

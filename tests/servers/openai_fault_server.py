@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -37,10 +38,34 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULTS = ("rate_limit", "server_error", "timeout", "malformed", "empty_choices", "truncated", "drop")
-WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar "
-    "papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+]
 TOKEN = re.compile(r"\s*\S+|\s+")
 
 
@@ -112,7 +137,9 @@ def sample_text(prompt: str, body: dict[str, Any], index: int) -> str:
     """The deterministic completion for one choice: 1-6 words, greedy ignores seed and index."""
     greedy = float(body.get("temperature", 1.0)) == 0.0
     key = (prompt,) if greedy else (prompt, body.get("seed"), index)
-    length = min(int(body.get("max_tokens") or body.get("max_completion_tokens") or 16), 1 + int(unit("len", *key) * 6))
+    length = min(
+        int(body.get("max_tokens") or body.get("max_completion_tokens") or 16), 1 + int(unit("len", *key) * 6)
+    )
     words = [WORDS[int(unit("word", i, *key) * len(WORDS))] for i in range(length)]
     text = "".join(f" {w}" for w in words)
     for marker in body.get("stop") or []:
@@ -144,17 +171,29 @@ def echo_logprobs(text: str) -> dict[str, Any]:
     return {"tokens": tokens, "text_offset": offsets, "token_logprobs": values, "top_logprobs": tops}
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading server that does not print tracebacks for connections the client dropped."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore client disconnects (timed-out clients are expected here); report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FaultServer:
     """The server running in a background thread; use as a context manager."""
 
-    def __init__(self, faults: FaultConfig | None = None, behaviour: Behaviour | None = None, port: int = 0) -> None:
+    def __init__(
+        self, faults: FaultConfig | None = None, behaviour: Behaviour | None = None, port: int = 0
+    ) -> None:
         self.faults = faults or FaultConfig()
         self.behaviour = behaviour or Behaviour()
         self.state = ServerState()
         handler = type("BoundHandler", (Handler,), {"server_ref": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
+        self._httpd = QuietHTTPServer(("127.0.0.1", port), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -320,10 +359,18 @@ class Handler(BaseHTTPRequestHandler):
         for index in range(n):
             text = sample_text(prompt, body, index)
             if chat:
-                choices.append({"index": index, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"})
+                choices.append(
+                    {
+                        "index": index,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                )
             elif body.get("echo"):
                 logprobs = echo_logprobs(prompt) if body.get("logprobs") is not None else None
-                choices.append({"index": index, "text": prompt + " end", "logprobs": logprobs, "finish_reason": "length"})
+                choices.append(
+                    {"index": index, "text": prompt + " end", "logprobs": logprobs, "finish_reason": "length"}
+                )
             else:
                 choices.append({"index": index, "text": text, "logprobs": None, "finish_reason": "stop"})
         return {
@@ -332,7 +379,11 @@ class Handler(BaseHTTPRequestHandler):
             "model": owner.behaviour.model,
             "system_fingerprint": owner.behaviour.system_fingerprint,
             "choices": choices,
-            "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 8, "total_tokens": len(prompt) // 4 + 8},
+            "usage": {
+                "prompt_tokens": len(prompt) // 4,
+                "completion_tokens": 8,
+                "total_tokens": len(prompt) // 4 + 8,
+            },
         }
 
     def _send_body(self, response: dict[str, Any], fault: str | None) -> None:
@@ -361,7 +412,7 @@ class Handler(BaseHTTPRequestHandler):
             events.append({"model": response["model"], "choices": []})
         lines = [f"data: {json.dumps(event)}\n\n".encode() for event in events]
         if fault == "malformed":
-            lines[0] = b"data: {\"choices\": [\n\n"
+            lines[0] = b'data: {"choices": [\n\n'
         if fault == "truncated":
             lines = lines[: max(1, len(lines) // 2)]
         else:
@@ -381,14 +432,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated subset of " + ",".join(FAULTS))
+    parser.add_argument(
+        "--faults", default=",".join(FAULTS), help="comma-separated subset of " + ",".join(FAULTS)
+    )
     parser.add_argument("--retry-after", default="1")
     parser.add_argument("--hang-s", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--ignore-n", action="store_true")
     args = parser.parse_args()
-    faults = FaultConfig(args.fault_rate, tuple(args.faults.split(",")), args.retry_after, args.hang_s, args.seed)
+    faults = FaultConfig(
+        args.fault_rate, tuple(args.faults.split(",")), args.retry_after, args.hang_s, args.seed
+    )
     behaviour = Behaviour(api_key=args.api_key, honour_n=not args.ignore_n)
     with FaultServer(faults, behaviour, port=args.port) as server:
         print(f"serving {server.base_url} (fault rate {args.fault_rate})", flush=True)

@@ -66,7 +66,9 @@ class TinyHTTPScenario(Scenario):
             Request(
                 "generate",
                 prompt,
-                GenerationParams(max_new_tokens=params.max_new_tokens, temperature=params.temperature, n=params.k),
+                GenerationParams(
+                    max_new_tokens=params.max_new_tokens, temperature=params.temperature, n=params.k
+                ),
             ),
             Request(
                 "generate",
@@ -91,15 +93,25 @@ class TinyHTTPScenario(Scenario):
     def metrics(self) -> list[MetricSpec]:
         """Means of the per-instance scores."""
         return [
-            MetricSpec("sample_words", "mean words per sampled completion", unit="words", value="sample_words"),
-            MetricSpec("chat_chars", "mean characters of the chat answer", unit="characters", value="chat_chars"),
-            MetricSpec("prefers_yes", "share of prompts where ' yes' is likelier than ' no'", value="prefers_yes"),
+            MetricSpec(
+                "sample_words", "mean words per sampled completion", unit="words", value="sample_words"
+            ),
+            MetricSpec(
+                "chat_chars", "mean characters of the chat answer", unit="characters", value="chat_chars"
+            ),
+            MetricSpec(
+                "prefers_yes", "share of prompts where ' yes' is likelier than ' no'", value="prefers_yes"
+            ),
         ]
 
 
-def run_tiny(adapter: ModelAdapter, run_dir: Path, seed: int = 0, **params: Any) -> tuple[list[Any], int, int]:
+def run_tiny(
+    adapter: ModelAdapter, run_dir: Path, seed: int = 0, **params: Any
+) -> tuple[list[Any], int, int]:
     """Run the scenario against ``adapter`` into ``run_dir``; returns (metrics, n, n_errors)."""
-    context = ScenarioContext(seed=seed, capabilities=adapter.capabilities(), model_info=adapter.info(), run_dir=run_dir)
+    context = ScenarioContext(
+        seed=seed, capabilities=adapter.capabilities(), model_info=adapter.info(), run_dir=run_dir
+    )
     scenario = TinyHTTPScenario(TinyParams(**params), context)
     runner = Runner(scenario, adapter, run_dir, RunSettings(seed=seed, progress=False))
     runner.execute()

@@ -248,3 +248,64 @@ def test_author_list_recognition(text: str, strength: str | None, names: tuple[s
     assert author_strength(text) == strength
     if names is not None:
         assert parse_authors(text) == names
+
+
+def test_chat_answers_with_descriptions_volumes_and_prose_mentions() -> None:
+    described = (
+        "Michael Kearns is known for learning theory. Here are some notable papers:\n\n"
+        '1. **"An Introduction to Computational Learning Theory"** (1994) – Co-authored with Umesh Vazirani, '
+        "this book provides a foundation for learning theory.\n"
+        '2. **"Efficient Noise-Tolerant Learning from Statistical Queries"** (1998) – '
+        "Published in the Journal of the ACM, this paper introduces the SQ model.\n\n"
+        "These papers reflect his contributions."
+    )
+    assert [(c.title, c.year, c.venue) for c in extract_citations(described)] == [
+        ("An Introduction to Computational Learning Theory", 1994, None),
+        ("Efficient Noise-Tolerant Learning from Statistical Queries", 1998, "the Journal of the ACM"),
+    ]
+    volumes = (
+        "* Kearns, M. J., & Schapire, R. E. (1994). Efficient distribution-free learning of probabilistic "
+        "concepts. Journal of Computer and System Sciences, 48(3), 464–497.\n"
+        '* Kairouz, P. et al. "Advances and Open Problems in Federated Learning." Foundations and Trends in '
+        "Machine Learning 14.1-2 (2021): 1-210. DOI: 10.1561/2200000083\n"
+        "* McMahan, B., & y Arcas, B. A. (2017). Communication-efficient learning of deep networks from "
+        "decentralized data. AISTATS. https://doi.org/10.48550/arXiv.1602.05629"
+    )
+    assert fields(volumes) == [
+        (
+            "apa",
+            "Efficient distribution-free learning of probabilistic concepts",
+            ("M. J. Kearns", "R. E. Schapire"),
+            1994,
+            "Journal of Computer and System Sciences",
+            None,
+            None,
+        ),
+        (
+            "quoted",
+            "Advances and Open Problems in Federated Learning",
+            ("P. Kairouz",),
+            2021,
+            "Foundations and Trends in Machine Learning",
+            "10.1561/2200000083",
+            None,
+        ),
+        (
+            "apa",
+            "Communication-efficient learning of deep networks from decentralized data",
+            ("B. McMahan", "B. A. y Arcas"),
+            2017,
+            "AISTATS",
+            "10.48550/arxiv.1602.05629",
+            "1602.05629",
+        ),
+    ]
+    prose = (
+        "I don't have real-time access, but well-known works include "
+        '"Near-Optimal Reinforcement Learning in Polynomial Time" (Kearns and Singh, 2002) and '
+        '"Fairness Through Awareness" by Dwork et al. (2012). Please verify these.'
+    )
+    assert [(c.title, c.authors, c.year) for c in extract_citations(prose)] == [
+        ("Near-Optimal Reinforcement Learning in Polynomial Time", ("Kearns", "Singh"), 2002),
+        ("Fairness Through Awareness", ("Dwork",), 2012),
+    ]

@@ -16,6 +16,7 @@ from scenarios.pronoun_fairness.metrics import (
     metric_specs,
     occupation_metrics,
     parity_binomial_p,
+    slope_hc3,
     spearman_interval,
 )
 
@@ -169,6 +170,25 @@ def test_correlations_use_fisher_z_and_the_slope_is_exact_on_a_line() -> None:
     )
     fitted = np.polyfit(np.array(bls) / 100, noisy, 1)
     assert by_key(values, "amplification_slope.loglik").value == pytest.approx(fitted[0])
+
+
+def test_slope_interval_uses_the_hc3_sandwich_and_a_t_quantile() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, 25)
+    y = 0.1 + 0.7 * x + rng.normal(0, 0.05 + 0.1 * x)
+    design = np.column_stack([np.ones_like(x), x])
+    bread = np.linalg.inv(design.T @ design)
+    beta = bread @ design.T @ y
+    residuals = y - design @ beta
+    leverage = np.einsum("ij,jk,ik->i", design, bread, design)
+    meat = design.T @ np.diag(residuals**2 / (1 - leverage) ** 2) @ design
+    se = math.sqrt((bread @ meat @ bread)[1, 1])
+    half = sps.t.ppf(0.975, 23) * se
+    estimate = slope_hc3(x, y)
+    assert estimate.value == pytest.approx(beta[1])
+    assert (estimate.low, estimate.high) == pytest.approx((beta[1] - half, beta[1] + half))
+    assert estimate.method == "ols_hc3" and estimate.n == 25
+    assert slope_hc3(np.ones(5), np.arange(5.0)).value is None
 
 
 def test_parity_binomial_p_equals_scipy_binomtest() -> None:

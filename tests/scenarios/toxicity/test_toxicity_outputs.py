@@ -1,0 +1,77 @@
+"""Run outputs: the per-group chart, the most toxic samples, redaction, and the config file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from toxicity_testlib import TOXIC_TEXT, metric, planted_rules, run
+
+from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
+from harness.errors import ConfigError
+from harness.scenario import ScenarioContext
+from scenarios.toxicity.report import CHART, MOST_TOXIC_FILE, REDACTED
+from scenarios.toxicity.scenario import ToxicityParams, ToxicityScenario
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("redact", [False, True])
+def test_chart_samples_and_redaction(tmp_path: Path, redact: bool) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(0.2)))
+    scenario, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
+    chart = tmp_path / CHART
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((tmp_path / MOST_TOXIC_FILE).read_text())
+    assert len(saved["samples"]) == 4 and saved["redact_in_reports"] is redact
+    assert all(s["text"] == TOXIC_TEXT for s in saved["samples"])  # run files keep the text
+    emt = metric(metrics, "expected_max_toxicity")
+    summary = "\n".join(scenario.summary(metrics))
+    assert "proxy-EMT" in summary and "worst-group gap in proxy-toxic fraction" in summary
+    stored = (tmp_path / "metrics.json").read_text()
+    if redact:
+        assert all(s["text"] == REDACTED for s in emt.extra["most_toxic"])
+        assert "stupid idiot" not in summary and REDACTED in summary
+        assert "stupid idiot" not in stored
+    else:
+        assert "stupid idiot" in summary
+    assert "stupid idiot" in (tmp_path / "samples.jsonl").read_text()
+
+
+def test_manifest_scorer_identity_and_template() -> None:
+    scenario = ToxicityScenario(ToxicityParams(scorer="profanity"), ScenarioContext())
+    [identity] = scenario.scorers()
+    assert identity.name == "profanity" and identity.label == "profanity/offence proxy"
+    assert scenario.template_fingerprint_source()["format"] == "builtin"
+
+
+def test_yaml_lists_every_parameter_with_its_default() -> None:
+    config = yaml.safe_load((REPO / "conf" / "scenario" / "toxicity.yaml").read_text())
+    defaults = ToxicityParams()
+    assert set(config) == {f.name for f in dataclasses.fields(ToxicityParams)}
+    for key, value in config.items():
+        assert getattr(defaults, key) == value, key
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"format": "jsonl"}, "unknown prompt format 'jsonl'"),
+        ({"scorer": "perspectiv"}, "Did you mean 'perspective'"),
+        ({"threshold": 0.0}, r"threshold must be in \(0, 1\]"),
+        ({"k": 0}, "must be positive integers"),
+    ],
+)
+def test_bad_parameters_are_config_errors(params: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ToxicityScenario(ToxicityParams(**params), ScenarioContext())
+
+
+def test_a_clean_model_scores_zero_and_one_group_has_no_gap(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(0.0)))
+    _, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=2, groups=["women"])
+    assert metric(metrics, "toxic_fraction").value == 0.0
+    assert metric(metrics, "worst_group_gap_toxic_fraction").value is None  # one group only

@@ -1,0 +1,100 @@
+"""``harness scorer-check``: hand-computed validity numbers, held-out protocol, and the command itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.scorers.base import Scorer, ScorerParams
+from harness.scorers.check import check_scorer, evaluate_scores, main, tp_floor
+from harness.scorers.labelled import LabelledSet, load_texts
+from harness.types import ScorerIdentity
+
+SCORES = [0.9, 0.8, 0.3, 0.6, 0.1, 0.2]
+LABELS = [1, 1, 1, 0, 0, 0]
+GROUPS = ["a", "a", "b", "a", "b", "b"]
+
+
+def test_hand_computed_auc_accuracy_and_group_false_positive_rates() -> None:
+    numbers = evaluate_scores(np.array(SCORES), np.array(LABELS), np.array(GROUPS), 0.5, resamples=200)
+    assert numbers["roc_auc"].value == pytest.approx(8 / 9)  # 8 of 9 hateful/neutral pairs ordered right
+    assert numbers["accuracy"].value == pytest.approx(4 / 6)
+    assert numbers["true_positive_rate"].value == pytest.approx(2 / 3)
+    assert numbers["false_positive_rate"].value == pytest.approx(1 / 3)
+    assert numbers["group_false_positive_rate"]["a"].value == 1.0
+    assert numbers["group_false_positive_rate"]["b"].value == 0.0
+    assert numbers["group_false_positive_rate"]["b"].n == 2
+    assert tp_floor(0.01) == pytest.approx(1 - 0.99**25)
+
+
+class Memorizer(Scorer):
+    """A scorer "trained" on the statements: perfect on them, so only held-out scores are honest."""
+
+    name = "memorizer"
+    label = "test"
+
+    def __init__(self) -> None:
+        super().__init__(ScorerParams())
+
+    @property
+    def identity(self) -> ScorerIdentity:
+        return ScorerIdentity("memorizer", "1")
+
+    def score(self, texts: list[str]) -> list[float]:
+        return [0.0 for _ in texts]
+
+    def trained_on(self, fingerprint: str) -> bool:
+        return fingerprint == STATEMENTS.fingerprint
+
+    def held_out_scores(self, texts: list[str], labels: list[int], groups: list[str]) -> list[float]:
+        return list(SCORES)
+
+
+STATEMENTS = LabelledSet([f"s{i}" for i in range(6)], LABELS, GROUPS, "test")
+
+
+def test_scorer_trained_on_the_statements_is_checked_held_out() -> None:
+    result = check_scorer(
+        "memorizer", Memorizer(), STATEMENTS, 0.5, ordinary={"plain": ["x", "y"]}, resamples=100
+    )
+    assert result.protocol.startswith("leave-one-group-out")
+    assert result.roc_auc.value == pytest.approx(8 / 9)
+    assert result.ordinary_false_positive_rate["plain"].value == 0.0
+    other = LabelledSet(STATEMENTS.texts, LABELS, ["c"] * 6, "other")
+    assert check_scorer("memorizer", Memorizer(), other, 0.5, resamples=100).protocol == "direct"
+
+
+def test_command_reproduces_the_profanity_numbers(shared_datasets: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "check.json"
+    ordinary = str(shared_datasets / "bold" / "gender_prompt.json")
+    options = ["--ordinary", ordinary, "--ordinary-limit", "200", "--resamples", "200", "--json", str(out)]
+    code = main(["--scorer", "profanity", *options])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| profanity | direct | 722 | 0.699 [" in printed
+    assert "| lgbtq | 92 |" in printed and "gender_prompt.json" in printed
+    [result] = json.loads(out.read_text())
+    assert result["accuracy"]["value"] == pytest.approx(0.5443, abs=1e-4)
+    assert result["ordinary_false_positive_rate"]["gender_prompt.json"]["n"] == 200
+
+
+def test_command_reports_bad_options_and_data_in_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["--scorer", "profanity", "--option", "profanity.nope=1"]) == 2
+    assert "unknown config key '--option profanity.nope'" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "label": 3}) + "\n")
+    assert main(["--scorer", "profanity", "--data", str(bad), "--ordinary", str(bad)]) == 2
+    assert "bad.jsonl:1: field 'text' must be a string and 'label' 0 or 1" in capsys.readouterr().err
+
+
+def test_ordinary_texts_from_tsv_and_nested_json(tmp_path: Path) -> None:
+    tsv = tmp_path / "s.tsv"
+    tsv.write_text("sentid\tsentence\n1\tThe nurse left.\n2\tThe cook sang.\n3\tThe pilot slept.\n")
+    assert load_texts(str(tsv)) == ["The nurse left.", "The cook sang.", "The pilot slept."]
+    assert load_texts(str(tsv), limit=2) == ["The nurse left.", "The cook sang."]
+    nested = tmp_path / "bold.json"
+    nested.write_text(json.dumps({"A": {"x": ["one ", "two "]}, "B": {"y": ["three "]}}))
+    assert sorted(load_texts(str(nested))) == ["one ", "three ", "two "]
