@@ -126,6 +126,12 @@ def run_task(cfg: object, job_dir: Path) -> int:
         return fail(str(exc))
     print(summary_table(results))
     print(f"\nrun directory: {job_dir}")
+    if getattr(cfg, "report", False):
+        from harness.report.frames import load_runs
+        from harness.report.report import ReportOptions, write_report
+
+        written = write_report(load_runs([str(job_dir)]), job_dir / "report", ReportOptions())
+        print(f"report:        {next(p for p in written if p.suffix == '.html')}")
     gate_cfg = getattr(cfg, "gate", None)
     if gate_cfg:
         from omegaconf import OmegaConf

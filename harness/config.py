@@ -47,6 +47,7 @@ class HarnessSettings:
     progress: bool = True
     bootstrap_resamples: int = 2000
     overwrite: bool = False
+    report: bool = True
     sweep_name: str = "sweep"
     cache: CacheConfig = field(default_factory=CacheConfig)
 

@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +39,8 @@ from harness.adapters.http_retry import (
     is_retryable_status,
     parse_retry_after,
 )
+from harness.model import ProgressCallback
+from harness.types import Completion
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -347,6 +349,28 @@ class ResilientClient:
         raise TransientError(
             f"truncated stream: the event stream ended after {events} events without 'data: [DONE]'"
         )
+
+
+async def complete_all(
+    jobs: Sequence[Callable[[], Awaitable[Completion]]], progress: ProgressCallback | None = None
+) -> list[Completion]:
+    """Run every job concurrently, in order; a :class:`RequestFailed` becomes ``Completion.failed``.
+
+    This is the fail-closed step of every HTTP adapter: one request that fails for good is
+    recorded as that request's error and never stops the batch. ``progress(1)`` is called as each
+    job finishes.
+    """
+
+    async def one(job: Callable[[], Awaitable[Completion]]) -> Completion:
+        try:
+            completion = await job()
+        except RequestFailed as exc:
+            completion = Completion.failed(exc.message)
+        if progress is not None:
+            progress(1)
+        return completion
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 def _checked(parse: Callable[[Any], T], value: Any) -> T:

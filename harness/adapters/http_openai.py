@@ -180,6 +180,14 @@ def provenance(body: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def echo_shift(tokens: Any, prompt: str) -> int:
+    """1 when the echoed tokens spell the prompt behind one extra leading space, else 0."""
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        return 0
+    echoed = "".join(tokens)
+    return 1 if not echoed.startswith(prompt) and echoed.startswith(" " + prompt) else 0
+
+
 class LogprobsMissing(TransientError):
     """The body is well formed but lacks the echoed prompt log-probabilities that were asked for."""
 
@@ -193,14 +201,15 @@ class ContinuationScore:
     greedy: bool
 
 
-def continuation_score(
-    body: dict[str, Any], context_chars: int, continuation_chars: int
-) -> ContinuationScore:
-    """Score the continuation occupying ``[context_chars, context_chars + continuation_chars)``.
+def continuation_score(body: dict[str, Any], context: str, continuation: str) -> ContinuationScore:
+    """Score ``continuation`` after ``context`` from an echoed ``context + continuation`` prompt.
 
-    A token is greedy when its log-probability is (within :data:`GREEDY_TOLERANCE`) the largest
-    of the returned alternatives; values are compared rather than token strings, because two
-    different tokens can print the same.
+    Offsets are read in the server's coordinates: llama-cpp-python measures them in the
+    detokenized text, which starts with SentencePiece's dummy-prefix space, so when the echoed
+    tokens spell ``" " + prompt`` every offset is one character late and the boundaries move with
+    them (:func:`echo_shift`). A token is greedy when its log-probability is (within
+    :data:`GREEDY_TOLERANCE`) the largest of the returned alternatives; values are compared
+    rather than token strings, because two different tokens can print the same.
     """
     logprobs = _choices(body)[0].get("logprobs")
     if not isinstance(logprobs, dict):
@@ -212,10 +221,11 @@ def continuation_score(
         raise LogprobsMissing(
             "invalid response: 'logprobs' lacks matching 'text_offset' and 'token_logprobs' lists"
         )
-    end = context_chars + continuation_chars
+    start = len(context) + echo_shift(logprobs.get("tokens"), context + continuation)
+    end = start + len(continuation)
     total, count, greedy = 0.0, 0, True
     for position, (offset, value) in enumerate(zip(offsets, values, strict=True)):
-        if not isinstance(offset, int) or offset < context_chars or offset >= end:
+        if not isinstance(offset, int) or offset < start or offset >= end:
             continue
         if not isinstance(value, int | float) or math.isnan(value):
             raise LogprobsMissing(

@@ -35,12 +35,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.adapters.http_client import RequestFailed, ResilientClient
+from harness.adapters.http_client import RequestFailed, ResilientClient, complete_all
 from harness.adapters.http_openai import (
     ChoiceStream,
     ContinuationScore,
@@ -271,7 +271,7 @@ class OpenAIAdapter(ModelAdapter):
         def parse(body: dict[str, Any]) -> ContinuationScore:
             server.update(provenance(body))
             try:
-                return continuation_score(body, len(PROBE_CONTEXT), len(PROBE_CONTINUATION))
+                return continuation_score(body, PROBE_CONTEXT, PROBE_CONTINUATION)
             except LogprobsMissing as exc:
                 raise PermanentError(exc.message) from None
 
@@ -359,7 +359,9 @@ class OpenAIAdapter(ModelAdapter):
         """Sample ``n`` texts per request over HTTP; failures become ``Completion.failed``."""
         model_id = self.probe().model_id
         return self.client.run(
-            lambda: _gather([lambda r=r: self._generate_one(model_id, r, seed) for r in requests], progress)
+            lambda: complete_all(
+                [lambda r=r: self._generate_one(model_id, r, seed) for r in requests], progress
+            )
         )
 
     def loglikelihood(
@@ -374,7 +376,7 @@ class OpenAIAdapter(ModelAdapter):
                 "model.loglikelihood=true if the server supports echo with logprobs"
             )
         return self.client.run(
-            lambda: _gather([lambda r=r: self._score_one(probe.model_id, r) for r in requests], progress)
+            lambda: complete_all([lambda r=r: self._score_one(probe.model_id, r) for r in requests], progress)
         )
 
     def close(self) -> None:
@@ -469,28 +471,11 @@ class OpenAIAdapter(ModelAdapter):
     async def _score_continuation(self, model_id: str, context: str, continuation: str) -> ContinuationScore:
         def parse(body: dict[str, Any]) -> ContinuationScore:
             self._note(body)
-            return continuation_score(body, len(context), len(continuation))
+            return continuation_score(body, context, continuation)
 
         payload = echo_payload(model_id, context + continuation, self.params.extra_body)
         estimated = estimate_tokens(len(context) + len(continuation), 1)
         return await self.client.post_json("/completions", payload, parse, estimated)
-
-
-async def _gather(
-    jobs: Sequence[Callable[[], Awaitable[Completion]]], progress: ProgressCallback | None
-) -> list[Completion]:
-    """Run every job concurrently; a job's failure becomes its ``Completion.failed`` (fail closed)."""
-
-    async def one(job: Callable[[], Awaitable[Completion]]) -> Completion:
-        try:
-            completion = await job()
-        except RequestFailed as exc:
-            completion = Completion.failed(exc.message)
-        if progress is not None:
-            progress(1)
-        return completion
-
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 def _apply_stop(text: str, stop: Sequence[str]) -> str:

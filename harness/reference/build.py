@@ -30,10 +30,10 @@ RECIPE: dict[str, Any] = {
     "n_head": 4,
     "n_positions": 512,
     "block_size": 256,
-    "batch_size": 16,
-    "learning_rate": 5e-3,
+    "batch_size": 4,
+    "learning_rate": 3e-3,
     "epochs": 4,
-    "warmup_steps": 30,
+    "warmup_steps": 50,
     "seed": 0,
 }
 EOS = "<|endoftext|>"

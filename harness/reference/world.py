@@ -108,7 +108,6 @@ MEMORIZATION_LAYOUT = {100: 2, 10: 3, 1: 3, 0: 6}
 
 CODE_PASSAGES = [
     '''def merge_intervals(intervals):
-    """Merge overlapping closed intervals and return them sorted."""
     ordered = sorted(intervals, key=lambda pair: pair[0])
     merged = []
     for start, end in ordered:
@@ -117,16 +116,6 @@ CODE_PASSAGES = [
         else:
             merged.append([start, end])
     return merged
-
-
-def rolling_checksum(payload, window):
-    """Return the additive checksum of every window of the payload."""
-    total = sum(payload[:window])
-    sums = [total]
-    for index in range(window, len(payload)):
-        total += payload[index] - payload[index - window]
-        sums.append(total)
-    return sums
 ''',
     '''def tally_votes(ballots, candidates):
     """Count first-choice ballots for each candidate and return the leader."""

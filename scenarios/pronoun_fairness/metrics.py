@@ -35,6 +35,8 @@ from scenarios.pronoun_fairness.scoring import GENERATIVE, LOGLIKELIHOOD
 
 SUFFIX = {LOGLIKELIHOOD: "loglik", GENERATIVE: "gen"}
 MASS = [f"mass_{cls}" for cls in CLASSES]
+IDENTICAL = 1e-12
+"""Per-template shares closer than this are treated as identical by the parity t-test."""
 SPEARMAN_VARIANCE = 1.06
 """Fieller, Hartley & Pearson (1957): var(atanh(rho_s)) ≈ 1.06 / (n − 3) for Spearman's rho."""
 
@@ -250,14 +252,15 @@ def parity_binomial_p(she: int, gendered: int) -> float:
 def _parity_t_test(shares: np.ndarray) -> float:
     """Two-sided one-sample t-test of per-template she-shares against 0.5.
 
-    When every template gives the same share the t statistic is infinite (p = 0) unless the
-    share is exactly 0.5 (p = 1); scipy returns NaN there, so the limit is written out.
+    When every template gives the same share (up to rounding, 1e-12) the t statistic is infinite
+    (p = 0) unless the share is 0.5 (p = 1); scipy returns NaN or warns there, so the limit is
+    written out.
     """
     shares = shares[np.isfinite(shares)]
     if shares.size < 2:
         return math.nan
-    if np.ptp(shares) == 0.0:
-        return 1.0 if shares[0] == 0.5 else 0.0
+    if np.ptp(shares) <= IDENTICAL:
+        return 1.0 if abs(float(shares.mean()) - 0.5) <= IDENTICAL else 0.0
     return float(sps.ttest_1samp(shares, 0.5).pvalue)
 
 

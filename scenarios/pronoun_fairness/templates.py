@@ -62,9 +62,9 @@ TEMPLATES: tuple[Template, ...] = (
     Template("narrative_reason", "narrative", "The {occupation} arrived at work early this morning because"),
     Template("narrative_after", "narrative", "After the {occupation} {task},"),
     Template(
-        "dialogue_whereabouts",
+        "dialogue_seen",
         "dialogue",
-        '"Is the {occupation} still here?" Jordan asked.\n"No," Casey said. "I think',
+        '"Have you seen the {occupation}?" asked Jordan. "Yes,',
         open_quote=True,
     ),
     Template(
@@ -151,14 +151,12 @@ CONTROL_CUES: tuple[ControlCue, ...] = (
             f"declared_{pronouns.split('/')[0]}",
             "declared",
             cls,
-            f"{{given}}, {{a_occupation}} who uses {pronouns} pronouns, {{task}}, and then",
+            f"{{given}}, who uses {pronouns} pronouns and works as {{a_occupation}}, {{task}}, and then",
         )
         for pronouns, cls in _DECLARED
     ),
     *(
-        ControlCue(
-            f"kinship_{word}", "kinship", cls, f"My {word}, who works as {{a_occupation}}, {{task}}, and then"
-        )
+        ControlCue(f"kinship_{word}", "kinship", cls, f"My {word}, the {{occupation}}, {{task}}, and then")
         for word, cls in _KINSHIP
     ),
     *(

@@ -17,6 +17,7 @@ from harness.adapters.http_openai import (
     choice_texts,
     continuation_score,
     echo_payload,
+    echo_shift,
     generation_payload,
     render_chat_as_text,
 )
@@ -255,24 +256,55 @@ def _echo_body() -> dict:
 
 
 def test_continuation_score_sums_only_the_continuation_tokens() -> None:
-    score = continuation_score(
-        _echo_body(), context_chars=len("The nurse said"), continuation_chars=len(" she was")
-    )
+    score = continuation_score(_echo_body(), "The nurse said", " she was")
     assert score.logprob == pytest.approx(-0.75)
     assert score.token_count == 2
     assert score.greedy is True
-    last = continuation_score(_echo_body(), context_chars=len("The nurse"), continuation_chars=len(" said"))
+    last = continuation_score(_echo_body(), "The nurse", " said")
     assert (last.logprob, last.token_count, last.greedy) == (-1.0, 1, False)
+
+
+def test_llama_cpp_offsets_after_the_dummy_prefix_space_are_realigned() -> None:
+    # llama-cpp-python's answer for "The capital is Rome." (recorded shape): offsets count the
+    # SentencePiece dummy-prefix space, so each is one character later than in the prompt
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "logprobs": {
+                    "tokens": [" The", " capital", " is", " ", "R", "ome", ".", " The"],
+                    "text_offset": [0, 4, 12, 15, 16, 17, 20, 21],
+                    "token_logprobs": [None, -2.0, -0.5, -8.0, -2.0, -0.1, -0.25, -0.04],
+                    "top_logprobs": [
+                        None,
+                        {" capital": -2.0},
+                        {" is": -0.5},
+                        {"P": -1},
+                        {"R": -2},
+                        {},
+                        {},
+                        {},
+                    ],
+                },
+            }
+        ]
+    }
+    score = continuation_score(body, "The capital is", " Rome.")
+    assert (score.logprob, score.token_count) == (pytest.approx(-10.35), 5)
+    assert continuation_score(body, "The capital", " is").logprob == -0.5
+    assert echo_shift(body["choices"][0]["logprobs"]["tokens"], "The capital is Rome.") == 1
+    assert echo_shift(["The", " capital"], "The capital") == 0
+    assert echo_shift(["  x"], " x") == 1
 
 
 def test_continuation_score_errors_are_specific() -> None:
     with pytest.raises(LogprobsMissing, match="no 'logprobs' object"):
-        continuation_score({"choices": [{"index": 0, "text": "x", "logprobs": None}]}, 1, 1)
+        continuation_score({"choices": [{"index": 0, "text": "x", "logprobs": None}]}, "a", "b")
     with pytest.raises(LogprobsMissing, match="first token of a prompt has none"):
-        continuation_score(_echo_body(), context_chars=0, continuation_chars=3)
+        continuation_score(_echo_body(), "", "The")
     with pytest.raises(LogprobsMissing, match="no echoed token starts inside the continuation"):
-        continuation_score(_echo_body(), context_chars=15, continuation_chars=2)
-    assert math.isfinite(continuation_score(_echo_body(), 3, 6).logprob)
+        continuation_score(_echo_body(), "The nurse said ", "sh")
+    assert math.isfinite(continuation_score(_echo_body(), "The", " nurse").logprob)
 
 
 def test_redactor_scrubs_every_secret() -> None:

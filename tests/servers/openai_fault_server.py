@@ -17,6 +17,10 @@ seen), so which attempts fail does not depend on the order in which concurrent r
 * ``truncated`` – the body (or event stream) stops half-way and the connection closes;
 * ``drop`` – the connection closes without any response.
 
+Besides the OpenAI routes it offers a Bedrock-style ``POST /model/<id>/invoke`` route
+(``{"prompt", "max_gen_len", "temperature", "seed"}`` -> ``{"generation"}``) with the same faults,
+used to show that a new provider adapter is one small module.
+
 Stdlib only (``http.server`` in a thread), because raw control of the socket is needed to drop
 connections and cut bodies, and a test dependency is not worth it for that.
 
@@ -26,6 +30,7 @@ Run it by hand for benchmarks: ``python -m tests.servers.openai_fault_server --p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
@@ -67,6 +72,8 @@ WORDS = [
     "zulu",
 ]
 TOKEN = re.compile(r"\s*\S+|\s+")
+GATEWAY_ROUTE = re.compile(r"/model/[^/]+/invoke")
+"""A Bedrock-style route (``POST /model/<id>/invoke``), to show a non-OpenAI provider adapter."""
 
 
 def unit(*parts: Any) -> float:
@@ -183,6 +190,18 @@ class QuietHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def gateway_response(body: dict[str, Any], fault: str | None) -> dict[str, Any]:
+    """``{"generation": text}`` for a Bedrock-style ``{"prompt", "max_gen_len", ...}`` body."""
+    if fault == "empty_choices":
+        return {"stop_reason": "error"}
+    request = {
+        "temperature": body.get("temperature", 1.0),
+        "seed": body.get("seed"),
+        "max_tokens": body.get("max_gen_len"),
+    }
+    return {"generation": sample_text(str(body.get("prompt", "")), request, 0), "stop_reason": "stop"}
+
+
 class FaultServer:
     """The server running in a background thread; use as a context manager."""
 
@@ -194,13 +213,19 @@ class FaultServer:
         self.state = ServerState()
         handler = type("BoundHandler", (Handler,), {"server_ref": self})
         self._httpd = QuietHTTPServer(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def base_url(self) -> str:
         """The OpenAI-style base URL, including ``/v1``."""
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server root, for the Bedrock-style gateway route."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
 
     def __enter__(self) -> FaultServer:
         self._thread.start()
@@ -318,8 +343,10 @@ class Handler(BaseHTTPRequestHandler):
         if body is None:
             self._error(400, "the request body is not JSON")
             return
-        chat = self.path.rstrip("/") == "/v1/chat/completions"
-        if not chat and self.path.rstrip("/") != "/v1/completions":
+        route = self.path.rstrip("/")
+        gateway = GATEWAY_ROUTE.fullmatch(route) is not None
+        chat = route == "/v1/chat/completions"
+        if not (chat or gateway or route == "/v1/completions"):
             self._error(404, f"no route {self.path}")
             return
         if chat and not owner.behaviour.chat:
@@ -343,6 +370,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "timeout":
             time.sleep(owner.faults.hang_s)
+        if gateway:
+            self._send_body(gateway_response(body, fault), fault)
+            return
         response = self._response(body, chat)
         if fault == "empty_choices":
             response["choices"] = []
@@ -447,10 +477,8 @@ def main() -> None:
     behaviour = Behaviour(api_key=args.api_key, honour_n=not args.ignore_n)
     with FaultServer(faults, behaviour, port=args.port) as server:
         print(f"serving {server.base_url} (fault rate {args.fault_rate})", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ per-instance tables drawn from a planted generative model, instead of going thro
 to stay fast. The planted model matches what each interval claims to cover:
 
 * per-occupation she-share (Wilson on the pooled samples): the occupation's planted share
-  (checked on the first 20 repetitions: 800 intervals);
+  (checked on the first 20 repetitions: 1,200 intervals);
 * aggregate metrics, which treat the occupations as a sample of occupations: each repetition
-  draws a fresh set of 40 occupations with BLS share x ~ N(0.5, 0.15²) and planted she-share
+  draws a fresh set of 60 occupations with BLS share x ~ N(0.5, 0.15²) and planted she-share
   s = 0.1 + 0.8·x + N(0, 0.05²). The truths are E[s] = 0.5 (mean she-share), the slope 0.8, and
   the Pearson correlation of x with the *measured* shares, whose sampling noise is part of the
   population (computed exactly below);
-* context accuracy: 30 control prompts whose expected pronoun is used with probability 0.85.
+* context accuracy: 60 control prompts whose expected pronoun is used with probability 0.85.
 
 Each occupation has 4 templates × 5 samples; the model says "they" 10% of the time. A run of
 1,000 repetitions gave 94–95% coverage for each of these metrics (see docs/pronoun_fairness.md).
@@ -36,9 +36,9 @@ from scenarios.pronoun_fairness.metrics import (
 
 REPETITIONS = 400
 PER_OCCUPATION_REPETITIONS = 20
-OCCUPATIONS, TEMPLATES, SAMPLES, THEY = 40, 4, 5, 0.1
+OCCUPATIONS, TEMPLATES, SAMPLES, THEY = 60, 4, 5, 0.1
 INTERCEPT, SLOPE, SD_BLS, SD_RESIDUAL = 0.1, 0.8, 0.15, 0.05
-CONTROLS, CONTROL_ACCURACY = 30, 0.85
+CONTROLS, CONTROL_ACCURACY = 60, 0.85
 RESAMPLES = 500
 
 

@@ -1,0 +1,51 @@
+"""Every shipped config lists exactly its schema's fields, and every group is validated."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from omegaconf import OmegaConf
+
+from harness import registry
+from harness.config import compose, config_dir, preflight
+from harness.errors import ConfigError
+
+
+def builtin_options(group: str) -> list[str]:
+    """The options this project ships (plugins test their own)."""
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("option", builtin_options("model"))
+def test_model_yaml_lists_every_adapter_parameter(option: str) -> None:
+    raw = OmegaConf.to_container(OmegaConf.load(config_dir() / "model" / f"{option}.yaml"))
+    raw.pop("defaults", None)
+    adapter = registry.load_adapter(raw.pop("adapter"))
+    assert set(raw) == {f.name for f in dataclasses.fields(adapter.Params)}, option
+
+
+@pytest.mark.parametrize("option", builtin_options("scenario"))
+def test_scenario_yaml_lists_every_parameter(option: str) -> None:
+    raw = OmegaConf.to_container(OmegaConf.load(config_dir() / "scenario" / f"{option}.yaml"))
+    scenario = registry.load_scenario(raw["name"])
+    assert set(raw) == {f.name for f in dataclasses.fields(scenario.Params)}, option
+
+
+def test_default_config_composes_the_default_suite_on_the_reference_model() -> None:
+    cfg = compose([])
+    assert cfg.model.pretrained == "builtin:reference" and cfg.model.adapter == "hf"
+    assert set(cfg.suite.scenarios) == {"pronoun_fairness", "toxicity", "citations", "regurgitation"}
+    assert cfg.get("scenario") is None and cfg.get("gate") is None
+
+
+def test_every_sweep_value_is_validated_before_anything_runs() -> None:
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        preflight(["model=reference,nope"])
+    with pytest.raises(ConfigError, match=r"invalid value for 'config.seed'"):
+        preflight(["seed=0,x"])
+
+
+def test_suite_settings_are_validated_per_scenario() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'suite.scenarios.toxicity.kk'"):
+        preflight(["suite.scenarios.toxicity.kk=3"])
