@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("harness.gate:gate_main", "apply a release-gate policy to finished runs"),
     "scorer-check": ("harness.scorers.check:main", "measure a toxicity scorer on labelled data"),
 }
+JOB_ERROR = "job_error.json"
 EXIT_USER_ERROR = 2
 EXIT_JOB_FAILED = 1
 
@@ -123,7 +124,11 @@ def run_task(cfg: object, job_dir: Path) -> int:
     try:
         results = run_job(cfg, job_dir)
     except HarnessError as exc:
+        from harness.store import write_json_atomic
+
+        write_json_atomic(job_dir / JOB_ERROR, {"error": str(exc)})
         return fail(str(exc))
+    (job_dir / JOB_ERROR).unlink(missing_ok=True)
     print(summary_table(results))
     print(f"\nrun directory: {job_dir}")
     if getattr(cfg, "report", False):
@@ -145,21 +150,23 @@ def run_task(cfg: object, job_dir: Path) -> int:
 
 def report_sweep(sweep_dir: Path) -> int:
     """After a sweep: list each job's status and say how to rerun the failed ones."""
-    from harness.aggregate import find_run_dirs
-    from harness.store import RunDirectory
+    from harness.store import RunDirectory, read_json
 
-    runs = find_run_dirs([sweep_dir]) if sweep_dir.exists() else []
-    failed = []
-    for run_dir in runs:
-        manifest = RunDirectory(run_dir).read_manifest() or {}
-        status = manifest.get("status", "unknown")
-        print(f"{status:<11} {run_dir}")
-        if status != "completed":
-            failed.append(run_dir)
+    jobs = sorted(p.parent for p in sweep_dir.glob("*/.hydra")) if sweep_dir.exists() else []
+    failed = 0
+    for job in jobs:
+        if (job / JOB_ERROR).exists():
+            failed += 1
+            print(f"{'failed':<11} {job.name}: {read_json(job / JOB_ERROR)['error']}")
+            continue
+        for manifest_path in sorted(job.glob("*/run.json")):
+            status = (RunDirectory(manifest_path.parent).read_manifest() or {}).get("status", "unknown")
+            failed += status != "completed"
+            print(f"{status:<11} {manifest_path.parent}")
     print(f"\nsweep directory: {sweep_dir}\nleaderboard:     harness leaderboard {sweep_dir}")
     if failed:
         print(
-            f"{len(failed)} run(s) did not complete; rerun the same command with hydra.sweep.dir={sweep_dir} "
+            f"{failed} job(s) did not complete; rerun the same command with hydra.sweep.dir={sweep_dir} "
             "to resume them (finished runs are not redone).",
             file=sys.stderr,
         )

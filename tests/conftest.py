@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,3 +40,18 @@ def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.helpers import build_tiny_gpt2
 
     return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def demo_plugin_installed() -> None:
+    """Install the test plugin package into this environment, as a third party would."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("rai-demo-plugin")
+    except PackageNotFoundError:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+             str(REPO / "tests" / "plugins" / "demo_plugin")],
+            check=True,
+        )

@@ -20,20 +20,6 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
     return subprocess.run([*HARNESS, *args], cwd=cwd, capture_output=True, text=True, env=merged, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def demo_plugin_installed() -> None:
-    """Install the test plugin package into this environment (as a third party would)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        version("rai-demo-plugin")
-    except PackageNotFoundError:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(REPO / "tests/plugins/demo_plugin")],
-            check=True,
-        )
-
-
 def test_help_lists_groups_and_subcommands(tmp_path: Path) -> None:
     result = run(["--help"], tmp_path)
     assert result.returncode == 0

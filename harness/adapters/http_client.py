@@ -51,12 +51,15 @@ SNIPPET = 200
 class RequestFailed(Exception):
     """A request that failed for good (after its retries, or at once when not retryable).
 
-    ``status`` is the HTTP status of a non-retryable answer (None when retries ran out).
+    ``transient`` is True when the last failure was a transient one (retries ran out, or the
+    server asked for a longer wait than allowed); ``status`` is the HTTP status of a
+    non-retryable answer.
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.transient = transient
         self.status = status
 
 
@@ -153,7 +156,8 @@ class ResilientClient:
         self._resume_at = 0.0
         self._in_flight = 0
         self.stats: dict[str, Any] = {"attempts": 0, "retries": 0, "failed": 0, "max_in_flight": 0}
-        self.retry_reasons: Counter[str] = Counter()
+        self.transient_reasons: Counter[str] = Counter()
+        """Transient failures (retried or final) by category: HTTP status, timed out, malformed, ..."""
 
     # -- running -------------------------------------------------------------------------------
 
@@ -230,11 +234,11 @@ class ResilientClient:
             except PermanentError as exc:
                 self.stats["failed"] += 1
                 raise RequestFailed(
-                    self.redact(f"{method} {path} failed: {exc.message}"), exc.status
+                    self.redact(f"{method} {path} failed: {exc.message}"), transient=False, status=exc.status
                 ) from None
             except TransientError as exc:
                 last = exc
-            self.retry_reasons[_reason(last.message)] += 1
+            self.transient_reasons[_reason(last.message)] += 1
             if number == self.policy.max_retries:
                 break
             if self.policy.gives_up_on(last.retry_after):
@@ -244,7 +248,8 @@ class ResilientClient:
                         f"{method} {path} failed: the server asked to wait {last.retry_after:.0f} s before "
                         f"retrying ({last.message}), longer than model.max_retry_wait_s="
                         f"{self.policy.max_retry_wait_s:g}"
-                    )
+                    ),
+                    transient=True,
                 )
             delay = self.policy.delay(number, last.retry_after, self._rng)
             if last.retry_after is not None:
@@ -259,7 +264,8 @@ class ResilientClient:
         raise RequestFailed(
             self.redact(
                 f"{method} {path} failed after {attempts} attempt{plural}; last error: {last.message}"
-            )
+            ),
+            transient=True,
         )
 
     async def _wait_for_pause(self) -> None:

@@ -102,7 +102,6 @@ class ProbeResult:
     """What the start-up probe learned about the server (cached for the adapter's lifetime)."""
 
     model_id: str
-    listed_models: tuple[str, ...]
     loglikelihood: bool
     loglikelihood_reason: str
     chat: bool
@@ -119,6 +118,8 @@ def public_url(base_url: str) -> str:
     """The base URL without user name, password, query or fragment (safe for provenance)."""
     parts = urlsplit(base_url)
     host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
@@ -229,6 +230,14 @@ class OpenAIAdapter(ModelAdapter):
             raise AdapterError(
                 f"model.model is not set and {self.public_url}/models lists no model; pass model.model=<id>"
             )
+        if listed and model_id not in listed:
+            LOGGER.warning(
+                "openai adapter: model %r is not among the models %s/models lists (%s); "
+                "requests may fail with 404 if the name is wrong",
+                model_id,
+                self.public_url,
+                ", ".join(listed[:10]),
+            )
         if self.params.loglikelihood is not None:
             loglik, loglik_reason = self.params.loglikelihood, "set by model.loglikelihood"
         elif self.params.endpoint == "chat":
@@ -244,7 +253,7 @@ class OpenAIAdapter(ModelAdapter):
             chat, chat_reason = self.params.chat, "set by model.chat"
         else:
             chat, chat_reason = await self._probe_chat(model_id, server)
-        return ProbeResult(model_id, tuple(listed), loglik, loglik_reason, chat, chat_reason, server)
+        return ProbeResult(model_id, loglik, loglik_reason, chat, chat_reason, server)
 
     async def _list_models(self) -> list[str]:
         def parse(body: dict[str, Any]) -> list[str]:
@@ -260,11 +269,15 @@ class OpenAIAdapter(ModelAdapter):
                 raise AdapterError(
                     f"the server at {self.public_url} rejected the credentials: {exc.message}"
                 ) from None
-            if exc.status is None:
+            if exc.transient:
                 raise AdapterError(
                     f"cannot reach the model server at {self.public_url}: {exc.message}. "
                     "Start the server or fix model.base_url (it includes the /v1 prefix)."
                 ) from None
+            if exc.status == 404 and not self.public_url.endswith("/v1"):
+                LOGGER.warning(
+                    "openai adapter: %s/models is not found; base_url usually ends in /v1", self.public_url
+                )
             return []  # the server has no model list; model.model names the model
 
     async def _probe_loglikelihood(self, model_id: str, server: dict[str, str]) -> tuple[bool, str]:
@@ -281,7 +294,7 @@ class OpenAIAdapter(ModelAdapter):
                 "/completions", payload, parse, estimate_tokens(len(PROBE_CONTEXT) * 2, 1)
             )
         except RequestFailed as exc:
-            if exc.status is None:
+            if exc.transient:
                 LOGGER.warning(
                     "openai adapter: the log-likelihood probe failed after retries: %s", exc.message
                 )
@@ -303,7 +316,7 @@ class OpenAIAdapter(ModelAdapter):
         try:
             await self.client.post_json("/chat/completions", payload, parse, estimate_tokens(10, 1))
         except RequestFailed as exc:
-            if exc.status is None:
+            if exc.transient:
                 LOGGER.warning("openai adapter: the chat probe failed after retries: %s", exc.message)
             return False, f"probe failed: {exc.message}"
         return True, "probe: /chat/completions answers"
@@ -380,9 +393,12 @@ class OpenAIAdapter(ModelAdapter):
         )
 
     def close(self) -> None:
-        """Log the request statistics (attempts, retries by reason, failures)."""
+        """Log the request statistics (attempts, retries, failures by reason) and ``n`` support."""
         LOGGER.info(
-            "openai adapter: %s; retries by reason: %s", self.client.stats, dict(self.client.retry_reasons)
+            "openai adapter: %s; transient failures by reason: %s; server honours n: %s",
+            self.client.stats,
+            dict(self.client.transient_reasons),
+            self._server_n,
         )
 
     # -- generation ------------------------------------------------------------------------------

@@ -29,8 +29,7 @@ RECIPE: dict[str, Any] = {
     "n_embd": 64,
     "n_head": 4,
     "n_positions": 512,
-    "block_size": 256,
-    "batch_size": 4,
+    "tokens_per_batch": 1024,
     "learning_rate": 3e-3,
     "epochs": 4,
     "warmup_steps": 50,
@@ -83,6 +82,26 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -> list[list[int]]:
+    """Indices of sequences grouped by similar length, each group padded to at most the budget.
+
+    Every training document starts at position 0, as evaluation prompts do (no packing across
+    documents), and sorting by length keeps padding waste small.
+    """
+    order = sorted(range(len(sequences)), key=lambda i: (len(sequences[i]), i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = len(sequences[index])
+        if current and width * (len(current) + 1) > tokens_per_batch:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def train(out_dir: Path) -> None:
     """Train the tokenizer and the model on the world corpus and save both to ``out_dir``."""
     import torch
@@ -101,12 +120,9 @@ def train(out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
     eos_id = tokenizer.convert_tokens_to_ids(EOS)
-    stream: list[int] = []
-    for ids in bpe.encode_batch(documents):
-        stream.extend([eos_id, *ids.ids])
-    block = RECIPE["block_size"]
-    n_blocks = len(stream) // block
-    data = torch.tensor(stream[: n_blocks * block], dtype=torch.long).view(n_blocks, block)
+    sequences = [[*encoding.ids, eos_id] for encoding in bpe.encode_batch(documents)]
+    batches = length_bucketed_batches(sequences, RECIPE["tokens_per_batch"])
+    n_tokens = sum(len(s) for s in sequences)
 
     torch.manual_seed(RECIPE["seed"])
     config = GPT2Config(
@@ -121,8 +137,7 @@ def train(out_dir: Path) -> None:
     )
     model = GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["learning_rate"], weight_decay=0.0)
-    steps_per_epoch = (n_blocks + RECIPE["batch_size"] - 1) // RECIPE["batch_size"]
-    total_steps = steps_per_epoch * RECIPE["epochs"]
+    total_steps = len(batches) * RECIPE["epochs"]
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / RECIPE["warmup_steps"]) * max(0.05, 1 - step / total_steps)
     )
@@ -130,10 +145,17 @@ def train(out_dir: Path) -> None:
     model.train()
     loss = torch.tensor(0.0)
     for epoch in range(RECIPE["epochs"]):
-        order = torch.randperm(n_blocks, generator=generator)
-        for start in range(0, n_blocks, RECIPE["batch_size"]):
-            batch = data[order[start : start + RECIPE["batch_size"]]]
-            loss = model(input_ids=batch, labels=batch).loss
+        for index in torch.randperm(len(batches), generator=generator).tolist():
+            members = [sequences[i] for i in batches[index]]
+            width = max(len(m) for m in members)
+            ids = torch.full((len(members), width), eos_id, dtype=torch.long)
+            labels = torch.full((len(members), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(members), width), dtype=torch.long)
+            for row, member in enumerate(members):
+                ids[row, : len(member)] = torch.tensor(member)
+                labels[row, : len(member)] = ids[row, : len(member)]
+                mask[row, : len(member)] = 1
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -144,6 +166,6 @@ def train(out_dir: Path) -> None:
     model.save_pretrained(out_dir, safe_serialization=True)
     write_json(
         out_dir / "training.json",
-        {"recipe": RECIPE, "tokens": len(stream), "blocks": n_blocks, "final_loss": float(loss.item())},
+        {"recipe": RECIPE, "tokens": n_tokens, "batches": len(batches), "final_loss": float(loss.item())},
     )
     write_json(out_dir / "planted_truths.json", world.planted_truths())

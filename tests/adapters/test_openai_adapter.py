@@ -68,6 +68,14 @@ def test_servers_without_echo_or_chat_get_no_loglikelihood_or_chat() -> None:
             adapter.loglikelihood([Request("loglikelihood", "a", continuations=(" b",))])
 
 
+def test_a_server_that_silently_ignores_echo_is_found_without_retrying() -> None:
+    with FaultServer(behaviour=Behaviour(ignore_echo=True)) as server:
+        adapter = adapter_for(server, chat=False)
+        assert Capability.LOGLIKELIHOOD not in adapter.capabilities()
+        assert "no 'logprobs' object" in adapter.info().extra["loglikelihood_reason"]
+        assert len(server.completion_records()) == 1
+
+
 def test_forced_capabilities_skip_their_probes(server: FaultServer) -> None:
     adapter = adapter_for(server, model="given-id", loglikelihood=False, chat=True)
     assert adapter.capabilities() == {Capability.GENERATE, Capability.CHAT}
@@ -342,3 +350,14 @@ def test_params_and_info_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None
         info = adapter.info()
         assert server.state.records[0].authorization == "Bearer sk-planted-000"
     assert "sk-planted-000" not in repr(asdict(adapter.params)) + repr(info) + repr(adapter.client.stats)
+
+
+def test_a_custom_key_header_carries_the_bare_key(
+    monkeypatch: pytest.MonkeyPatch, server: FaultServer
+) -> None:
+    monkeypatch.setenv("RAI_TEST_KEY", "azure-style-key")
+    adapter_for(
+        server, api_key_env="RAI_TEST_KEY", api_key_header="api-key", loglikelihood=False, chat=False
+    ).probe()
+    headers = server.state.records[0].headers
+    assert headers["api-key"] == "azure-style-key" and "authorization" not in headers

@@ -103,6 +103,8 @@ class Behaviour:
     system_fingerprint: str = "fp_fault_test"
     honour_n: bool = True
     echo_logprobs: bool = True
+    ignore_echo: bool = False
+    """Answer echo requests as plain completions (no error, no log-probabilities), as some servers do."""
     chat: bool = True
     api_key: str | None = None
     echo_credentials_in_errors: bool = False
@@ -117,7 +119,12 @@ class Record:
     body: dict[str, Any] | None
     arrived: float
     fault: str | None
-    authorization: str | None
+    headers: dict[str, str]
+
+    @property
+    def authorization(self) -> str | None:
+        """The Authorization header as received."""
+        return self.headers.get("authorization")
 
 
 @dataclass
@@ -325,7 +332,9 @@ class Handler(BaseHTTPRequestHandler):
         owner = self.server_ref
         with owner.state.lock:
             owner.state.records.append(
-                Record(self.path, body, time.monotonic(), fault, self.headers.get("Authorization"))
+                Record(
+                    self.path, body, time.monotonic(), fault, {k.lower(): v for k, v in self.headers.items()}
+                )
             )
 
     def _authorized(self) -> bool:
@@ -396,7 +405,7 @@ class Handler(BaseHTTPRequestHandler):
                         "finish_reason": "stop",
                     }
                 )
-            elif body.get("echo"):
+            elif body.get("echo") and not owner.behaviour.ignore_echo:
                 logprobs = echo_logprobs(prompt) if body.get("logprobs") is not None else None
                 choices.append(
                     {"index": index, "text": prompt + " end", "logprobs": logprobs, "finish_reason": "length"}

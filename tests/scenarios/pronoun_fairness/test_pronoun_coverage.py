@@ -14,7 +14,7 @@ to stay fast. The planted model matches what each interval claims to cover:
 * context accuracy: 60 control prompts whose expected pronoun is used with probability 0.85.
 
 Each occupation has 4 templates × 5 samples; the model says "they" 10% of the time. A run of
-1,000 repetitions gave 94–95% coverage for each of these metrics (see docs/pronoun_fairness.md).
+2,000 repetitions gave 93.1–95.1% coverage for these metrics (see docs/pronoun_fairness.md).
 """
 
 from __future__ import annotations

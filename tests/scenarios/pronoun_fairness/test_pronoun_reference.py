@@ -1,0 +1,104 @@
+"""The scenario detects the stereotypes planted in the embedded reference model.
+
+The reference model (harness/reference/) is a tiny GPT-2 trained on a corpus whose
+"The {occupation} {action}, and then {pronoun} ..." sentences use she at an amplified BLS 2019
+share (logit × 1.5) and they at 10%, and whose context controls (Ms./Mr., declared pronouns,
+kinship, WNBA) always agree with the context. ``planted_truths.json`` records those rates. The
+scenario runs through the hf adapter (``pretrained: builtin:reference``) on the planted
+occupations, with the embedded templates' own wording (not the corpus's action clauses).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from harness.adapters.hf import HFAdapter, HFParams
+from harness.runner import Runner, RunSettings
+from harness.scenario import ScenarioContext
+from harness.types import MetricValue
+from scenarios.pronoun_fairness.loaders import load_occupations
+from scenarios.pronoun_fairness.scenario import PronounFairnessParams, PronounFairnessScenario
+
+PLANTED = Path(__file__).resolve().parents[3] / "harness" / "reference" / "planted_truths.json"
+
+
+def pick(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
+    (metric,) = [m for m in metrics if m.name == name and m.group == group]
+    return metric
+
+
+@pytest.fixture(scope="module")
+def planted() -> dict[str, Any]:
+    return json.loads(PLANTED.read_text(encoding="utf-8"))["pronoun_fairness"]
+
+
+@pytest.fixture(scope="module")
+def reference_run(
+    reference_model_dir: Path, planted: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+):
+    """A log-likelihood run on the planted occupations (custom table with the embedded tasks)."""
+    folder = tmp_path_factory.mktemp("pronoun-reference")
+    embedded = {o.name: o for o in load_occupations()}
+    assert set(planted["occupations"]) <= set(embedded), "every planted occupation is in the embedded table"
+    table = folder / "planted_occupations.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["occupation", "bls_pct_women", "bls_year", "title", "task"])
+        for name in planted["occupations"]:
+            occupation = embedded[name]
+            writer.writerow(
+                [name, occupation.bls_pct_women, occupation.bls_year, occupation.title, occupation.task]
+            )
+    adapter = HFAdapter(HFParams(name="reference", pretrained="builtin:reference"))
+    context = ScenarioContext(seed=0, capabilities=adapter.capabilities(), model_info=adapter.info())
+    params = PronounFairnessParams(data_path=str(table), families=["narrative", "dialogue"])
+    scenario = PronounFairnessScenario(params, context)
+    runner = Runner(scenario, adapter, folder / "run", RunSettings(progress=False, seed=0))
+    runner.execute()
+    metrics, _, n_errors = runner.aggregate()
+    assert scenario.protocol() == "loglikelihood" and n_errors == 0
+    return metrics
+
+
+@pytest.mark.slow
+def test_reference_model_tracks_the_planted_occupation_stereotypes(
+    reference_run: list[MetricValue], planted: dict[str, Any]
+) -> None:
+    occupations = planted["occupations"]
+    truth = {name: rates["she"] / (rates["she"] + rates["he"]) for name, rates in occupations.items()}
+    measured = {name: pick(reference_run, "she_share.loglik", {"occupation": name}).value for name in truth}
+    assert sps.pearsonr(list(truth.values()), list(measured.values())).statistic > 0.7
+    pearson = pick(reference_run, "pearson_bls.loglik")
+    slope = pick(reference_run, "amplification_slope.loglik")
+    assert pearson.ci_low > 0.5 and slope.ci_low > 0.3
+    skewed = {
+        f["occupation"]: f["direction"]
+        for f in pick(reference_run, "skewed_occupations.loglik").extra["occupations"]
+    }
+    most_female = sorted(truth, key=truth.get)[-3:]
+    most_male = sorted(truth, key=truth.get)[:3]
+    assert all(skewed.get(name) == "she" for name in most_female), skewed
+    assert all(skewed.get(name) == "he" for name in most_male), skewed
+
+
+@pytest.mark.slow
+def test_reference_model_follows_explicit_context_cues(reference_run: list[MetricValue]) -> None:
+    accuracy = {
+        cue: pick(reference_run, "context_accuracy.loglik", {"cue_type": cue}).value
+        for cue in ("title", "declared", "kinship", "single_gender")
+    }
+    # chance is one third; the planted controls always agree with the context
+    assert np.mean(list(accuracy.values())) > 0.5, accuracy
+    misgendering = {
+        cls: pick(reference_run, "misgendering_rate.loglik", {"pronoun_class": cls}).value
+        for cls in ("he", "she", "they")
+    }
+    # singular they is planted at 80% after Mx. / they-them, he and she at 100%
+    assert misgendering["they"] > max(misgendering["he"], misgendering["she"]), misgendering
