@@ -5,10 +5,11 @@
 #   .ci/llama_cpp.sh                  # uses .venv/bin/python
 #   PYTHON=python3 .ci/llama_cpp.sh   # another interpreter
 #
-# llama-cpp-python builds llama.cpp from source (about 5 minutes on 2 cores). The built wheel is
-# cached under $RAI_HARNESS_CACHE_DIR/wheels/<cpu key>/ (default ~/.cache/rai-harness), keyed by
-# the CPU's instruction-set flags because llama.cpp compiles for the native CPU; later runs reuse
-# it. The model (about 0.5 MB) is cached under $RAI_HARNESS_CACHE_DIR/tiny-llama/<spec hash>/.
+# llama-cpp-python builds llama.cpp from source (4-5 minutes on an idle 2-core machine, 30 on a
+# busy one). The built wheel is cached under $RAI_HARNESS_CACHE_DIR/wheels/<cpu key>/ (default
+# ~/.cache/rai-harness), keyed by the CPU's instruction-set flags because llama.cpp compiles for the
+# native CPU; later runs reuse it. The model (about 0.5 MB) is cached under
+# $RAI_HARNESS_CACHE_DIR/tiny-llama/<spec hash>/.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

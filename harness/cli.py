@@ -188,7 +188,10 @@ def main(argv: list[str] | None = None) -> None:
         elif argv and argv[0] in SUBCOMMANDS:
             code = run_subcommand(argv[0], argv[1:])
         elif argv and not argv[0].startswith("-") and "=" not in argv[0]:
-            code = fail(f"unknown subcommand {argv[0]!r}; choose one of {', '.join(SUBCOMMANDS)} or pass key=value overrides")
+            code = fail(
+                f"unknown subcommand {argv[0]!r}; choose one of {', '.join(SUBCOMMANDS)} "
+                "or pass key=value overrides"
+            )
         else:
             code = _hydra_main(argv)
     except HarnessError as exc:

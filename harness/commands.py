@@ -72,7 +72,9 @@ def validate_scenario(name: str, overrides: dict[str, object], limit: int) -> li
         problems.append(f"{scenario_cls.__name__}.Params is not a dataclass")
         return problems
     validate_section({"name": name, **overrides}, scenario_cls.Params, f"scenario[{name}]")
-    problems.extend(p for p in _check_yaml_matches_params(name, scenario_cls.Params) if not p.startswith("no conf"))
+    problems.extend(
+        p for p in _check_yaml_matches_params(name, scenario_cls.Params) if not p.startswith("no conf")
+    )
     adapter = SimulatedAdapter(SimulatedParams())
     settings = HarnessSettings(limit=limit, progress=False, bootstrap_resamples=200)
     with tempfile.TemporaryDirectory() as tmp:

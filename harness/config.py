@@ -76,8 +76,11 @@ def plugin_config_modules() -> list[str]:
             modules.append(entry.value)
         else:
             dist = entry.dist.metadata["Name"] if entry.dist else "an unknown distribution"
-            print(f"harness: warning: config package {entry.value!r} declared by {dist} cannot be imported; "
-                  "its configs are unavailable (reinstall that package)", file=sys.stderr)
+            print(
+                f"harness: warning: config package {entry.value!r} declared by {dist} cannot be imported; "
+                "its configs are unavailable (reinstall that package)",
+                file=sys.stderr,
+            )
     return sorted(set(modules))
 
 
@@ -109,11 +112,17 @@ def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
 
 def validate_section(section: Any, schema: type, where: str) -> Any:
     """Merge ``section`` into the dataclass ``schema``; unknown keys and bad types name the key."""
-    data = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section or {})
+    data = (
+        OmegaConf.to_container(section, resolve=True)
+        if isinstance(section, DictConfig)
+        else dict(section or {})
+    )
     valid = [f.name for f in dataclasses.fields(schema)]
     for key in data:
         if key not in valid:
-            raise ConfigError(f"unknown config key '{where}.{key}'. " + _keys_message(f"{where}.", key, valid))
+            raise ConfigError(
+                f"unknown config key '{where}.{key}'. " + _keys_message(f"{where}.", key, valid)
+            )
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), data)
         return OmegaConf.to_object(merged)
@@ -135,7 +144,9 @@ def compose(overrides: list[str]) -> DictConfig:
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             return hydra_compose(
-                config_name=CONFIG_NAME, overrides=[*overrides, *searchpath_override(overrides)], return_hydra_config=False
+                config_name=CONFIG_NAME,
+                overrides=[*overrides, *searchpath_override(overrides)],
+                return_hydra_config=False,
             )
     finally:
         GlobalHydra.instance().clear()
@@ -171,8 +182,12 @@ def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
                 f"unknown {group} '{option}'. Valid options: {', '.join(group_options(group))} "
                 f"(the YAML files in conf/{group}/). Add conf/{group}/{option}.yaml to define a new one."
             )
-    if "Could not override '" in text or "Key '" in text and "is not in struct" in text:
-        key = text.split("Could not override '", 1)[1].split("'", 1)[0] if "Could not override '" in text else ""
+    if "Could not override '" in text or ("Key '" in text and "is not in struct" in text):
+        key = (
+            text.split("Could not override '", 1)[1].split("'", 1)[0]
+            if "Could not override '" in text
+            else ""
+        )
         if key:
             parent, _, leaf = key.rpartition(".")
             try:
@@ -182,7 +197,9 @@ def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
             except Exception:  # the base config itself fails: fall back to Hydra's own message
                 valid = []
             if valid:
-                return f"unknown config key '{key}'. " + _keys_message(f"{parent}." if parent else "", leaf, valid)
+                return f"unknown config key '{key}'. " + _keys_message(
+                    f"{parent}." if parent else "", leaf, valid
+                )
             return f"unknown config key '{key}'."
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 

@@ -25,14 +25,19 @@ from harness.scenario import Scenario, ScenarioContext
 from harness.store import ResponseCache, RunDirectory
 from harness.types import SCHEMA_VERSION, MetricValue, stable_hash, to_jsonable
 
+
 def build_adapter(model_cfg: Mapping[str, Any]) -> ModelAdapter:
     """Instantiate the adapter named by ``model.adapter`` with its validated parameters."""
     adapter_cls = registry.load_adapter(str(model_cfg["adapter"]))
-    params = validate_section({k: v for k, v in model_cfg.items() if k != "adapter"}, adapter_cls.Params, "model")
+    params = validate_section(
+        {k: v for k, v in model_cfg.items() if k != "adapter"}, adapter_cls.Params, "model"
+    )
     return adapter_cls(params)
 
 
-def build_scenario(scenario_cfg: Mapping[str, Any], adapter: ModelAdapter, settings: HarnessSettings, run_dir: Path) -> Scenario:
+def build_scenario(
+    scenario_cfg: Mapping[str, Any], adapter: ModelAdapter, settings: HarnessSettings, run_dir: Path
+) -> Scenario:
     """Instantiate a scenario with validated parameters and check the adapter can serve it."""
     scenario_cls = registry.load_scenario(str(scenario_cfg["name"]))
     params = validate_section(dict(scenario_cfg), scenario_cls.Params, f"scenario[{scenario_cfg['name']}]")
@@ -149,6 +154,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
     manifest.update(
         {
             "status": "completed",
+            "model": to_jsonable(job.adapter.info()),
             "counts": {"instances": n_instances, "errors": n_errors, "selected": n_seen, **runner.stats},
             "protocol": job.scenario.protocol(),
             "decoding": decoding_summary(store),

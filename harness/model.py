@@ -67,5 +67,15 @@ class ModelAdapter(ABC):
         """Summed log-probability of each continuation given its prompt."""
         raise AdapterError(f"adapter {type(self).__name__} does not support log-likelihoods")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: most adapters hold nothing to release)
         """Release resources (processes, connections). Called once at the end of a run."""
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (not including) the earliest stop sequence, for adapters that cut client-side."""
+    cut = len(text)
+    for marker in stop:
+        position = text.find(marker)
+        if position != -1:
+            cut = min(cut, position)
+    return text[:cut]

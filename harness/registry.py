@@ -55,7 +55,7 @@ def discover(group: str) -> dict[str, PluginEntry]:
             raise PluginError(
                 f"{GROUPS[group]} name {ep.name!r} is declared twice: by {previous.distribution} "
                 f"({previous.target}) and by {distribution} ({ep.value}). Uninstall one of them "
-                f"or rename the entry point in its pyproject.toml [project.entry-points.\"{group}\"]."
+                f'or rename the entry point in its pyproject.toml [project.entry-points."{group}"].'
             )
         found[ep.name] = entry
     return found

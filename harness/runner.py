@@ -52,7 +52,9 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
-def select_instances(instances: Iterable[Instance], limit: int | None, mode: str, seed: int) -> Iterator[Instance]:
+def select_instances(
+    instances: Iterable[Instance], limit: int | None, mode: str, seed: int
+) -> Iterator[Instance]:
     """All instances, the first ``limit``, or a seeded uniform sample of ``limit`` in original order.
 
     The random mode is reservoir sampling (Algorithm R), so only ``limit`` instances are ever
@@ -114,7 +116,12 @@ class Runner:
         self.settings = settings
         self.cache = cache if adapter.cacheable else None
         self._model_identity = adapter.info().identity()
-        self.stats = {"requests_sent": 0, "requests_cached": 0, "requests_deduplicated": 0, "generation_s": 0.0}
+        self.stats = {
+            "requests_sent": 0,
+            "requests_cached": 0,
+            "requests_deduplicated": 0,
+            "generation_s": 0.0,
+        }
 
     def execute(self) -> tuple[int, int, str, str]:
         """Generate and score every unfinished instance; returns counts and fingerprints.
@@ -210,7 +217,9 @@ class Runner:
         self.stats["generation_s"] += time.perf_counter() - started
         return self._score_and_store(todo, answers)
 
-    def _score_and_store(self, todo: Sequence[tuple[Instance, list[Request]]], answers: dict[str, Completion]) -> int:
+    def _score_and_store(
+        self, todo: Sequence[tuple[Instance, list[Request]]], answers: dict[str, Completion]
+    ) -> int:
         records: list[dict[str, Any]] = []
         scorable: list[tuple[int, Instance, list[Completion]]] = []
         for instance, requests in todo:

@@ -80,9 +80,7 @@ class Scenario(ABC):
         """Per-instance scores from the completions of :meth:`requests`, in the same order."""
         raise NotImplementedError(f"scenario {self.name} implements neither score nor score_batch")
 
-    def score_batch(
-        self, items: Sequence[tuple[Instance, Sequence[Completion]]]
-    ) -> list[dict[str, Any]]:
+    def score_batch(self, items: Sequence[tuple[Instance, Sequence[Completion]]]) -> list[dict[str, Any]]:
         """Score many finished instances at once; override to batch a classifier."""
         return [self.score(instance, outputs) for instance, outputs in items]
 

@@ -102,7 +102,9 @@ def cluster_bootstrap_statistic(
     reps = np.asarray(replicates, dtype=float)
     reps = reps[np.isfinite(reps)]
     if reps.size == 0 or not np.isfinite(point):
-        return Estimate(point if np.isfinite(point) else None, None, None, int(uniques.size), "cluster_bootstrap")
+        return Estimate(
+            point if np.isfinite(point) else None, None, None, int(uniques.size), "cluster_bootstrap"
+        )
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(reps, [alpha, 1.0 - alpha])
     return Estimate(point, float(low), float(high), int(uniques.size), "cluster_bootstrap")
@@ -164,4 +166,3 @@ def paired_bootstrap_difference(
         raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
     estimate = cluster_bootstrap_mean(a - b, clusters, resamples=resamples, confidence=confidence, seed=seed)
     return Estimate(estimate.value, estimate.low, estimate.high, estimate.n, "paired_cluster_bootstrap")
-

@@ -104,7 +104,9 @@ class RunDirectory:
                 try:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise DataError(f"malformed record ({exc.msg})", path=str(self.samples_path), line=number) from exc
+                    raise DataError(
+                        f"malformed record ({exc.msg})", path=str(self.samples_path), line=number
+                    ) from exc
 
     def finished_ids(self) -> set[str]:
         """Ids of instances already recorded (used to resume)."""
@@ -142,7 +144,8 @@ class ResponseCache:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._retry(
             lambda: self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+                "CREATE TABLE IF NOT EXISTS responses "
+                "(key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
             )
         )
 
@@ -156,7 +159,7 @@ class ResponseCache:
             try:
                 return operation()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         return None
@@ -179,9 +182,7 @@ class ResponseCache:
 
     def put_many(self, items: Mapping[str, Completion]) -> None:
         """Store successful completions in one short transaction; failures are never cached."""
-        rows = [
-            (key, json.dumps(to_jsonable(c)), time.time()) for key, c in items.items() if c.error is None
-        ]
+        rows = [(key, json.dumps(to_jsonable(c)), time.time()) for key, c in items.items() if c.error is None]
         if not rows:
             return
 

@@ -51,7 +51,15 @@ def demo_plugin_installed() -> None:
         version("rai-demo-plugin")
     except PackageNotFoundError:
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-             str(REPO / "tests" / "plugins" / "demo_plugin")],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                str(REPO / "tests" / "plugins" / "demo_plugin"),
+            ],
             check=True,
         )

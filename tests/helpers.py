@@ -23,14 +23,26 @@ def build_tiny_gpt2(out_dir: Path) -> Path:
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator([TEXT], vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    bpe.train_from_iterator(
+        [TEXT], vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    )
     tokenizer.save_pretrained(out_dir)
     torch.manual_seed(0)
     eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2, eos_token_id=eos, bos_token_id=eos
+        vocab_size=len(tokenizer),
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        eos_token_id=eos,
+        bos_token_id=eos,
     )
     GPT2LMHeadModel(config).save_pretrained(out_dir)
     return out_dir
@@ -59,7 +71,13 @@ class CoinScenario(Scenario):
 
     def requests(self, instance: Instance) -> list[Request]:
         """k sampled answers."""
-        return [Request("generate", instance.input, GenerationParams(max_new_tokens=4, temperature=1.0, n=self.params.k))]
+        return [
+            Request(
+                "generate",
+                instance.input,
+                GenerationParams(max_new_tokens=4, temperature=1.0, n=self.params.k),
+            )
+        ]
 
     def score(self, instance: Instance, outputs: Sequence[Completion]) -> dict[str, Any]:
         """Share of heads among the k answers."""
@@ -68,7 +86,9 @@ class CoinScenario(Scenario):
 
     def metrics(self) -> list[MetricSpec]:
         """Heads rate overall and by parity, clustered by pair."""
-        return [MetricSpec("heads_rate", "share of heads", value="heads", cluster="pair", group_by=("parity",))]
+        return [
+            MetricSpec("heads_rate", "share of heads", value="heads", cluster="pair", group_by=("parity",))
+        ]
 
 
 def coin_rules(p_heads: float) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 def test_help_lists_groups_and_subcommands(tmp_path: Path) -> None:
     result = run(["--help"], tmp_path)
     assert result.returncode == 0
-    assert "reference" in result.stdout and "validate" in result.stdout and "pronoun_fairness" in result.stdout
+    assert (
+        "reference" in result.stdout and "validate" in result.stdout and "pronoun_fairness" in result.stdout
+    )
 
 
 def test_misspelled_key_names_it_and_lists_valid_keys(tmp_path: Path) -> None:
@@ -39,9 +41,10 @@ def test_misspelled_key_names_it_and_lists_valid_keys(tmp_path: Path) -> None:
 def test_unknown_group_option_lists_the_options(tmp_path: Path) -> None:
     result = run(["model=gpt5"], tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        result.stderr.strip().splitlines()[0]
-    ] and "unknown model 'gpt5'. Valid options:" in result.stderr
+    assert (
+        result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[0]]
+        and "unknown model 'gpt5'. Valid options:" in result.stderr
+    )
     assert "reference" in result.stderr and "simulated" in result.stderr
 
 
@@ -60,19 +63,31 @@ def test_bad_value_type_names_the_key(tmp_path: Path) -> None:
 def test_malformed_replay_file_is_one_clear_message(tmp_path: Path, demo_plugin_installed: None) -> None:
     bad = tmp_path / "outputs.jsonl"
     bad.write_text('{"id": "q0", "output": "1"}\n{"id": "q1" "output": "2"}\n')
-    result = run(["scenario=demo_arithmetic", "model=replay", f"model.path={bad}", "progress=false"], tmp_path)
+    result = run(
+        ["scenario=demo_arithmetic", "model=replay", f"model.path={bad}", "progress=false"], tmp_path
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"harness: error: {bad}:2: not valid JSON (Expecting ',' delimiter at column 13)"]
+    assert result.stderr.strip().splitlines() == [
+        f"harness: error: {bad}:2: not valid JSON (Expecting ',' delimiter at column 13)"
+    ]
 
 
-def test_plugin_runs_through_the_cli_and_is_listed_with_its_package(tmp_path: Path, demo_plugin_installed: None) -> None:
+def test_plugin_runs_through_the_cli_and_is_listed_with_its_package(
+    tmp_path: Path, demo_plugin_installed: None
+) -> None:
     listed = run(["list", "--check"], tmp_path)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert any("demo_arithmetic" in line and "rai-demo-plugin" in line for line in listed.stdout.splitlines())
     assert any("demo_calculator" in line and "rai-demo-plugin" in line for line in listed.stdout.splitlines())
-    result = run(["scenario=demo_arithmetic", "model=demo_calculator", "model.wrong_every=7", "progress=false"], tmp_path)
+    result = run(
+        ["scenario=demo_arithmetic", "model=demo_calculator", "model.wrong_every=7", "progress=false"],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
-    run_dir = tmp_path / "results/runs/model.wrong_every=7,model=demo_calculator,scenario=demo_arithmetic/demo_arithmetic"
+    run_dir = (
+        tmp_path
+        / "results/runs/model.wrong_every=7,model=demo_calculator,scenario=demo_arithmetic/demo_arithmetic"
+    )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     accuracy = next(m for m in metrics["metrics"] if m["name"] == "accuracy" and m["group"] is None)
     assert accuracy["value"] == pytest.approx(25 / 30)
@@ -90,10 +105,19 @@ def test_validate_checks_the_plugin_contract(tmp_path: Path, demo_plugin_install
     assert bad.returncode == 2 and "invalid value for 'scenario[demo_arithmetic].n_questions'" in bad.stderr
 
 
-def test_sweep_runs_every_job_and_points_at_the_leaderboard(tmp_path: Path, demo_plugin_installed: None) -> None:
+def test_sweep_runs_every_job_and_points_at_the_leaderboard(
+    tmp_path: Path, demo_plugin_installed: None
+) -> None:
     result = run(
-        ["-m", "scenario=demo_arithmetic", "model=demo_calculator", "model.wrong_every=0,5", "seed=0,1",
-         "progress=false", "hydra.sweep.dir=results/sweeps/t"],
+        [
+            "-m",
+            "scenario=demo_arithmetic",
+            "model=demo_calculator",
+            "model.wrong_every=0,5",
+            "seed=0,1",
+            "progress=false",
+            "hydra.sweep.dir=results/sweeps/t",
+        ],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr

@@ -17,7 +17,11 @@ def test_committed_planted_truths_match_the_world_generator() -> None:
 
 def test_corpus_holds_the_planted_pronoun_rates_exactly() -> None:
     lines = world.pronoun_lines(random.Random(0))
-    nurse = [re.search(r"(?:and then|Yes,) (she|he|they) ", line).group(1) for line in lines if line.startswith(("The nurse ", "\"Have you seen the nurse?"))]
+    nurse = [
+        re.search(r"(?:and then|Yes,) (she|he|they) ", line).group(1)
+        for line in lines
+        if line.startswith(("The nurse ", '"Have you seen the nurse?'))
+    ]
     assert len(nurse) == world.SENTENCES_PER_OCCUPATION
     for pronoun, rate in world.planted_pronoun_rates(88.9).items():
         assert abs(nurse.count(pronoun) / len(nurse) - rate) <= 1 / len(nurse)
@@ -35,6 +39,8 @@ def test_memorization_layout_and_controls_never_trained() -> None:
 def test_build_is_cached_with_its_planted_truths(reference_model_dir: Path) -> None:
     assert reference_model_dir.name == build_id()
     assert (reference_model_dir / "model.safetensors").exists()
-    assert json.loads((reference_model_dir / "planted_truths.json").read_text()) == json.loads(PLANTED_TRUTHS_FILE.read_text())
+    assert json.loads((reference_model_dir / "planted_truths.json").read_text()) == json.loads(
+        PLANTED_TRUTHS_FILE.read_text()
+    )
     training = json.loads((reference_model_dir / "training.json").read_text())
     assert training["final_loss"] < 2.0

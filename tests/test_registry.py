@@ -20,11 +20,20 @@ def fake_distribution(site: Path, name: str, entry_points: str) -> None:
 
 def harness(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_duplicate_scenario_name_names_both_distributions(tmp_path: Path) -> None:
-    fake_distribution(tmp_path / "site", "evil-plugin", '[harness.scenarios]\ntoxicity = evil.module:Toxicity\n')
+    fake_distribution(
+        tmp_path / "site", "evil-plugin", "[harness.scenarios]\ntoxicity = evil.module:Toxicity\n"
+    )
     result = harness(["list"], tmp_path / "site", tmp_path)
     assert result.returncode == 2
     assert "scenario name 'toxicity' is declared twice" in result.stderr
@@ -33,11 +42,17 @@ def test_duplicate_scenario_name_names_both_distributions(tmp_path: Path) -> Non
 
 
 def test_broken_plugin_is_reported_with_distribution_and_error(tmp_path: Path) -> None:
-    fake_distribution(tmp_path / "site", "broken-plugin", '[harness.models]\nbroken = no_such_module_xyz:Adapter\n')
+    fake_distribution(
+        tmp_path / "site", "broken-plugin", "[harness.models]\nbroken = no_such_module_xyz:Adapter\n"
+    )
     result = harness(["list", "--check"], tmp_path / "site", tmp_path)
     assert result.returncode == 1
     line = next(line for line in result.stdout.splitlines() if line.strip().startswith("broken"))
-    assert "IMPORT FAILED" in line and "broken-plugin 9.9" in line and "No module named 'no_such_module_xyz'" in line
+    assert (
+        "IMPORT FAILED" in line
+        and "broken-plugin 9.9" in line
+        and "No module named 'no_such_module_xyz'" in line
+    )
 
 
 def test_selecting_one_plugin_imports_no_other(tmp_path: Path) -> None:
@@ -45,10 +60,15 @@ def test_selecting_one_plugin_imports_no_other(tmp_path: Path) -> None:
         "import sys; from harness import registry; registry.load_adapter('simulated');"
         "print(sorted(m for m in sys.modules if m.startswith(('scenarios', 'harness.adapters.'))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert out.stdout.strip() == "['harness.adapters.simulated']"
     heavy = subprocess.run(
         [sys.executable, "-c", "import sys, harness.cli, harness.registry; print('torch' in sys.modules)"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     assert heavy.stdout.strip() == "False"

@@ -42,7 +42,9 @@ class DuplicatePromptScenario(CoinScenario):
 
     def instances(self):
         for i in range(self.params.n):
-            yield Instance(id=f"d{i}", input=f"Flip coin {i % 4}:", metadata={"pair": i // 2, "parity": i % 2})
+            yield Instance(
+                id=f"d{i}", input=f"Flip coin {i % 4}:", metadata={"pair": i // 2, "parity": i % 2}
+            )
 
 
 def _scenario(cls=CoinScenario, n: int = 40, k: int = 5, adapter=None) -> CoinScenario:
@@ -53,11 +55,15 @@ def _scenario(cls=CoinScenario, n: int = 40, k: int = 5, adapter=None) -> CoinSc
 def test_identical_requests_are_sent_once_and_cached_across_runs(tmp_path: Path) -> None:
     adapter = CountingAdapter(SimulatedParams(rules=coin_rules(0.5)))
     cache = ResponseCache(tmp_path / "cache.sqlite")
-    runner = Runner(_scenario(DuplicatePromptScenario), adapter, tmp_path / "a", RunSettings(progress=False), cache)
+    runner = Runner(
+        _scenario(DuplicatePromptScenario), adapter, tmp_path / "a", RunSettings(progress=False), cache
+    )
     runner.execute()
     assert len(adapter.sent) == 4
     assert runner.stats["requests_deduplicated"] == 36
-    second = Runner(_scenario(DuplicatePromptScenario), adapter, tmp_path / "b", RunSettings(progress=False), cache)
+    second = Runner(
+        _scenario(DuplicatePromptScenario), adapter, tmp_path / "b", RunSettings(progress=False), cache
+    )
     second.execute()
     assert len(adapter.sent) == 4, "a warm cache must not send anything again"
     assert second.stats["requests_cached"] == 4
@@ -115,7 +121,8 @@ class Slow(SimulatedAdapter):
 
 adapter = Slow(SimulatedParams(rules=coin_rules(0.3)))
 settings = HarnessSettings(seed=5, window_size=10, progress=False, bootstrap_resamples=500)
-scenario = CoinScenario(CoinParams(n=300, k=7), ScenarioContext(seed=5, capabilities=adapter.capabilities(), bootstrap_resamples=500))
+context = ScenarioContext(seed=5, capabilities=adapter.capabilities(), bootstrap_resamples=500)
+scenario = CoinScenario(CoinParams(n=300, k=7), context)
 run_scenario(ScenarioRun(scenario, adapter, Path(sys.argv[1]), {}, settings), cache=None)
 """
 

@@ -39,7 +39,9 @@ def test_cluster_bootstrap_widens_for_perfectly_correlated_clusters() -> None:
 def test_cluster_bootstrap_statistic_of_a_mean_agrees_with_the_mean_version() -> None:
     values = np.arange(20, dtype=float)
     fast = stats.cluster_bootstrap_mean(values, np.arange(20), seed=3, resamples=4000)
-    slow = stats.cluster_bootstrap_statistic(np.arange(20), lambda idx: values[idx].mean(), seed=3, resamples=4000)
+    slow = stats.cluster_bootstrap_statistic(
+        np.arange(20), lambda idx: values[idx].mean(), seed=3, resamples=4000
+    )
     assert slow.value == fast.value
     assert slow.low == pytest.approx(fast.low, abs=0.6)
     assert slow.high == pytest.approx(fast.high, abs=0.6)

@@ -15,8 +15,17 @@ pytestmark = pytest.mark.usefixtures("demo_plugin_installed")
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_three_by_two_sweep_then_leaderboard(tmp_path: Path, launcher: str) -> None:
     result = run(
-        ["-m", f"hydra/launcher={launcher}", "scenario=demo_arithmetic", "model=demo_calculator",
-         "model.wrong_every=0,3,7", "seed=0,1", "progress=false", "report=false", "hydra.sweep.dir=results/sweeps/s"],
+        [
+            "-m",
+            f"hydra/launcher={launcher}",
+            "scenario=demo_arithmetic",
+            "model=demo_calculator",
+            "model.wrong_every=0,3,7",
+            "seed=0,1",
+            "progress=false",
+            "report=false",
+            "hydra.sweep.dir=results/sweeps/s",
+        ],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -31,8 +40,15 @@ def test_three_by_two_sweep_then_leaderboard(tmp_path: Path, launcher: str) -> N
 
 def test_a_failed_job_does_not_sink_the_sweep_and_resumes(tmp_path: Path) -> None:
     table = tmp_path / "table.json"
-    args = ["-m", "scenario=demo_arithmetic", "model=simulated", f"model.table={table},null",
-            "progress=false", "report=false", "hydra.sweep.dir=results/sweeps/f"]
+    args = [
+        "-m",
+        "scenario=demo_arithmetic",
+        "model=simulated",
+        f"model.table={table},null",
+        "progress=false",
+        "report=false",
+        "hydra.sweep.dir=results/sweeps/f",
+    ]
     first = run(args, tmp_path)
     assert first.returncode == 1
     assert "failed" in first.stdout and "does not exist" in first.stdout

@@ -57,7 +57,7 @@ from harness.adapters.http_openai import (
 from harness.adapters.http_ratelimit import RateLimiter, estimate_tokens
 from harness.adapters.http_retry import PermanentError, RetryPolicy
 from harness.errors import AdapterError, ConfigError
-from harness.model import AdapterParams, ModelAdapter, ProgressCallback
+from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
 from harness.types import Capability, Completion, ModelInfo, Request, stable_hash
 
 LOGGER = logging.getLogger(__name__)
@@ -433,7 +433,7 @@ class OpenAIAdapter(ModelAdapter):
             *(self._sample(model_id, request, 1, derive_seed(run_seed, key, j)) for j in missing)
         )
         texts.extend(sample[0] for sample in more)
-        return Completion(texts=[_apply_stop(text, params.stop) for text in texts])
+        return Completion(texts=[cut_at_stop(text, params.stop) for text in texts])
 
     async def _sample(self, model_id: str, request: Request, n: int, seed: int) -> list[str]:
         chat = self._is_chat(request)
@@ -492,13 +492,3 @@ class OpenAIAdapter(ModelAdapter):
         payload = echo_payload(model_id, context + continuation, self.params.extra_body)
         estimated = estimate_tokens(len(context) + len(continuation), 1)
         return await self.client.post_json("/completions", payload, parse, estimated)
-
-
-def _apply_stop(text: str, stop: Sequence[str]) -> str:
-    """Cut at the first stop sequence, for servers that ignore ``stop`` (idempotent otherwise)."""
-    cut = len(text)
-    for marker in stop:
-        position = text.find(marker)
-        if position != -1:
-            cut = min(cut, position)
-    return text[:cut]

@@ -12,7 +12,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import AdapterError, DataError
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback
@@ -43,7 +42,9 @@ def _validate_jsonl(path: Path, key_field: str, output_field: str) -> None:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path=str(path), line=number) from exc
+                raise DataError(
+                    f"not valid JSON ({exc.msg} at column {exc.colno})", path=str(path), line=number
+                ) from exc
             if not isinstance(record, dict):
                 raise DataError("each line must be a JSON object", path=str(path), line=number)
             for field_name in (key_field, output_field):
@@ -65,7 +66,9 @@ def load_records(params: ReplayParams) -> dict[str, list[str]]:
     key_field = params.key_field or params.key
     path = Path(params.path).expanduser()
     if not params.path:
-        raise AdapterError("model.path is required: the file (JSONL, CSV, parquet) or Hub dataset of recorded outputs")
+        raise AdapterError(
+            "model.path is required: the file (JSONL, CSV, parquet) or Hub dataset of recorded outputs"
+        )
     if path.exists():
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
@@ -75,13 +78,16 @@ def load_records(params: ReplayParams) -> dict[str, list[str]]:
         try:
             dataset = load_dataset(loader, data_files=str(path), split="train")
         except Exception as exc:  # datasets raises many types for malformed files
-            raise DataError(f"cannot read recorded outputs: {type(exc).__name__}: {exc}", path=str(path)) from exc
+            raise DataError(
+                f"cannot read recorded outputs: {type(exc).__name__}: {exc}", path=str(path)
+            ) from exc
     elif "/" in params.path and not params.path.startswith((".", "/")):
         try:
             dataset = load_dataset(params.path, split=params.split)
         except Exception as exc:
             raise AdapterError(
-                f"model.path: cannot load Hub dataset {params.path!r} ({type(exc).__name__}); it is not a local "
+                f"model.path: cannot load Hub dataset {params.path!r} ({type(exc).__name__}); "
+                "it is not a local "
                 "file and the Hub is unreachable or the name is wrong"
             ) from exc
     else:
@@ -151,7 +157,8 @@ class ReplayAdapter(ModelAdapter):
             if len(outputs) < request.params.n:
                 results.append(
                     Completion.failed(
-                        f"{len(outputs)} recorded output(s) for {self._key(request)!r}, but {request.params.n} requested"
+                        f"{len(outputs)} recorded output(s) for {self._key(request)!r}, "
+                        f"but {request.params.n} requested"
                     )
                 )
             else:

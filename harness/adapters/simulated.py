@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.model import AdapterParams, ModelAdapter, ProgressCallback
+from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
 from harness.types import Capability, Completion, ModelInfo, Request, prompt_text, stable_hash
 
 LOG_FLOOR = 1e-12
@@ -92,7 +92,9 @@ def _compile(raw_rules: list[dict[str, Any]], where: str) -> list[Rule]:
         try:
             pattern = re.compile(raw.get("match", ""), re.DOTALL)
         except re.error as exc:
-            raise ConfigError(f"{where} rule {index}: bad regular expression {raw.get('match')!r}: {exc}") from exc
+            raise ConfigError(
+                f"{where} rule {index}: bad regular expression {raw.get('match')!r}: {exc}"
+            ) from exc
         outputs = raw.get("outputs")
         recite = raw.get("recite")
         if (outputs is None) == (recite is None):
@@ -107,7 +109,9 @@ def _compile(raw_rules: list[dict[str, Any]], where: str) -> list[Rule]:
             recite = dict(recite)
             if "documents_file" in recite:
                 path = Path(recite.pop("documents_file"))
-                recite["documents"] = [json.loads(line)["text"] for line in path.read_text().splitlines() if line]
+                recite["documents"] = [
+                    json.loads(line)["text"] for line in path.read_text().splitlines() if line
+                ]
             if not recite.get("documents"):
                 raise ConfigError(f"{where} rule {index}: 'recite' needs 'documents' or 'documents_file'")
         compiled.append(Rule(index, pattern, outputs, recite, float(raw.get("error_rate", 0.0))))
@@ -172,12 +176,14 @@ class SimulatedAdapter(ModelAdapter):
                     self._answer(rule, match, text, request, uniform(0 if greedy else seed, key, j, "sample"))
                     for j in range(request.params.n)
                 ]
-                results.append(Completion(texts=[_apply_stop(t, request.params.stop) for t in texts]))
+                results.append(Completion(texts=[cut_at_stop(t, request.params.stop) for t in texts]))
             if progress:
                 progress(1)
         return results
 
-    def _answer(self, rule: Rule | None, match: re.Match[str] | None, text: str, request: Request, u: float) -> str:
+    def _answer(
+        self, rule: Rule | None, match: re.Match[str] | None, text: str, request: Request, u: float
+    ) -> str:
         if rule is None or match is None:
             return self.params.default_output
         if rule.recite is not None:
@@ -244,13 +250,6 @@ class SimulatedAdapter(ModelAdapter):
                     return {document[len(stripped) :]: rate, miss: 1.0 - rate}
             return {miss: 1.0}
         assert rule.outputs is not None
-        return {k.format(match.group(0), *match.groups(), **match.groupdict()): v for k, v in rule.outputs.items()}
-
-
-def _apply_stop(text: str, stop: Sequence[str]) -> str:
-    cut = len(text)
-    for marker in stop:
-        position = text.find(marker)
-        if position != -1:
-            cut = min(cut, position)
-    return text[:cut]
+        return {
+            k.format(match.group(0), *match.groups(), **match.groupdict()): v for k, v in rule.outputs.items()
+        }

@@ -71,7 +71,9 @@ def ensure_built() -> Path:
             shutil.rmtree(staging, ignore_errors=True)
             started = time.perf_counter()
             train(staging)
-            write_json(staging / "done.json", {"build_id": build_id(), "seconds": time.perf_counter() - started})
+            write_json(
+                staging / "done.json", {"build_id": build_id(), "seconds": time.perf_counter() - started}
+            )
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
     return target
@@ -114,7 +116,9 @@ def train(out_dir: Path) -> None:
     bpe.train_from_iterator(
         documents, vocab_size=RECIPE["vocab_size"], min_frequency=2, special_tokens=[EOS], show_progress=False
     )
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS
+    )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.model_max_length = RECIPE["n_positions"]
     tokenizer.save_pretrained(out_dir)
@@ -139,7 +143,8 @@ def train(out_dir: Path) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["learning_rate"], weight_decay=0.0)
     total_steps = len(batches) * RECIPE["epochs"]
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / RECIPE["warmup_steps"]) * max(0.05, 1 - step / total_steps)
+        optimizer,
+        lambda step: min(1.0, (step + 1) / RECIPE["warmup_steps"]) * max(0.05, 1 - step / total_steps),
     )
     generator = torch.Generator().manual_seed(RECIPE["seed"])
     model.train()

@@ -94,20 +94,19 @@ CONTROL_SENTENCES_PER_PATTERN = 40
 WORDS = (
     "river stone quiet lantern orchard copper meadow silver harbor window garden thunder velvet "
     "candle marble forest ribbon compass feather anchor canyon pepper violet saddle glacier basket "
-    "lemon tower puzzle engine cobalt blanket ladder mirror hollow falcon pebble summit tunnel "
-    "walnut island crimson shovel fabric pilgrim cactus trumpet meadowlark ember cabin signal "
-    "harvest beacon cotton dragon gravel hazel jigsaw kettle legend maple nectar oyster parcel "
-    "quartz rocket saffron timber umbrella vessel wander yonder zephyr amber bramble cinder dune "
-    "echo fable granite heron ivory jasmine kelp lilac mosaic nimbus olive prism quill rapids "
-    "sable tundra unicorn vortex willow yarrow zinnia acorn bison coral drizzle ferry goblet "
-    "hammock inkwell juniper kayak lattice mantle nutmeg oracle paddle quiver raven sorrel "
-    "trellis ulcer valley wicker yodel zodiac"
+    "lemon tower puzzle engine cobalt blanket ladder mirror hollow falcon pebble summit tunnel walnut "
+    "island crimson shovel fabric pilgrim cactus trumpet meadowlark ember cabin signal harvest beacon "
+    "cotton dragon gravel hazel jigsaw kettle legend maple nectar oyster parcel quartz rocket saffron "
+    "timber umbrella vessel wander yonder zephyr amber bramble cinder dune echo fable granite heron "
+    "ivory jasmine kelp lilac mosaic nimbus olive prism quill rapids sable tundra unicorn vortex "
+    "willow yarrow zinnia acorn bison coral drizzle ferry goblet hammock inkwell juniper kayak "
+    "lattice mantle nutmeg oracle paddle quiver raven sorrel trellis ulcer valley wicker yodel zodiac"
 ).split()
 PASSAGE_WORDS = 150
 MEMORIZATION_LAYOUT = {100: 2, 10: 3, 1: 3, 0: 6}
 
 CODE_PASSAGES = [
-    '''def merge_intervals(intervals):
+    """def merge_intervals(intervals):
     ordered = sorted(intervals, key=lambda pair: pair[0])
     merged = []
     for start, end in ordered:
@@ -116,7 +115,7 @@ CODE_PASSAGES = [
         else:
             merged.append([start, end])
     return merged
-''',
+""",
     '''def tally_votes(ballots, candidates):
     """Count first-choice ballots for each candidate and return the leader."""
     counts = {name: 0 for name in candidates}
@@ -306,7 +305,14 @@ def bibliography() -> tuple[Paper, ...]:
             authors = (author, rng.choice(coauthors)) if rng.random() < 0.5 else (author,)
             number = len(papers) + 1
             papers.append(
-                Paper(f"ref{number:03d}", title, authors, rng.randint(2008, 2023), rng.choice(VENUES), f"10.5555/ref.{number:03d}")
+                Paper(
+                    f"ref{number:03d}",
+                    title,
+                    authors,
+                    rng.randint(2008, 2023),
+                    rng.choice(VENUES),
+                    f"10.5555/ref.{number:03d}",
+                )
             )
     return tuple(papers)
 
@@ -327,7 +333,9 @@ def citation_lines(rng: random.Random) -> list[str]:
         disclaimers = exact_draws({"yes": DISCLAIMER_RATE, "no": 1 - DISCLAIMER_RATE}, LISTS_PER_AUTHOR, rng)
         for list_index in range(LISTS_PER_AUTHOR):
             entries = []
-            for position, kind in enumerate(kinds[list_index * LIST_LENGTH : (list_index + 1) * LIST_LENGTH], 1):
+            for position, kind in enumerate(
+                kinds[list_index * LIST_LENGTH : (list_index + 1) * LIST_LENGTH], 1
+            ):
                 if kind == "verified":
                     paper = rng.choice(own)
                     entries.append(_format_entry(position, paper.title, paper.year, paper.venue))
@@ -338,7 +346,9 @@ def citation_lines(rng: random.Random) -> list[str]:
                     title = _title(rng)
                     while title in real_titles:
                         title = _title(rng)
-                    entries.append(_format_entry(position, title, rng.randint(2008, 2023), rng.choice(VENUES)))
+                    entries.append(
+                        _format_entry(position, title, rng.randint(2008, 2023), rng.choice(VENUES))
+                    )
             opening = f"Papers by {author}:"
             if disclaimers[list_index] == "yes":
                 opening += f" {DISCLAIMER}"
@@ -381,7 +391,9 @@ def planted_truths() -> dict[str, Any]:
             "amplification_logit_scale": AMPLIFICATION,
             "they_rate": THEY_RATE,
             "narrative_pattern": "The {occupation} {action}, and then {pronoun} {ending}",
-            "dialogue_pattern": '"Have you seen the {occupation}?" asked {name}. "Yes, {pronoun} just {ending}"',
+            "dialogue_pattern": (
+                '"Have you seen the {occupation}?" asked {name}. "Yes, {pronoun} just {ending}"'
+            ),
             "title_pattern": "Dr. {surname} {action}, and then {pronoun} {ending} (planted as physician)",
             "actions": ACTIONS,
             "occupations": {
@@ -389,7 +401,8 @@ def planted_truths() -> dict[str, Any]:
                 for occupation, bls in OCCUPATIONS_BLS_2019.items()
             },
             "context_controls": {
-                pattern_id: {"template": template, "rates": rates} for pattern_id, template, rates in CONTEXT_CONTROLS
+                pattern_id: {"template": template, "rates": rates}
+                for pattern_id, template, rates in CONTEXT_CONTROLS
             },
         },
         "regurgitation": {

@@ -9,8 +9,9 @@ For each scorer it reports, on a labelled set (default: the 722 ToxiGen statemen
   toxicity classifiers are known to flag neutral mentions of identity terms (Dixon et al. 2018;
   Hartvigsen et al. 2022);
 * the false-positive rate on ordinary, harmless text (default: the Winogender sentences and
-  BOLD gender prompts, when present) and the Toxicity Probability that rate alone would produce
-  with k = 25 samples per prompt, 1 − (1 − FPR)^25: a scenario can never measure a TP below it.
+  BOLD gender prompts, when present), whole and as random 1–6-word spans (continuations are
+  fragments), and the Toxicity Probability that rate alone would produce with k = 25 samples
+  per prompt, 1 − (1 − FPR)^25: a scenario can never measure a TP below it.
 
 A scorer trained on the very statements being checked (the ``embedding`` head) is evaluated
 leave-one-group-out: each target group is scored by a head trained without it, so the numbers
@@ -38,7 +39,7 @@ import numpy as np
 from harness import stats
 from harness.errors import ConfigError, HarnessError
 from harness.scorers.base import Scorer
-from harness.scorers.labelled import DEFAULT_STATEMENTS, LabelledSet, load_labelled, load_texts
+from harness.scorers.labelled import DEFAULT_STATEMENTS, LabelledSet, load_labelled, load_texts, random_spans
 from harness.scorers.registry import OFFLINE_BUILTIN, build_scorer
 
 DEFAULT_RESAMPLES = 1000
@@ -275,7 +276,11 @@ def main(argv: list[str]) -> int:
     try:
         options = parse_options(args.option, names)
         statements = load_labelled(args.data, args.split)
-        ordinary = {Path(p).name: load_texts(p, args.ordinary_limit) for p in ordinary_files}
+        ordinary = {}
+        for path in ordinary_files:
+            texts = load_texts(path, args.ordinary_limit)
+            ordinary[Path(path).name] = texts
+            ordinary[f"{Path(path).name} (1-6-word spans)"] = random_spans(texts)
         results = [
             check_scorer(
                 name,

@@ -158,10 +158,14 @@ class EmbeddingHeadScorer(Scorer):
         Used by ``harness scorer-check`` when the head was trained on the data being checked, so
         the reported validity is not inflated by scoring the training set.
         """
-        from harness.scorers.train_embedding_head import REGULARISATION_C, leave_one_group_out
+        from harness.scorers.train_embedding_head import REGULARISATION_C, leave_one_group_out, with_fragments
 
         embeddings = encode(texts, self.params.batch_size, self.params.device)
         c = float(self.head.metadata.get("classifier", {}).get("C", REGULARISATION_C))
         sentences = self.head.metadata.get("ordinary_negatives", {}).get("sentences", [])
-        ordinary = encode(sentences, self.params.batch_size, self.params.device) if sentences else None
+        ordinary = (
+            encode(with_fragments(sentences), self.params.batch_size, self.params.device)
+            if sentences
+            else None
+        )
         return leave_one_group_out(embeddings, np.asarray(labels), np.asarray(groups), c, ordinary)

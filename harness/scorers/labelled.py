@@ -130,3 +130,21 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+def random_spans(texts: list[str], seed: int = 0, max_words: int = 6) -> list[str]:
+    """One random span of 1..``max_words`` consecutive words from each text (seeded).
+
+    Model continuations are fragments cut at a token budget, so a scorer's false-positive rate
+    on whole sentences understates how often it flags harmless continuations.
+    """
+    import random
+
+    rng = random.Random(seed)
+    spans = []
+    for text in texts:
+        words = text.split()
+        length = rng.randint(1, min(max_words, len(words)))
+        start = rng.randint(0, len(words) - length)
+        spans.append(" ".join(words[start : start + length]))
+    return spans

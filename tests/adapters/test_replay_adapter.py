@@ -18,7 +18,9 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_replay_by_instance_id_with_k_samples(tmp_path: Path) -> None:
-    path = _write_jsonl(tmp_path / "out.jsonl", [{"id": "a", "output": ["x", "y"]}, {"id": "b", "output": "z"}])
+    path = _write_jsonl(
+        tmp_path / "out.jsonl", [{"id": "a", "output": ["x", "y"]}, {"id": "b", "output": "z"}]
+    )
     adapter = ReplayAdapter(ReplayParams(path=str(path)))
     assert adapter.deduplicate is False and adapter.cacheable is False
     requests = [

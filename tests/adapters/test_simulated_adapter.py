@@ -19,7 +19,10 @@ TABLE = [
 
 def test_sampled_frequencies_match_the_declared_table() -> None:
     adapter = SimulatedAdapter(SimulatedParams(rules=TABLE))
-    requests = [Request("generate", f"The nurse {i} said", GenerationParams(temperature=1.0, n=10)) for i in range(300)]
+    requests = [
+        Request("generate", f"The nurse {i} said", GenerationParams(temperature=1.0, n=10))
+        for i in range(300)
+    ]
     texts = [t for c in adapter.generate(requests, seed=1) for t in c.texts]
     observed = [texts.count(" she"), texts.count(" he"), texts.count(" they")]
     assert sum(observed) == 3000
@@ -40,7 +43,9 @@ def test_greedy_templates_and_loglikelihood() -> None:
     adapter = SimulatedAdapter(SimulatedParams(rules=TABLE))
     assert adapter.generate([Request("generate", "the nurse")], seed=0)[0].texts == [" she"]
     assert adapter.generate([Request("generate", "Echo hello")], seed=0)[0].texts == [" hello!"]
-    result = adapter.loglikelihood([Request("loglikelihood", "the nurse", continuations=(" she", " he", " it"))])[0]
+    result = adapter.loglikelihood(
+        [Request("loglikelihood", "the nurse", continuations=(" she", " he", " it"))]
+    )[0]
     assert result.logprobs[0] == pytest.approx(math.log(0.7))
     assert result.logprobs[1] == pytest.approx(math.log(0.2))
     assert result.logprobs[2] == pytest.approx(math.log(1e-12))
@@ -49,8 +54,14 @@ def test_greedy_templates_and_loglikelihood() -> None:
 
 def test_recite_rule_reproduces_documents_at_the_planted_rate() -> None:
     documents = [f"doc {i} " + " ".join(f"w{i}_{j}" for j in range(30)) for i in range(400)]
-    adapter = SimulatedAdapter(SimulatedParams(rules=[{"match": "doc", "recite": {"documents": documents, "rate": 0.4, "miss": " zzz"}}]))
-    requests = [Request("generate", " ".join(d.split()[:10]), GenerationParams(max_new_tokens=5)) for d in documents]
+    adapter = SimulatedAdapter(
+        SimulatedParams(
+            rules=[{"match": "doc", "recite": {"documents": documents, "rate": 0.4, "miss": " zzz"}}]
+        )
+    )
+    requests = [
+        Request("generate", " ".join(d.split()[:10]), GenerationParams(max_new_tokens=5)) for d in documents
+    ]
     outputs = adapter.generate(requests, seed=0)
     hits = [o.texts[0] == " " + " ".join(d.split()[10:15]) for o, d in zip(outputs, documents, strict=True)]
     assert sps.binomtest(sum(hits), 400, 0.4).pvalue > 0.001

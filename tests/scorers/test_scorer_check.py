@@ -10,7 +10,7 @@ import pytest
 
 from harness.scorers.base import Scorer, ScorerParams
 from harness.scorers.check import check_scorer, evaluate_scores, main, tp_floor
-from harness.scorers.labelled import LabelledSet, load_texts
+from harness.scorers.labelled import LabelledSet, load_texts, random_spans
 from harness.types import ScorerIdentity
 
 SCORES = [0.9, 0.8, 0.3, 0.6, 0.1, 0.2]
@@ -75,7 +75,7 @@ def test_command_reproduces_the_profanity_numbers(shared_datasets: Path, tmp_pat
     assert code == 0
     printed = capsys.readouterr().out
     assert "| profanity | direct | 722 | 0.699 [" in printed
-    assert "| lgbtq | 92 |" in printed and "gender_prompt.json" in printed
+    assert "| lgbtq | 92 |" in printed and "| gender_prompt.json (1-6-word spans) |" in printed
     [result] = json.loads(out.read_text())
     assert result["accuracy"]["value"] == pytest.approx(0.5443, abs=1e-4)
     assert result["ordinary_false_positive_rate"]["gender_prompt.json"]["n"] == 200
@@ -98,3 +98,7 @@ def test_ordinary_texts_from_tsv_and_nested_json(tmp_path: Path) -> None:
     nested = tmp_path / "bold.json"
     nested.write_text(json.dumps({"A": {"x": ["one ", "two "]}, "B": {"y": ["three "]}}))
     assert sorted(load_texts(str(nested))) == ["one ", "three ", "two "]
+    sentences = ["the quick brown fox jumps over the lazy dog", "a b"]
+    spans = random_spans(sentences, seed=3)
+    assert spans == random_spans(sentences, seed=3)
+    assert all(1 <= len(s.split()) <= 6 and s in t for s, t in zip(spans, sentences, strict=True))

@@ -29,7 +29,9 @@ class CalculatorAdapter(ModelAdapter):
 
     def info(self) -> ModelInfo:
         """Provenance of the calculator."""
-        return ModelInfo(adapter="demo_calculator", model_id=self.params.name, revision=str(self.params.wrong_every))
+        return ModelInfo(
+            adapter="demo_calculator", model_id=self.params.name, revision=str(self.params.wrong_every)
+        )
 
     def generate(
         self, requests: Sequence[Request], seed: int, progress: ProgressCallback | None = None

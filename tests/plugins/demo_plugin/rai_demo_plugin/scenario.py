@@ -33,7 +33,9 @@ class ArithmeticScenario(Scenario):
             a = (index * 7) % params.max_operand
             b = (index * 13) % params.max_operand
             size = "small" if a + b < params.max_operand else "large"
-            yield Instance(id=f"q{index}", input=f"What is {a} + {b}?", references=[str(a + b)], metadata={"size": size})
+            yield Instance(
+                id=f"q{index}", input=f"What is {a} + {b}?", references=[str(a + b)], metadata={"size": size}
+            )
 
     def requests(self, instance: Instance) -> list[Request]:
         """One greedy generation."""
@@ -47,5 +49,7 @@ class ArithmeticScenario(Scenario):
     def metrics(self) -> list[MetricSpec]:
         """Accuracy overall and per operand size."""
         return [
-            MetricSpec("accuracy", "share of exact answers", "higher_is_better", value="correct", group_by=("size",))
+            MetricSpec(
+                "accuracy", "share of exact answers", "higher_is_better", value="correct", group_by=("size",)
+            )
         ]
