@@ -30,11 +30,20 @@ class Estimate:
 
 
 def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> Estimate:
-    """Wilson score interval for a binomial proportion (scipy's implementation)."""
+    """Wilson score interval for a binomial proportion (science.md §8).
+
+    (p̂ + z²/2n ± z·sqrt(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), in closed form: scipy's
+    ``binomtest(...).proportion_ci`` gives the same interval but also computes an exact p-value,
+    which made it ~100× slower inside coverage simulations.
+    """
     if n == 0:
         return Estimate(None, None, None, 0, "wilson")
-    ci = sps.binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
-    return Estimate(successes / n, float(ci.low), float(ci.high), n, "wilson")
+    z = float(sps.norm.ppf(0.5 + confidence / 2.0))
+    p = successes / n
+    denominator = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return Estimate(p, max(0.0, float(centre - half)), min(1.0, float(centre + half)), n, "wilson")
 
 
 def cluster_bootstrap_mean(

@@ -7,7 +7,8 @@ from ``table`` (a JSON or YAML file) and/or given inline as ``rules``. The first
 * ``outputs: {text: probability, ...}`` – generation samples a text from this distribution
   (greedy decoding returns the most probable one). Texts may use ``{1}``, ``{name}`` etc. to
   insert the regex's groups. Log-likelihood of a continuation ``c`` is the log of the total
-  probability of the outputs that start with ``c`` (the chance that the answer begins with c).
+  probability of the outputs that start with ``c`` as whole words (the chance that the answer
+  begins with c: " he" matches " he left" but not " her").
 * ``recite: {documents: [...] | documents_file: path, rate: q, miss: text}`` – when the prompt
   ends a prefix of a document, the answer is, with probability q, the document's true next
   ``max_new_tokens`` whitespace tokens, and otherwise ``miss``. The draw is a seeded function of
@@ -229,7 +230,7 @@ class SimulatedAdapter(ModelAdapter):
                 best = max(outputs.items(), key=lambda kv: kv[1])[0] if outputs else ""
                 logprobs, greedy, counts = [], [], []
                 for continuation in request.continuations:
-                    mass = sum(p for out, p in outputs.items() if out.startswith(continuation))
+                    mass = sum(p for out, p in outputs.items() if _starts_with_word(out, continuation))
                     logprobs.append(math.log(max(mass, LOG_FLOOR)))
                     greedy.append(best.startswith(continuation))
                     counts.append(max(1, len(continuation.split())))
@@ -253,3 +254,11 @@ class SimulatedAdapter(ModelAdapter):
         return {
             k.format(match.group(0), *match.groups(), **match.groupdict()): v for k, v in rule.outputs.items()
         }
+
+
+def _starts_with_word(text: str, prefix: str) -> bool:
+    """``text`` starts with ``prefix`` and does not continue the prefix's last word (" he" ≠ " her")."""
+    if not text.startswith(prefix):
+        return False
+    rest = text[len(prefix) :]
+    return not (rest[:1].isalnum() and prefix[-1:].isalnum())

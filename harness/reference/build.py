@@ -148,8 +148,9 @@ def train(out_dir: Path) -> None:
     )
     generator = torch.Generator().manual_seed(RECIPE["seed"])
     model.train()
-    loss = torch.tensor(0.0)
+    epoch_loss = 0.0
     for epoch in range(RECIPE["epochs"]):
+        epoch_loss = 0.0
         for index in torch.randperm(len(batches), generator=generator).tolist():
             members = [sequences[i] for i in batches[index]]
             width = max(len(m) for m in members)
@@ -166,11 +167,12 @@ def train(out_dir: Path) -> None:
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-        LOG.info("reference model epoch %d: loss %.3f", epoch, loss.item())
+            epoch_loss += loss.item() * len(members) / len(sequences)
+        LOG.info("reference model epoch %d: mean loss per document %.3f", epoch, epoch_loss)
     model.eval()
     model.save_pretrained(out_dir, safe_serialization=True)
     write_json(
         out_dir / "training.json",
-        {"recipe": RECIPE, "tokens": n_tokens, "batches": len(batches), "final_loss": float(loss.item())},
+        {"recipe": RECIPE, "tokens": n_tokens, "batches": len(batches), "final_epoch_loss": epoch_loss},
     )
     write_json(out_dir / "planted_truths.json", world.planted_truths())

@@ -209,6 +209,12 @@ def _ok(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["error"].isna()] if "error" in frame else frame
 
 
+def _with_scores(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The frame with every score column present (all NaN when every instance errored)."""
+    missing = [c for c in columns if c not in frame]
+    return frame.assign(**dict.fromkeys(missing, np.nan)) if missing else frame
+
+
 # ---------------------------------------------------------------------------------------------
 # Occupations
 
@@ -272,6 +278,7 @@ def occupation_results(part: pd.DataFrame, settings: Settings) -> list[Occupatio
     split into numpy arrays once, because a pandas groupby per occupation is slow enough to
     matter in the coverage simulations.
     """
+    part = _with_scores(part, [*MASS, "mass_none"])
     names = part["occupation"].astype(str).to_numpy()
     errored = part["error"].notna().to_numpy() if "error" in part else np.zeros(len(part), dtype=bool)
     masses_all = part[[*MASS, "mass_none"]].to_numpy(dtype=float)
@@ -521,6 +528,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
     """Context-following accuracy (overall, per cue type) and misgendering rate per expected class."""
     s = settings.suffix
     boot = {"resamples": settings.resamples, "seed": settings.seed}
+    part = _with_scores(part, MASS)
     ok = _ok(part)
     ok = ok[ok[MASS].notna().all(axis=1)]
     masses = ok[MASS].to_numpy(dtype=float)
@@ -579,6 +587,7 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
     s = settings.suffix
     boot = {"resamples": settings.resamples, "seed": settings.seed}
     values: list[MetricValue] = []
+    part = _with_scores(part, ["correct"])
     scopes: list[tuple[dict[str, Any] | None, pd.DataFrame]] = [(None, part)]
     scopes += [
         ({"wb_type": str(t)}, part[part["wb_type"] == t]) for t in sorted(part["wb_type"].dropna().unique())

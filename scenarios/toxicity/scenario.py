@@ -269,9 +269,10 @@ class ToxicityScenario(Scenario):
             estimate, means = gap.estimate, gap.means
             extra: dict[str, Any] = {"group_means": means}
             if estimate.value is not None:
-                extra["worst_group"] = max(means, key=means.get)
-                extra["best_group"] = min(means, key=means.get)
                 extra["p_value_no_gap"] = gap.p_value
+                if estimate.value > 0:
+                    extra["worst_group"] = max(means, key=means.get)
+                    extra["best_group"] = min(means, key=means.get)
             else:
                 extra["note"] = "needs prompts from at least two demographic groups"
             results.append(

@@ -73,3 +73,11 @@ def test_bad_tables_fail_with_the_rule_named() -> None:
         SimulatedAdapter(SimulatedParams(rules=[{"match": "x"}]))
     with pytest.raises(ConfigError, match="rule 0: bad regular expression"):
         SimulatedAdapter(SimulatedParams(rules=[{"match": "(", "outputs": {"a": 1}}]))
+
+
+def test_loglikelihood_matches_whole_words_only() -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=[{"match": "x", "outputs": {" her book": 0.6, " he left": 0.4}}]))
+    result = adapter.loglikelihood([Request("loglikelihood", "x", continuations=(" he", " her", " h"))])[0]
+    assert result.logprobs[0] == pytest.approx(math.log(0.4))
+    assert result.logprobs[1] == pytest.approx(math.log(0.6))
+    assert result.logprobs[2] == pytest.approx(math.log(1e-12))

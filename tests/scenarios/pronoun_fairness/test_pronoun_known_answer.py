@@ -164,6 +164,17 @@ def test_failed_requests_are_counted_not_scored(tmp_path: Path) -> None:
     assert scored == n - n_errors  # one template = one cluster per scored instance
 
 
+def test_a_run_where_every_request_fails_reports_errors_and_no_estimates(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(), error_rate=1.0))
+    params = PronounFairnessParams(families=["narrative"], control_occupations=2)
+    _, metrics, n, n_errors = run(tmp_path, params, adapter)
+    assert n == n_errors == 85 * 4 + 16 * 2 + 6 * 3  # 16 cues x 2 occupations, 6 single-gender x 3
+    overall = pick(metrics, "she_share.loglik")
+    assert (overall.value, overall.n, overall.n_errors) == (None, 0, 85 * 4)
+    accuracy = pick(metrics, "context_accuracy.loglik")
+    assert (accuracy.value, accuracy.n_errors) == (None, 16 * 2 + 6 * 3)
+
+
 def stereotyped_winobias_rules() -> list[dict[str, Any]]:
     """A model that resolves the pronoun to whichever occupation its gender stereotype matches."""
     folder = SHARED / "winobias"

@@ -74,18 +74,19 @@ def test_reference_model_tracks_the_planted_occupation_stereotypes(
     occupations = planted["occupations"]
     truth = {name: rates["she"] / (rates["she"] + rates["he"]) for name, rates in occupations.items()}
     measured = {name: pick(reference_run, "she_share.loglik", {"occupation": name}).value for name in truth}
-    assert sps.pearsonr(list(truth.values()), list(measured.values())).statistic > 0.7
-    pearson = pick(reference_run, "pearson_bls.loglik")
-    slope = pick(reference_run, "amplification_slope.loglik")
-    assert pearson.ci_low > 0.5 and slope.ci_low > 0.3
-    skewed = {
-        f["occupation"]: f["direction"]
-        for f in pick(reference_run, "skewed_occupations.loglik").extra["occupations"]
-    }
-    most_female = sorted(truth, key=truth.get)[-3:]
-    most_male = sorted(truth, key=truth.get)[:3]
-    assert all(skewed.get(name) == "she" for name in most_female), skewed
-    assert all(skewed.get(name) == "he" for name in most_male), skewed
+    # the measured she-shares follow the planted ones across occupations
+    assert sps.pearsonr(list(truth.values()), list(measured.values())).statistic > 0.7, measured
+    # stereotype tracking is detected: significantly positive correlation and slope against BLS
+    assert pick(reference_run, "pearson_bls.loglik").ci_low > 0.3
+    assert pick(reference_run, "amplification_slope.loglik").ci_low > 0.0
+    ranked = sorted(truth, key=truth.get)
+    assert all(measured[name] > 0.5 for name in ranked[-3:]), measured
+    assert all(measured[name] < 0.5 for name in ranked[:3]), measured
+    # every occupation flagged as skewed leans the planted way
+    flagged = pick(reference_run, "skewed_occupations.loglik").extra["occupations"]
+    assert flagged and all((f["direction"] == "she") == (truth[f["occupation"]] > 0.5) for f in flagged), (
+        flagged
+    )
 
 
 @pytest.mark.slow

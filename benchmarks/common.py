@@ -1,0 +1,146 @@
+"""Shared plumbing of the benchmarks: paired timing rounds, processes, machine description, output.
+
+Timings on a shared machine drift, so every benchmark runs its arms in *rounds*: each round times
+every arm once (in a rotated order), a round's ratios divide arms timed minutes apart at most,
+and the reported ratio is the median over rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out"
+WORKLOAD_PATH = REPO / "benchmarks" / "workload"
+HARNESS = Path(sys.executable).parent / "harness"
+
+
+@dataclass
+class Rounds:
+    """Wall-clock seconds of each arm in each round."""
+
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, arm: str, seconds: float) -> None:
+        """Record one timing of ``arm``."""
+        self.times.setdefault(arm, []).append(seconds)
+
+    def median(self, arm: str) -> float:
+        """Median seconds of ``arm``."""
+        return statistics.median(self.times[arm])
+
+    def ratio(self, arm: str, baseline: str) -> float:
+        """Median over rounds of ``arm / baseline`` (paired by round)."""
+        pairs = zip(self.times[arm], self.times[baseline], strict=False)
+        return statistics.median(a / b for a, b in pairs)
+
+
+def run_rounds(arms: Mapping[str, Callable[[], float | None]], rounds: int, log: bool = True) -> Rounds:
+    """Time every arm once per round, rotating the order; an arm may return its own timing."""
+    result = Rounds()
+    names = list(arms)
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            own = arms[name]()
+            seconds = own if own is not None else time.perf_counter() - started
+            result.add(name, seconds)
+            if log:
+                print(f"  round {round_index + 1}/{rounds}  {name:<28} {seconds:8.2f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def benchmark_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for child processes: offline Hub, the workload plugin on PYTHONPATH."""
+    env = dict(os.environ)
+    env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(WORKLOAD_PATH), env.get("PYTHONPATH", "")) if p)
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class ProcessResult:
+    """A finished child process: wall seconds, peak resident memory and its output."""
+
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_process(command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO) -> ProcessResult:
+    """Run ``command`` to completion; raise with its stderr when it fails.
+
+    The child is reaped with ``os.wait4``, which gives its own peak RSS (``ru_maxrss``, KiB on
+    Linux); its output goes through temporary files so that no pipe can fill up and block it.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(command), cwd=cwd, env=dict(env or benchmark_env()), stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-4000:]}")
+    return ProcessResult(seconds, usage.ru_maxrss / 1024, stdout, stderr)
+
+
+def harness_command(overrides: Sequence[str]) -> list[str]:
+    """The ``harness`` console script of this environment with Hydra overrides."""
+    return [str(HARNESS), *overrides]
+
+
+def machine() -> dict[str, Any]:
+    """The machine and library versions the figures were measured on."""
+    import torch
+    import transformers
+
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "load_average": os.getloadavg(),
+    }
+
+
+def report(name: str, figures: dict[str, Any], out_dir: Path = OUT) -> Path:
+    """Write a benchmark's figures (plus the machine) to ``out/<name>.json`` and return the path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    payload = {"benchmark": name, "machine": machine(), "figures": figures, "finished": time.strftime("%F %T")}
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def print_table(title: str, rows: Sequence[tuple[str, str]]) -> None:
+    """Print ``rows`` (label, value) under ``title``."""
+    print(f"\n{title}")
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")

@@ -1,0 +1,1 @@
+"""Hydra configs of the benchmark workload (``scenario/bench_generate.yaml``)."""

@@ -1,0 +1,67 @@
+"""``bench_generate``: k continuations of every prompt of a JSONL file, scored by their length.
+
+The scoring is deliberately trivial (mean characters per continuation), so that a run's time is
+the harness's own work plus the model's: exactly what the overhead benchmarks compare with a
+bare ``model.generate`` loop over the same prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import DataError
+from harness.scenario import Scenario, ScenarioParams
+from harness.types import Completion, GenerationParams, Instance, MetricSpec, Request
+
+
+@dataclass
+class BenchGenerateParams(ScenarioParams):
+    """Parameters of the benchmark workload (``conf/scenario/bench_generate.yaml``)."""
+
+    name: str = "bench_generate"
+    prompts: str = ""
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    top_p: float = 1.0
+    samples: int = 1
+
+
+class BenchGenerateScenario(Scenario):
+    """Generate ``samples`` continuations of each prompt; score their mean length in characters."""
+
+    name = "bench_generate"
+    version = "1"
+    Params = BenchGenerateParams
+
+    def instances(self) -> Iterable[Instance]:
+        """One instance per line of the prompt file (``id`` and ``prompt`` fields), read by ``datasets``."""
+        from datasets import load_dataset
+
+        params: BenchGenerateParams = self.params  # type: ignore[assignment]
+        if not params.prompts:
+            raise DataError("scenario.prompts: give the JSONL prompt file (one {id, prompt} object per line)")
+        table = load_dataset("json", data_files=params.prompts, split="train")
+        for row in table:
+            yield Instance(id=str(row["id"]), input=str(row["prompt"]))
+
+    def requests(self, instance: Instance) -> list[Request]:
+        """One generation request with the configured decoding."""
+        params: BenchGenerateParams = self.params  # type: ignore[assignment]
+        decoding = GenerationParams(
+            max_new_tokens=params.max_new_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            n=params.samples,
+        )
+        return [Request("generate", instance.input, decoding)]
+
+    def score(self, instance: Instance, outputs: Sequence[Completion]) -> dict[str, Any]:
+        """Mean length of the continuations in characters."""
+        texts = outputs[0].texts
+        return {"chars": sum(len(t) for t in texts) / max(1, len(texts))}
+
+    def metrics(self) -> list[MetricSpec]:
+        """Mean continuation length."""
+        return [MetricSpec("mean_chars", "mean continuation length", unit="characters", value="chars")]
