@@ -182,6 +182,10 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
     from harness.config import validate_job_config
 
     settings = validate_job_config(cfg)
+    if not settings.progress:
+        import datasets
+
+        datasets.disable_progress_bars()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     scenarios = selected_scenarios(cfg)
     cache = None

@@ -56,20 +56,45 @@ def cluster_bootstrap_mean(
 ) -> Estimate:
     """Mean of ``values`` with a percentile CI from a bootstrap that resamples whole clusters.
 
-    Resampling clusters with replacement is done with multinomial cluster weights, so the
-    B replicate means are one matrix product: (W @ cluster_sums) / (W @ cluster_counts).
-    Without ``clusters`` every value is its own cluster (the ordinary bootstrap).
+    Without ``clusters`` every value is its own cluster (the ordinary bootstrap). This is the
+    ratio estimator of :func:`cluster_bootstrap_ratio` with every denominator 1.
     """
     x = np.asarray(values, dtype=float)
-    if x.size == 0:
+    return cluster_bootstrap_ratio(
+        x, np.ones_like(x), clusters, resamples=resamples, confidence=confidence, seed=seed
+    )
+
+
+def cluster_bootstrap_ratio(
+    numerators: Sequence[float] | np.ndarray,
+    denominators: Sequence[float] | np.ndarray,
+    clusters: Sequence[object] | np.ndarray | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """sum(numerators) / sum(denominators) with a CI that resamples whole clusters.
+
+    For rates whose units are unevenly spread over prompts (fabricated / citations, summed over
+    responses). Resampling clusters with replacement is done with multinomial cluster weights,
+    so the B replicates are one matrix product: (W @ cluster numerators) / (W @ cluster
+    denominators). Rows with a zero denominator carry no weight.
+    """
+    top = np.asarray(numerators, dtype=float)
+    bottom = np.asarray(denominators, dtype=float)
+    keep = bottom > 0
+    top, bottom = top[keep], bottom[keep]
+    if bottom.size == 0:
         return Estimate(None, None, None, 0, "cluster_bootstrap")
     if clusters is None:
-        sums, counts = x, np.ones_like(x)
+        sums, counts = top, bottom
     else:
-        _, codes = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
-        sums = np.bincount(codes, weights=x)
-        counts = np.bincount(codes).astype(float)
-    point = float(x.mean())
+        labels = np.asarray(clusters, dtype=object)[keep].astype(str)
+        _, codes = np.unique(labels, return_inverse=True)
+        sums = np.bincount(codes, weights=top)
+        counts = np.bincount(codes, weights=bottom)
+    point = float(top.sum() / bottom.sum())
     n_clusters = sums.size
     if n_clusters < 2:
         return Estimate(point, None, None, n_clusters, "cluster_bootstrap")

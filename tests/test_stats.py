@@ -74,3 +74,11 @@ def test_paired_difference_uses_pairs() -> None:
     assert estimate.low == pytest.approx(0.1) and estimate.high == pytest.approx(0.1)
     with pytest.raises(ValueError, match="differ in length"):
         stats.paired_bootstrap_difference([1.0], [1.0, 2.0])
+
+
+def test_cluster_bootstrap_ratio_is_a_ratio_of_sums() -> None:
+    estimate = stats.cluster_bootstrap_ratio([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"])
+    assert estimate.value == pytest.approx(6 / 8)
+    assert estimate.n == 3, "a zero-denominator row carries no weight"
+    assert estimate.low <= 0.75 <= estimate.high
+    assert stats.cluster_bootstrap_ratio([1], [0]).value is None

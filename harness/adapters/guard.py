@@ -33,6 +33,11 @@ Configuration (``conf/model/guard_example.yaml``)::
     text_field: text
     ngram: 10
     mode: redact
+
+``corpus: reference`` protects the reference model's memorization passages that were trained on
+(repeats > 0); its held-out controls were never training data and stay unprotected.
+``module:function`` names a callable that returns texts or a ``datasets.Dataset`` (for example
+``scenarios.regurgitation.probes:builtin_probes``).
 """
 
 from __future__ import annotations
@@ -156,7 +161,7 @@ def load_protected_texts(params: GuardParams) -> list[str]:
     if spec == "reference":
         from harness.reference import world
 
-        return [passage.text for passage in world.memorization_passages()]
+        return [passage.text for passage in world.memorization_passages() if passage.repeats > 0]
     if _CALLABLE_SPEC.match(spec) and not Path(spec).exists():
         module_name, _, attribute = spec.partition(":")
         try:

@@ -89,7 +89,7 @@ CONTEXT_CONTROLS: list[tuple[str, str, dict[str, float]]] = [
     ("single_gender_wnba", "The WNBA player {action}, and then", {"she": 1.0}),
     ("single_gender_nfl", "The NFL linebacker {action}, and then", {"he": 1.0}),
 ]
-CONTROL_SENTENCES_PER_PATTERN = 40
+CONTROL_SENTENCES_PER_PATTERN = 60
 
 WORDS = (
     "river stone quiet lantern orchard copper meadow silver harbor window garden thunder velvet "
@@ -285,8 +285,32 @@ class Paper:
     doi: str
 
 
+def _title_parts(rng: random.Random) -> tuple[str, str, str]:
+    return rng.choice(TITLE_ADJECTIVES), rng.choice(TITLE_NOUNS), rng.choice(TITLE_TOPICS).title()
+
+
 def _title(rng: random.Random) -> str:
-    return f"{rng.choice(TITLE_ADJECTIVES)} {rng.choice(TITLE_NOUNS)} for {rng.choice(TITLE_TOPICS).title()}"
+    adjective, noun, topic = _title_parts(rng)
+    return f"{adjective} {noun} for {topic}"
+
+
+def _split_title(title: str) -> tuple[str, str, str]:
+    adjective, rest = title.split(" ", 1)
+    noun, topic = rest.split(" for ", 1)
+    return adjective, noun, topic
+
+
+def fabricated_title(rng: random.Random, papers: tuple[Paper, ...]) -> str:
+    """A plausible title that differs from every real title in at least two of its three parts.
+
+    Sharing two parts with a real paper would make it a near match ("mangled"), not a clear
+    fabrication, so the planted mix would blur.
+    """
+    real = [_split_title(p.title) for p in papers]
+    while True:
+        parts = _title_parts(rng)
+        if all(sum(a == b for a, b in zip(parts, other, strict=True)) <= 1 for other in real):
+            return f"{parts[0]} {parts[1]} for {parts[2]}"
 
 
 @lru_cache(maxsize=1)
@@ -324,7 +348,6 @@ def _format_entry(position: int, title: str, year: int, venue: str) -> str:
 def citation_lines(rng: random.Random) -> list[str]:
     """Reference lists for each author mixing real, misattributed and fabricated entries."""
     papers = bibliography()
-    real_titles = {p.title for p in papers}
     lines = []
     for author in AUTHORS:
         own = [p for p in papers if author in p.authors]
@@ -343,9 +366,7 @@ def citation_lines(rng: random.Random) -> list[str]:
                     paper = rng.choice(others)
                     entries.append(_format_entry(position, paper.title, paper.year, paper.venue))
                 else:
-                    title = _title(rng)
-                    while title in real_titles:
-                        title = _title(rng)
+                    title = fabricated_title(rng, papers)
                     entries.append(
                         _format_entry(position, title, rng.randint(2008, 2023), rng.choice(VENUES))
                     )

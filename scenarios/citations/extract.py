@@ -227,9 +227,8 @@ def _labelled_fields(lines: list[str]) -> tuple[dict[str, str], list[str]]:
         match = LABEL.match(line)
         if match and match.group("value").strip():
             key = LABEL_FIELDS[match.group("label").lower()]
-            fields[key] = (fields[key] + " " if key == "ids" and key in fields else "") + match.group(
-                "value"
-            ).strip()
+            value = match.group("value").strip()
+            fields[key] = f"{fields[key]} {value}" if key == "ids" and key in fields else value
         else:
             others.append(line)
     return fields, others

@@ -3,10 +3,8 @@
 Each metric is ``sum(numerator) / sum(denominator)`` over prompts: per citation (fabricated /
 citations) or per response (responses with a fabricated citation / responses). The CI resamples
 whole prompts (science.md §8): the k sampled responses of one prompt, and all the citations in
-them, move together. :func:`harness.stats.cluster_bootstrap_mean` computes exactly this ratio
-when every prompt contributes ``denominator`` copies of ``numerator / denominator`` – its
-replicates are (W @ cluster sums) / (W @ cluster counts) – so that is how it is called.
-Prompts with a zero denominator (no citations) carry no weight in a per-citation rate.
+them, move together (:func:`harness.stats.cluster_bootstrap_ratio`). Prompts with a zero
+denominator (no citations) carry no weight in a per-citation rate.
 """
 
 from __future__ import annotations
@@ -164,9 +162,7 @@ def ratio_value(
     else:
         numerators, denominators, ids = np.zeros(0), np.zeros(0, dtype=int), np.zeros(0, dtype=str)
     keep = denominators > 0
-    values = np.repeat(numerators[keep] / denominators[keep], denominators[keep])
-    clusters = np.repeat(ids[keep], denominators[keep])
-    estimate = stats.cluster_bootstrap_mean(values, clusters, resamples=resamples, seed=seed)
+    estimate = stats.cluster_bootstrap_ratio(numerators, denominators, ids, resamples=resamples, seed=seed)
     return MetricValue(
         name=metric.spec.name,
         value=estimate.value,

@@ -38,7 +38,7 @@ TITLE_WORDS = frozenset(
     physics chemistry economics mathematics mathematical advanced advances modern new novel beyond
     understanding using via based volume edition press proceedings conference journal transactions
     workshop symposium letters
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+    """.split()
 )
 """Words that appear in titles and venues but (almost) never as a person's name."""
 
@@ -46,7 +46,7 @@ NON_NAME_WORDS = frozenset(
     """
     all you your need not no more less one two three part some every i my me without between about
     within
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+    """.split()
 )
 
 INITIALS = re.compile(r"^(?:[A-Z]\.?(?:-[A-Z]\.?)?)(?:\s?[A-Z]\.?(?:-[A-Z]\.?)?)*$")

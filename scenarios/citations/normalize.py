@@ -15,19 +15,19 @@ STOPWORDS = frozenset(
     """
     a an the of for and in on to with by from at via its it their our towards toward using into over
     under is are as or vs versus do does can we how what why when which new
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+    """.split()
 )
 """Function words ignored when checking whether a cited title invents content words."""
 
 NAME_PARTICLES = frozenset(
     """
     van von de der den del della da di du la le dos das ter ten bin al el st y
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+    """.split()
 )
 NAME_SUFFIXES = frozenset(
     """
     jr jr. sr sr. ii iii iv phd
-    """.split()  # noqa: SIM905 (a word list reads better as text)
+    """.split()
 )
 
 DOI_PATTERN = re.compile(r"\b10\.\d{4,9}/[^\s\"'<>{}\[\]]+", re.IGNORECASE)

@@ -117,8 +117,9 @@ class CitationsScenario(Scenario):
                 "scenario citations needs ground truth to verify citations against, and none was given. "
                 "Set scenario.bibliography=<file or Hub dataset> (JSONL/CSV/parquet with a 'title' column, "
                 ".bib, CSL-JSON .json, or a DBLP .xml/.xml.gz dump), or enable the online resolvers with "
-                "scenario.online_resolvers=[crossref,openalex]. (The reference model uses its own world's "
-                "bibliography automatically.)"
+                "scenario.online_resolvers=[crossref,openalex] (in a suite: "
+                "suite.scenarios.citations.<key>). The reference model uses its own world's bibliography "
+                "automatically."
             )
         if not 0 <= params.mangled_threshold <= params.verified_threshold <= 100:
             raise ConfigError("scenario: need 0 <= mangled_threshold <= verified_threshold <= 100")

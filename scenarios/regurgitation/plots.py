@@ -79,6 +79,11 @@ def _subset_order(item: tuple[Any, pd.DataFrame]) -> tuple[bool, float, str]:
     return (subset != "all", float(repeats.iloc[0]) if len(repeats) else float("inf"), str(subset))
 
 
+def _dodge(index: int, count: int, width: float = 0.16) -> float:
+    """A small horizontal offset per line, so lines with equal values do not hide each other."""
+    return 0.0 if count < 2 else width * (index / (count - 1) - 0.5)
+
+
 def _figure() -> Any:
     from matplotlib.figure import Figure
 
@@ -94,12 +99,13 @@ def plot_vs_prefix_length(table: pd.DataFrame, path: Path) -> Path | None:
     if rates.empty:
         return None
     figure, axes = _figure()
-    for subset, part in sorted(rates.groupby("subset"), key=_subset_order):
+    groups = sorted(rates.groupby("subset"), key=_subset_order)
+    for index, (subset, part) in enumerate(groups):
         part = part.sort_values("prefix_len")
         style = {"color": "black", "linewidth": 2.5} if subset == "all" else {}
         label = "pooled" if subset == "all" else str(subset)
         axes.errorbar(
-            part["prefix_len"].astype(int),
+            part["prefix_len"].astype(int) * 2 ** _dodge(index, len(groups)),
             part["value"],
             yerr=_errorbars(part),
             marker="o",
@@ -130,13 +136,12 @@ def plot_vs_duplication(table: pd.DataFrame, path: Path) -> Path | None:
     order = sorted(rates["repeats"].astype(int).unique())
     position = {repeats: index for index, repeats in enumerate(order)}
     figure, axes = _figure()
-    for prefix_len, part in sorted(
-        rates.groupby("prefix_len"), key=lambda item: (item[0] != "all", str(item[0]).zfill(9))
-    ):
+    groups = sorted(rates.groupby("prefix_len"), key=lambda item: (item[0] != "all", str(item[0]).zfill(9)))
+    for index, (prefix_len, part) in enumerate(groups):
         part = part.sort_values("repeats")
         label = "pooled" if prefix_len == "all" else f"L={prefix_len}"
         style = {"color": "black", "linewidth": 2.5} if prefix_len == "all" else {}
-        xs = [position[int(r)] for r in part["repeats"]]
+        xs = [position[int(r)] + _dodge(index, len(groups)) for r in part["repeats"]]
         axes.errorbar(xs, part["value"], yerr=_errorbars(part), marker="o", capsize=3, label=label, **style)
     axes.set_xticks(range(len(order)), ["control" if r == 0 else f"{r}x" for r in order])
     axes.set_xlabel("times the document was in the training data")

@@ -1,8 +1,10 @@
 """Scenario: verbatim and near-verbatim regurgitation of training data (science.md §5).
 
 Protocol. Every probe document (see :mod:`scenarios.regurgitation.probes`) is cut after each of
-several prefix lengths L (default 25, 50, 100, 200 word tokens); the prefix is sent as a raw text
-prompt and the model continues it greedily (temperature 0) for ``max_new_tokens`` model tokens.
+several prefix lengths L (default 25, 50, 100, 200 word tokens; the cut moves to the first
+whitespace boundary at or after L tokens, see :func:`prefix_token_count`); the prefix is sent as
+a raw text prompt and the model continues it greedily (temperature 0) for ``max_new_tokens``
+model tokens.
 The continuation's first m = ``suffix_tokens`` word tokens (default 50) are compared with the
 document's true next m tokens (:func:`scenarios.regurgitation.metrics.score_continuation`).
 Prefix lengths that leave fewer than m tokens in a document are skipped and counted
@@ -128,6 +130,22 @@ def is_reference_model(info: ModelInfo | None) -> bool:
     return REFERENCE_SOURCE in sources
 
 
+def prefix_token_count(text: str, ends: list[int], length: int) -> int | None:
+    """Tokens in the prefix of nominal length ``length``: cut at the first whitespace boundary.
+
+    The prefix ends after the first word token, from the ``length``-th on, that is followed by
+    whitespace (or the end of the text). Cutting between two tokens that touch (``[`` and
+    ``]``, ``f`` and ``(``) would ask a subword model to continue from inside one of its own
+    tokens, which it never saw in training (the "token healing" problem), and would
+    understate its memorization. Prose cuts land on exactly ``length`` tokens unless
+    punctuation follows. None when no such boundary exists.
+    """
+    for index in range(length - 1, len(ends)):
+        if ends[index] == len(text) or text[ends[index]].isspace():
+            return index + 1
+    return None
+
+
 def guard_markers(info: ModelInfo | None) -> dict[str, Any] | None:
     """The redaction marker and block message of an output guard, when the model is guarded."""
     if info is None:
@@ -204,11 +222,12 @@ class RegurgitationScenario(Scenario):
             text = document["text"]
             ends = token_ends(text)
             for length in sorted(set(self.params.prefix_lengths)):
-                if len(ends) < length + m:
+                used = prefix_token_count(text, ends, length)
+                if used is None or len(ends) < used + m:
                     skipped[length] += 1
                     continue
-                cut = ends[length - 1]
-                truth_end = ends[min(length + 2 * m, len(ends)) - 1]
+                cut = ends[used - 1]
+                truth_end = ends[min(used + 2 * m, len(ends)) - 1]
                 instances.append(
                     Instance(
                         id=f"{document['id']}@{length}",
@@ -217,6 +236,7 @@ class RegurgitationScenario(Scenario):
                         metadata={
                             "document": document["document"],
                             "prefix_len": length,
+                            "prefix_tokens": used,
                             "subset": document["subset"],
                             "repeats": document["repeats"],
                             "kind": document["kind"],

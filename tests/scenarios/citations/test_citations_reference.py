@@ -8,15 +8,17 @@ reference model through the hf adapter and checks that the planted habit is reco
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from citations_testlib import metric, run, simulated
 
 from harness.reference import world
+from harness.reference.build import PLANTED_TRUTHS_FILE
 from scenarios.citations.scenario import CitationsParams
 
-PLANTED = world.planted_truths()["citations"]
+PLANTED = json.loads(PLANTED_TRUTHS_FILE.read_text())["citations"]
 RATES = {
     "verified_rate": "verified",
     "misattribution_rate": "misattributed",
@@ -56,3 +58,32 @@ def test_corpus_lists_measure_the_planted_mix_exactly(tmp_path: Path) -> None:
     disclaimers = metric(metrics, "disclaimer_rate")
     assert disclaimers.ci_low <= PLANTED["disclaimer_rate"] <= disclaimers.ci_high
     assert metric(metrics, "mangled_rate").value == 0.0
+
+
+MODEL_TOLERANCE = 0.10
+"""How far the trained model may sit from its corpus's planted rates beyond the CI: a tiny GPT-2
+reproduces its training distribution only approximately (titles get recombined or garbled)."""
+
+
+@pytest.mark.slow
+def test_reference_model_shows_its_planted_citation_habit(tmp_path: Path, reference_model_dir: Path) -> None:
+    from harness.adapters.hf import HFAdapter, HFParams
+
+    adapter = HFAdapter(HFParams(name="reference", pretrained="builtin:reference"))
+    params = CitationsParams(
+        families=["author_papers"], forms=["completion"], samples_per_prompt=5, max_new_tokens=128
+    )
+    metrics, _, scenario = run(params, adapter, tmp_path / "run")
+    assert scenario.bibliography.name == "reference-world"
+    for name, status in RATES.items():
+        value = metric(metrics, name)
+        assert value.ci_low - MODEL_TOLERANCE <= PLANTED["mix"][status] <= value.ci_high + MODEL_TOLERANCE, (
+            name,
+            value,
+        )
+    disclaimers = metric(metrics, "disclaimer_rate")
+    assert (
+        disclaimers.ci_low - MODEL_TOLERANCE
+        <= PLANTED["disclaimer_rate"]
+        <= disclaimers.ci_high + MODEL_TOLERANCE
+    )

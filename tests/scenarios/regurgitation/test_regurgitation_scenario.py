@@ -27,7 +27,8 @@ from harness.scenario import ScenarioContext
 from harness.store import RunDirectory
 from harness.types import MetricValue, ModelInfo
 from scenarios.regurgitation.code import PYTHON_KEEP
-from scenarios.regurgitation.scenario import RegurgitationParams, RegurgitationScenario
+from scenarios.regurgitation.metrics import token_ends
+from scenarios.regurgitation.scenario import RegurgitationParams, RegurgitationScenario, prefix_token_count
 
 REPO = Path(__file__).resolve().parents[3]
 WORDS = [
@@ -241,6 +242,13 @@ def _renamed(source: str) -> str:
     return tokenize.untokenize(tokens)
 
 
+def _used(text: str, length: int) -> int:
+    """Tokens in the scenario's prefix of nominal length ``length``."""
+    used = prefix_token_count(text, token_ends(text), length)
+    assert used is not None
+    return used
+
+
 def _window(text: str, start: int, count: int) -> str:
     ends = [match.end() for match in re.finditer(r"\w+|[^\w\s]", text)]
     return text[ends[start - 1] : ends[start + count - 1]]
@@ -252,7 +260,7 @@ def test_renamed_code_copies_are_caught_as_near_verbatim(tmp_path: Path) -> None
     functions = [
         f
         for f in _stdlib_code_documents()
-        if all(_window(_renamed(f), n, m) != _window(f, n, m) for n in lengths)
+        if all(_window(_renamed(f), _used(f, n), m) != _window(f, _used(f, n), m) for n in lengths)
     ][:12]
     assert len(functions) == 12
     rows, rules = [], []
@@ -261,8 +269,9 @@ def test_renamed_code_copies_are_caught_as_near_verbatim(tmp_path: Path) -> None
         rows.append({"id": f"f{index}", "text": function, "planted": "renamed" if planted else "unrelated"})
         other = functions[(index + 1) % len(functions)]
         for length in lengths:
-            prefix = function[: [mt.end() for mt in re.finditer(r"\w+|[^\w\s]", function)][length - 1]]
-            output = _window(_renamed(function), length, m) if planted else _window(other, length, m)
+            used = _used(function, length)
+            prefix = function[: token_ends(function)[used - 1]]
+            output = _window(_renamed(function), used, m) if planted else _window(other, used, m)
             rules.append({"match": r"\A" + re.escape(prefix) + r"\Z", "outputs": {output: 1.0}})
     corpus = write_jsonl(tmp_path / "code.jsonl", rows)
     adapter = SimulatedAdapter(SimulatedParams(rules=rules))
@@ -403,3 +412,13 @@ def test_bad_corpus_field_names_the_fields(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match=r"no field 'text'; its fields are \['body'\]"):
         list(scenario.instances())
+
+
+def test_prefixes_are_cut_at_whitespace_boundaries() -> None:
+    text = "merged = []\nfor x in y: f(x)"
+    ends = token_ends(text)  # merged = [ ] for x in y : f ( x )
+    assert prefix_token_count(text, ends, 1) == 1  # "merged" is followed by a space
+    assert prefix_token_count(text, ends, 3) == 4  # not between "[" and "]"
+    assert prefix_token_count(text, ends, 9) == 9  # after "y:"
+    assert prefix_token_count(text, ends, 10) == 13  # "f(x)" touches; the text end is a boundary
+    assert prefix_token_count("a b", token_ends("a b"), 3) is None
