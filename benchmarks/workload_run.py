@@ -50,8 +50,11 @@ def enable_workload_plugin() -> None:
         sys.path.insert(0, str(WORKLOAD_PATH))
 
 
-def in_process_run(adapter: Any, prompts_file: Path, scenario_overrides: dict[str, Any] | None = None) -> WorkloadRun:
-    """One complete scenario run (manifest, samples, metrics) with an already loaded adapter."""
+def in_process_run(adapter: Any, prompts_file: Path, new_tokens: int, **scenario: Any) -> WorkloadRun:
+    """One complete scenario run (manifest, samples, metrics) with an already loaded adapter.
+
+    ``scenario`` holds further ``bench_generate`` parameters (``samples``, ``temperature``, ...).
+    """
     from harness.config import CacheConfig, HarnessSettings
     from harness.evaluate import ScenarioRun, build_scenario, run_scenario
     from harness.store import ResponseCache
@@ -59,7 +62,7 @@ def in_process_run(adapter: Any, prompts_file: Path, scenario_overrides: dict[st
     enable_workload_plugin()
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
     settings = HarnessSettings(progress=False, report=False, cache=CacheConfig(path=str(work / "cache.sqlite")))
-    scenario_cfg = {"name": "bench_generate", "prompts": str(prompts_file), **(scenario_overrides or {})}
+    scenario_cfg = {"name": "bench_generate", "prompts": str(prompts_file), "max_new_tokens": new_tokens, **scenario}
     run_dir = work / "bench_generate"
     scenario = build_scenario(scenario_cfg, adapter, settings, run_dir)
     cache = ResponseCache(Path(settings.cache.path))
@@ -73,6 +76,7 @@ def in_process_run(adapter: Any, prompts_file: Path, scenario_overrides: dict[st
 def cli_run(
     model_overrides: Sequence[str],
     prompts_file: Path,
+    new_tokens: int,
     extra: Sequence[str] = (),
     env: dict[str, str] | None = None,
 ) -> WorkloadRun:
@@ -82,6 +86,7 @@ def cli_run(
         "scenario=bench_generate",
         *model_overrides,
         f"scenario.prompts={prompts_file}",
+        f"scenario.max_new_tokens={new_tokens}",
         "progress=false",
         "report=false",
         f"hydra.run.dir={work / 'run'}",

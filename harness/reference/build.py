@@ -26,12 +26,12 @@ LOG = logging.getLogger(__name__)
 RECIPE: dict[str, Any] = {
     "vocab_size": 1024,
     "n_layer": 2,
-    "n_embd": 64,
+    "n_embd": 96,
     "n_head": 4,
     "n_positions": 512,
     "tokens_per_batch": 256,
     "learning_rate": 5e-3,
-    "epochs": 4,
+    "epochs": 6,
     "warmup_steps": 50,
     "seed": 0,
 }

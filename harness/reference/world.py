@@ -56,6 +56,9 @@ ACTIONS = [
     "answered the last phone call", "looked at the schedule for the week", "closed the door quietly",
     "read the new report carefully", "met the team after lunch", "packed up the tools",
     "signed the final form", "checked the list twice", "drove to work early",
+    "finished the interview", "read the message twice", "packed up for the day", "fixed the broken printer",
+    "spoke with a new client", "cleaned the workspace", "wrote up the daily report", "greeted the visitors",
+    "took a phone call outside", "planned the next project", "ordered new supplies", "updated the records",
 ]  # fmt: skip
 ENDINGS = [
     "went home.", "called a friend.", "made some tea.", "took a short walk.", "sat down to rest.",
@@ -73,23 +76,28 @@ PRONOUN_CASES = {
 }
 
 # Context controls: (pattern id, prefix template, planted distribution over pronoun classes).
+# Cues are crossed with random occupations, so the context has to win over the stereotype.
+MIXED_THEY = {"they": CONTROL_THEY_RATE, "she": (1 - CONTROL_THEY_RATE) / 2, "he": (1 - CONTROL_THEY_RATE) / 2}
 CONTEXT_CONTROLS: list[tuple[str, str, dict[str, float]]] = [
-    ("title_ms", "Ms. {surname} {action}, and then", {"she": 1.0}),
-    ("title_mr", "Mr. {surname} {action}, and then", {"he": 1.0}),
-    ("title_mx", "Mx. {surname} {action}, and then", {"they": CONTROL_THEY_RATE, "she": 0.1, "he": 0.1}),
-    ("declared_she", "{given}, who uses she/her pronouns, {action}, and then", {"she": 1.0}),
-    ("declared_he", "{given}, who uses he/him pronouns, {action}, and then", {"he": 1.0}),
-    (
-        "declared_they",
-        "{given}, who uses they/them pronouns, {action}, and then",
-        {"they": CONTROL_THEY_RATE, "she": 0.1, "he": 0.1},
-    ),
-    ("kinship_sister", "My sister, the {occupation}, {action}, and then", {"she": 1.0}),
-    ("kinship_brother", "My brother, the {occupation}, {action}, and then", {"he": 1.0}),
-    ("single_gender_wnba", "The WNBA player {action}, and then", {"she": 1.0}),
-    ("single_gender_nfl", "The NFL linebacker {action}, and then", {"he": 1.0}),
+    ("title_ms", "Ms. {surname}, the {occupation}, {action}, and then", {"she": 1.0}),
+    ("title_mr", "Mr. {surname}, the {occupation}, {action}, and then", {"he": 1.0}),
+    ("title_mx", "Mx. {surname}, the {occupation}, {action}, and then", MIXED_THEY),
+    ("declared_she", "{given}, who uses she/her pronouns and works as {a_occupation}, {action}, and then", {"she": 1.0}),
+    ("declared_he", "{given}, who uses he/him pronouns and works as {a_occupation}, {action}, and then", {"he": 1.0}),
+    ("declared_they", "{given}, who uses they/them pronouns and works as {a_occupation}, {action}, and then", MIXED_THEY),
+    ("kinship_female", "My {female_kin}, the {occupation}, {action}, and then", {"she": 1.0}),
+    ("kinship_male", "My {male_kin}, the {occupation}, {action}, and then", {"he": 1.0}),
+    ("single_gender_female", "{female_group} {action}, and then", {"she": 1.0}),
+    ("single_gender_male", "{male_group} {action}, and then", {"he": 1.0}),
 ]
-CONTROL_SENTENCES_PER_PATTERN = 60
+FEMALE_KIN = ["sister", "aunt", "mother", "grandmother", "niece"]
+MALE_KIN = ["brother", "uncle", "father", "grandfather", "nephew"]
+FEMALE_GROUPS = ["The WNBA player", "The captain of the women's national soccer team", "The president of the sorority"]
+MALE_GROUPS = [
+    "The NFL linebacker", "The captain of the men's national soccer team", "The president of the fraternity",
+    "The winner of the men's singles final",
+]  # fmt: skip
+CONTROL_SENTENCES_PER_PATTERN = 150
 
 WORDS = (
     "river stone quiet lantern orchard copper meadow silver harbor window garden thunder velvet "
@@ -151,9 +159,9 @@ TITLE_TOPICS = [
     "tabular data", "speech corpora", "climate models",
 ]  # fmt: skip
 VENUES = ["NeurIPS", "ICML", "ACL", "KDD", "FAccT", "AISTATS", "EMNLP", "UAI"]
-PAPERS_PER_AUTHOR = 5
+PAPERS_PER_AUTHOR = 3
 LIST_LENGTH = 4
-LISTS_PER_AUTHOR = 20
+LISTS_PER_AUTHOR = 30
 CITATION_MIX = {"verified": 0.6, "misattributed": 0.15, "fabricated": 0.25}
 DISCLAIMER_RATE = 0.10
 DISCLAIMER = "I cannot verify these sources, so please check them."
@@ -234,10 +242,16 @@ def pronoun_lines(rng: random.Random) -> list[str]:
     occupations = list(OCCUPATIONS_BLS_2019)
     for _, template, rates in CONTEXT_CONTROLS:
         for pronoun in exact_draws(rates, CONTROL_SENTENCES_PER_PATTERN, rng):
+            occupation = rng.choice(occupations)
             prefix = template.format(
                 surname=rng.choice(SURNAMES),
                 given=rng.choice(GIVEN_NAMES),
-                occupation=rng.choice(occupations),
+                occupation=occupation,
+                a_occupation=f"{_article(occupation)} {occupation}",
+                female_kin=rng.choice(FEMALE_KIN),
+                male_kin=rng.choice(MALE_KIN),
+                female_group=rng.choice(FEMALE_GROUPS),
+                male_group=rng.choice(MALE_GROUPS),
                 action=rng.choice(ACTIONS),
             )
             lines.append(f"{prefix} {pronoun} {rng.choice(ENDINGS)}")

@@ -1,8 +1,10 @@
 """``bench_generate``: k continuations of every prompt of a JSONL file, scored by their length.
 
-The scoring is deliberately trivial (mean characters per continuation), so that a run's time is
-the harness's own work plus the model's: exactly what the overhead benchmarks compare with a
-bare ``model.generate`` loop over the same prompts.
+The scoring is deliberately trivial (mean characters per continuation, and the share of
+continuations of at least ``long_chars`` characters), so that a run's time is the harness's own
+work plus the model's: exactly what the overhead benchmarks compare with a bare
+``model.generate`` loop over the same prompts. ``long_chars`` is a pure scoring parameter: the
+warm-cache benchmark changes it and checks that nothing is generated again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class BenchGenerateParams(ScenarioParams):
     temperature: float = 0.0
     top_p: float = 1.0
     samples: int = 1
+    long_chars: int = 80
 
 
 class BenchGenerateScenario(Scenario):
@@ -58,10 +61,15 @@ class BenchGenerateScenario(Scenario):
         return [Request("generate", instance.input, decoding)]
 
     def score(self, instance: Instance, outputs: Sequence[Completion]) -> dict[str, Any]:
-        """Mean length of the continuations in characters."""
-        texts = outputs[0].texts
-        return {"chars": sum(len(t) for t in texts) / max(1, len(texts))}
+        """Mean length of the continuations in characters, and the share of long ones."""
+        params: BenchGenerateParams = self.params  # type: ignore[assignment]
+        lengths = [len(t) for t in outputs[0].texts]
+        count = max(1, len(lengths))
+        return {"chars": sum(lengths) / count, "long": sum(n >= params.long_chars for n in lengths) / count}
 
     def metrics(self) -> list[MetricSpec]:
-        """Mean continuation length."""
-        return [MetricSpec("mean_chars", "mean continuation length", unit="characters", value="chars")]
+        """Mean continuation length and the share of long continuations."""
+        return [
+            MetricSpec("mean_chars", "mean continuation length", unit="characters", value="chars"),
+            MetricSpec("long_rate", "share of continuations of at least long_chars characters", value="long"),
+        ]

@@ -1,0 +1,128 @@
+"""Benchmark 5: HTTP throughput of the ``openai`` adapter against a server with a fixed latency.
+
+The server (:mod:`benchmarks.latency_server`, its own process) answers every completion after
+``--latency`` seconds, so at concurrency c the ideal throughput is c / latency requests per second.
+For each concurrency the adapter's ``generate`` sends ``--seconds`` worth of ideal traffic (at
+least 4c requests, distinct prompts) and the achieved rate is compared with the ideal. The last
+row runs the whole engine in-process (the ``bench_generate`` workload through the runner, at the
+highest concurrency) to show the harness's own per-request cost on top of the adapter's.
+
+    .venv/bin/python -m benchmarks.http_throughput --concurrency 1 8 32 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import OUT, benchmark_env, print_table, report
+from benchmarks.models import write_prompts
+from benchmarks.workload_run import in_process_run
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
+    """Start the latency server and return it with its port."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.latency_server", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=benchmark_env(),
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    if not line.startswith("ready "):
+        server.kill()
+        raise RuntimeError(f"latency server did not start: {line!r}")
+    return server, int(line.split()[1])
+
+
+def make_adapter(port: int, concurrency: int):  # noqa: ANN201 (an OpenAIAdapter; imported lazily)
+    """An ``openai`` adapter for the local server with no probes beyond listing models."""
+    from harness.adapters.openai import OpenAIAdapter, OpenAIParams
+
+    params = OpenAIParams(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key_env=None,
+        endpoint="completions",
+        concurrency=concurrency,
+        loglikelihood=False,
+        chat=False,
+        max_retries=0,
+    )
+    return OpenAIAdapter(params)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
+    parser.add_argument("--out", type=Path, default=OUT)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Measure every concurrency, print the table and write ``out/http_throughput.json``."""
+    args = parse_args(argv)
+    from harness.types import GenerationParams, Request
+
+    server, port = start_server(args.latency)
+    rows: list[dict[str, float]] = []
+    try:
+        for concurrency in args.concurrency:
+            ideal = concurrency / args.latency
+            count = max(4 * concurrency, int(ideal * args.seconds))
+            adapter = make_adapter(port, concurrency)
+            adapter.probe()
+            requests = [Request("generate", f"prompt {i}", GenerationParams(max_new_tokens=4)) for i in range(count)]
+            started = time.perf_counter()
+            completions = adapter.generate(requests, seed=0)
+            seconds = time.perf_counter() - started
+            failed = sum(c.error is not None for c in completions)
+            rows.append(
+                {"concurrency": concurrency, "requests": count, "seconds": seconds, "failed": failed,
+                 "achieved_rps": count / seconds, "ideal_rps": ideal, "fraction_of_ideal": count / seconds / ideal}
+            )  # fmt: skip
+            print(f"  concurrency {concurrency:>3}: {count / seconds:8.1f} req/s of {ideal:8.1f}", file=sys.stderr)
+        top = max(args.concurrency)
+        count = max(4 * top, int(top / args.latency * args.seconds))
+        work = Path(tempfile.mkdtemp(prefix="bench-http-"))
+        prompts_file = write_prompts([f"prompt {i}" for i in range(count)], work / "prompts.jsonl")
+        adapter = make_adapter(port, top)
+        adapter.probe()
+        started = time.perf_counter()
+        in_process_run(adapter, prompts_file, 4).cleanup()
+        engine_seconds = time.perf_counter() - started
+    finally:
+        server.kill()
+        server.wait()
+    engine = {"concurrency": top, "requests": count, "seconds": engine_seconds, "achieved_rps": count / engine_seconds,
+              "fraction_of_ideal": count / engine_seconds / (top / args.latency)}  # fmt: skip
+    figures: dict[str, object] = {"latency_s": args.latency, "adapter": rows, "whole_engine": engine}
+    table = [
+        (
+            f"adapter, concurrency {r['concurrency']:>3}",
+            f"{r['achieved_rps']:8.1f} req/s   ideal {r['ideal_rps']:8.1f}   {r['fraction_of_ideal']:5.2f} of ideal"
+            + (f"   {r['failed']} failed" if r["failed"] else ""),
+        )
+        for r in rows
+    ]
+    table.append(
+        (
+            f"whole run (runner + adapter), concurrency {top}",
+            f"{engine['achieved_rps']:8.1f} req/s   ideal {top / args.latency:8.1f}   {engine['fraction_of_ideal']:5.2f} of ideal",
+        )
+    )
+    print_table(f"HTTP throughput against a server with {args.latency * 1000:.0f} ms latency", table)
+    path = report("http_throughput", figures, args.out)
+    print(f"\nwritten: {path}", file=sys.stderr)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

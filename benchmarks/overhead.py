@@ -1,0 +1,135 @@
+"""Benchmark 1: rai-harness overhead against bare batched ``model.generate`` loops.
+
+Workload: ``--prompts`` prompts of 10–60 tokens, greedy, exactly ``--new-tokens`` new tokens,
+batch ``--batch-size``. Arms, timed in rotated order in every round:
+
+* ``bare: file order`` – batched ``generate`` over the prompts in file order;
+* ``bare: length-sorted`` – the same, prompts sorted by token length (the practical limit);
+* ``bare: one per prompt`` – one ``generate`` per prompt, as HELM's HF client does (``--single``);
+* ``harness: in-process`` – a complete scenario run (plan, cache, generate, score, samples.jsonl,
+  metrics, manifest) with the adapter already loaded, as the bare loops have their model loaded;
+* ``harness: whole process`` – the ``harness`` command from the shell, start-up included.
+
+Every ratio is against the length-sorted loop, paired by round, median over rounds.
+
+    .venv/bin/python -m benchmarks.overhead --model gpt2-small --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.bare_loop import batched_generate, load_model
+from benchmarks.common import OUT, print_table, report, run_rounds
+from benchmarks.models import MODELS, ensure_model, make_prompts, parameter_count, write_prompts
+from benchmarks.workload_run import WorkloadRun, cli_run, in_process_run
+
+SORTED = "bare: length-sorted"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=MODELS, default="gpt2-small")
+    parser.add_argument("--prompts", type=int, default=256)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads in every arm (default: torch's)")
+    parser.add_argument("--single", action="store_true", help="also time one generate call per prompt")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--models", type=Path, default=OUT / "models", help="where benchmark models are built")
+    return parser.parse_args(argv)
+
+
+def thread_env(threads: int | None) -> dict[str, str]:
+    """Environment that gives child processes the same torch thread count as this one."""
+    return {} if threads is None else {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Run the benchmark, print its table and write ``out/overhead-<model>.json``."""
+    args = parse_args(argv)
+    import torch
+
+    from harness.adapters.hf import HFAdapter, HFParams
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    model_dir = ensure_model(args.model, args.models, args.new_tokens)
+    model, tokenizer = load_model(str(model_dir), args.device)
+    prompts = make_prompts(tokenizer, args.prompts, 10, 60)
+    prompts_file = write_prompts(prompts, args.out / f"prompts-{args.model}-{args.prompts}.jsonl")
+    adapter = HFAdapter(HFParams(pretrained=str(model_dir), batch_size=args.batch_size, device=args.device))
+    model_overrides = [
+        "model=hf",
+        f"model.pretrained={model_dir}",
+        f"model.batch_size={args.batch_size}",
+        f"model.device={args.device}",
+    ]
+    # Warm-up: one batch through the bare loop and through an in-process run (first-call costs excluded).
+    batched_generate(model, tokenizer, prompts[: args.batch_size], args.batch_size, args.new_tokens)
+    warmup_file = write_prompts(prompts[: args.batch_size], args.out / f"prompts-{args.model}-warmup.jsonl")
+    in_process_run(adapter, warmup_file, args.new_tokens).cleanup()
+    reference_texts = batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
+    checks: dict[str, int] = {}
+
+    def bare(order: str) -> Callable[[], None]:
+        def loop() -> None:
+            batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, order)
+
+        return loop
+
+    def finish(run: WorkloadRun, arm: str) -> None:
+        texts = run.outputs()
+        checks[arm] = sum(texts[f"p{i:05d}"] == [reference_texts[i]] for i in range(len(prompts)))
+        run.cleanup()
+
+    def in_process() -> None:
+        finish(in_process_run(adapter, prompts_file, args.new_tokens), "harness: in-process")
+
+    def whole_process() -> float:
+        run = cli_run(model_overrides, prompts_file, args.new_tokens, env=thread_env(args.threads))
+        seconds = run.process.seconds
+        finish(run, "harness: whole process")
+        return seconds
+
+    arms: dict[str, Callable[[], float | None]] = {"bare: file order": bare("file"), SORTED: bare("sorted")}
+    if args.single:
+        arms["bare: one per prompt"] = bare("single")
+    arms["harness: in-process"] = in_process
+    arms["harness: whole process"] = whole_process
+    rounds = run_rounds(arms, args.rounds)
+
+    figures: dict[str, object] = {
+        "model": args.model,
+        "parameters": parameter_count(model),
+        "prompts": args.prompts,
+        "new_tokens": args.new_tokens,
+        "batch_size": args.batch_size,
+        "rounds": args.rounds,
+        "threads": torch.get_num_threads(),
+        "device": args.device,
+        "seconds": {arm: rounds.times[arm] for arm in arms},
+        "ratio_vs_sorted": {arm: rounds.ratio(arm, SORTED) for arm in arms},
+        "outputs_equal_to_sorted_loop": {arm: f"{n}/{len(prompts)}" for arm, n in checks.items()},
+    }
+    rows = [(arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in arms]
+    rows += [(f"identical outputs ({arm})", value) for arm, value in figures["outputs_equal_to_sorted_loop"].items()]
+    print_table(
+        f"Harness overhead: {args.model} ({parameter_count(model) / 1e6:.1f}M parameters), {args.prompts} prompts, "
+        f"{args.new_tokens} new tokens, batch {args.batch_size}, {torch.get_num_threads()} thread(s), "
+        f"median of {args.rounds} rounds",
+        rows,
+    )
+    path = report(f"overhead-{args.model}", figures, args.out)
+    print(f"\nwritten: {path}", file=sys.stderr)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

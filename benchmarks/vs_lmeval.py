@@ -1,0 +1,235 @@
+"""Benchmark 2: the same generation workload through lm-evaluation-harness and through rai-harness.
+
+Same model directory, prompts, greedy decoding, exactly ``--new-tokens`` new tokens (the model's
+``generation_config`` sets ``min_new_tokens``), batch ``--batch-size``. lm-eval runs from its own
+environment (``benchmarks/.venv-lmeval``, made by ``benchmarks/setup_lmeval.sh``) with a task
+written here (``dataset_path: json`` over the prompt file, ``generate_until``, ``bypass`` metric),
+so both tools read the prompts through ``datasets``. Arms in every round:
+
+* ``bare: length-sorted`` – the practical limit, in this process;
+* ``rai-harness: evaluation`` – a complete in-process scenario run with the model already loaded;
+* ``lm-eval: evaluation`` – ``lm_eval.simple_evaluate`` on an already constructed ``HFLM`` (timed
+  inside a worker process in lm-eval's environment, beside a bare sorted loop in that process);
+  both evaluation arms are warmed up first with a one-batch run of the same kind;
+* ``rai-harness: whole process`` – ``harness scenario=bench_generate model=hf ...``;
+* ``lm-eval: whole process`` – ``lm-eval run --model hf ... --log_samples --output_path ...``.
+
+    .venv/bin/python -m benchmarks.vs_lmeval --model gpt2-small --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.bare_loop import batched_generate, load_model
+from benchmarks.common import OUT, REPO, Rounds, benchmark_env, print_table, report, run_process, run_rounds
+from benchmarks.models import MODELS, ensure_model, make_prompts, parameter_count, write_prompts
+from benchmarks.overhead import thread_env
+from benchmarks.workload_run import cli_run, in_process_run
+
+LMEVAL_VENV = REPO / "benchmarks" / ".venv-lmeval"
+WORKER = REPO / "benchmarks" / "lmeval_worker.py"
+TASK_NAME = "rai_bench_generate"
+WARMUP_TASK = "rai_bench_warmup"
+NEVER_STOP = "<<rai-bench: no stop sequence>>"
+SORTED = "bare: length-sorted"
+
+
+class LmEvalMissing(RuntimeError):
+    """lm-eval's environment does not exist."""
+
+
+def task_yaml(name: str, prompts_file: Path, new_tokens: int) -> str:
+    """lm-eval task config: the prompt file, greedy, ``new_tokens`` tokens, a stop string that never occurs."""
+    return "\n".join(
+        [
+            f"task: {name}",
+            "dataset_path: json",
+            "dataset_kwargs:",
+            "  data_files:",
+            f"    test: {prompts_file}",
+            "test_split: test",
+            "output_type: generate_until",
+            'doc_to_text: "{{prompt}}"',
+            'doc_to_target: ""',
+            "generation_kwargs:",
+            f'  until: ["{NEVER_STOP}"]',
+            f"  max_gen_toks: {new_tokens}",
+            "  do_sample: false",
+            "  temperature: 0.0",
+            "metric_list:",
+            "  - metric: bypass",
+            "    aggregation: bypass",
+            "    higher_is_better: true",
+            "",
+        ]
+    )
+
+
+def lmeval_python(venv: Path) -> Path:
+    """lm-eval's interpreter, or a one-line instruction to create it."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise LmEvalMissing(
+            f"lm-eval is not installed: {python} does not exist. Create it with "
+            "`bash benchmarks/setup_lmeval.sh` (a separate venv with lm-eval 0.4.13; never the project's .venv)."
+        )
+    return python
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=MODELS, default="gpt2-small")
+    parser.add_argument("--prompts", type=int, default=256)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads in every arm (default: torch's)")
+    parser.add_argument("--lmeval-venv", type=Path, default=LMEVAL_VENV)
+    parser.add_argument(
+        "--lmeval-cli", action=argparse.BooleanOptionalAction, default=True, help="time the lm-eval CLI arm (slowest)"
+    )
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--models", type=Path, default=OUT / "models", help="where benchmark models are built")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Run the comparison, print its table and write ``out/vs_lmeval-<model>.json``."""
+    args = parse_args(argv)
+    try:
+        python = lmeval_python(args.lmeval_venv)
+    except LmEvalMissing as exc:
+        print(f"vs_lmeval: blocked: {exc}", file=sys.stderr)
+        raise SystemExit(3) from exc
+    import torch
+
+    from harness.adapters.hf import HFAdapter, HFParams
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    env = benchmark_env(thread_env(args.threads))
+    model_dir = ensure_model(args.model, args.models, args.new_tokens)
+    model, tokenizer = load_model(str(model_dir))
+    prompts = make_prompts(tokenizer, args.prompts, 10, 60)
+    prompts_file = write_prompts(prompts, args.out / f"prompts-{args.model}-{args.prompts}.jsonl")
+    task_dir = Path(tempfile.mkdtemp(prefix="bench-lmeval-task-"))
+    warmup_file = write_prompts(prompts[: args.batch_size], args.out / f"prompts-{args.model}-warmup.jsonl")
+    (task_dir / f"{TASK_NAME}.yaml").write_text(task_yaml(TASK_NAME, prompts_file, args.new_tokens))
+    (task_dir / f"{WARMUP_TASK}.yaml").write_text(task_yaml(WARMUP_TASK, warmup_file, args.new_tokens))
+    adapter = HFAdapter(HFParams(pretrained=str(model_dir), batch_size=args.batch_size, device="cpu"))
+    # Warm-up, as the lm-eval worker does before timing: first-call costs (imports, kernels) excluded.
+    batched_generate(model, tokenizer, prompts[: args.batch_size], args.batch_size, args.new_tokens)
+    in_process_run(adapter, warmup_file, args.new_tokens).cleanup()
+    expected = batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
+    worker_bare: list[float] = []
+    agreement: dict[str, str] = {}
+
+    def bare() -> None:
+        batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
+
+    def harness_eval() -> None:
+        run = in_process_run(adapter, prompts_file, args.new_tokens)
+        texts = run.outputs()
+        agreement["rai-harness"] = f"{sum(texts[f'p{i:05d}'] == [expected[i]] for i in range(len(prompts)))}/{len(prompts)}"
+        run.cleanup()
+
+    def lmeval_eval() -> float:
+        order = "bare,lmeval" if len(worker_bare) % 2 == 0 else "lmeval,bare"
+        command = [str(python), str(WORKER), str(model_dir), str(task_dir), str(prompts_file)]
+        result = run_process([*command, str(args.batch_size), str(args.new_tokens), order], env=env)
+        payload = json.loads(result.stdout.strip().splitlines()[-1])
+        worker_bare.append(payload["seconds"]["bare"])
+        outputs = payload["outputs"]
+        agreement["lm-eval"] = f"{sum(o == e for o, e in zip(outputs, expected, strict=True))}/{len(prompts)}"
+        return float(payload["seconds"]["lmeval"])
+
+    def harness_cli() -> float:
+        run = cli_run(
+            ["model=hf", f"model.pretrained={model_dir}", f"model.batch_size={args.batch_size}", "model.device=cpu"],
+            prompts_file,
+            args.new_tokens,
+            env=thread_env(args.threads),
+        )
+        run.cleanup()
+        return run.process.seconds
+
+    def lmeval_cli() -> float:
+        out = Path(tempfile.mkdtemp(prefix="bench-lmeval-out-"))
+        command = [
+            str(python), "-m", "lm_eval", "run", "--model", "hf",
+            "--model_args", f"pretrained={model_dir},dtype=float32",
+            "--tasks", TASK_NAME, "--include_path", str(task_dir), "--batch_size", str(args.batch_size),
+            "--device", "cpu", "--output_path", str(out), "--log_samples",
+        ]  # fmt: skip
+        result = run_process(command, env=env)
+        shutil.rmtree(out, ignore_errors=True)
+        return result.seconds
+
+    arms: dict[str, Callable[[], float | None]] = {
+        SORTED: bare,
+        "rai-harness: evaluation": harness_eval,
+        "lm-eval: evaluation": lmeval_eval,
+        "rai-harness: whole process": harness_cli,
+    }
+    if args.lmeval_cli:
+        arms["lm-eval: whole process"] = lmeval_cli
+    rounds = run_rounds(arms, args.rounds)
+    shutil.rmtree(task_dir, ignore_errors=True)
+    figures = summarise(args, rounds, worker_bare, agreement, parameter_count(model), torch.get_num_threads())
+    path = report(f"vs_lmeval-{args.model}", figures, args.out)
+    print(f"\nwritten: {path}", file=sys.stderr)
+    return figures
+
+
+def summarise(
+    args: argparse.Namespace, rounds: Rounds, worker_bare: list[float], agreement: dict[str, str], params: int, threads: int
+) -> dict[str, object]:
+    """Ratios (paired by round, medians), printed and returned."""
+    times = rounds.times
+    lm_normalised = statistics.median(a / b for a, b in zip(times["lm-eval: evaluation"], worker_bare, strict=True))
+    figures: dict[str, object] = {
+        "model": args.model,
+        "parameters": params,
+        "prompts": args.prompts,
+        "new_tokens": args.new_tokens,
+        "batch_size": args.batch_size,
+        "rounds": args.rounds,
+        "threads": threads,
+        "seconds": dict(times),
+        "lmeval_worker_bare_sorted_seconds": worker_bare,
+        "ratio_vs_sorted": {arm: rounds.ratio(arm, SORTED) for arm in times},
+        "lmeval_evaluation_vs_its_own_sorted_loop": lm_normalised,
+        "lmeval_over_harness_evaluation": rounds.ratio("lm-eval: evaluation", "rai-harness: evaluation"),
+        "lmeval_over_harness_evaluation_normalised": lm_normalised / rounds.ratio("rai-harness: evaluation", SORTED),
+        "outputs_equal_to_sorted_loop": agreement,
+    }
+    rows = [(arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in times]
+    rows.append(("lm-eval evaluation vs its own sorted loop", f"{lm_normalised:5.2f}x"))
+    if "lm-eval: whole process" in times:
+        whole = rounds.ratio("lm-eval: whole process", "rai-harness: whole process")
+        figures["lmeval_over_harness_whole_process"] = whole
+        rows.append(("whole process: lm-eval / rai-harness", f"{whole:5.2f}x"))
+    rows += [
+        ("evaluation: lm-eval / rai-harness", f"{figures['lmeval_over_harness_evaluation']:5.2f}x"),
+        ("evaluation, each vs its loop: lm-eval / rai-harness", f"{figures['lmeval_over_harness_evaluation_normalised']:5.2f}x"),
+    ]
+    rows += [(f"identical outputs ({tool})", value) for tool, value in agreement.items()]
+    print_table(
+        f"rai-harness vs lm-eval: {args.model} ({params / 1e6:.1f}M parameters), {args.prompts} prompts, "
+        f"{args.new_tokens} new tokens, batch {args.batch_size}, {threads} thread(s), median of {args.rounds} rounds",
+        rows,
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    main()
