@@ -17,12 +17,18 @@ def batched_generate(
     batch_size: int,
     max_new_tokens: int,
     order: str = "sorted",
+    samples: int = 1,
+    top_p: float = 1.0,
 ) -> list[str]:
-    """Greedy continuations of ``prompts`` (returned in the input order).
+    """Greedy continuations of ``prompts`` (returned in the input order), or sampled ones.
 
     ``order`` is ``file`` (batches in the given order), ``sorted`` (batches of prompts sorted by
     token length, longest first: the least padding, hence the practical limit) or ``single``
-    (one ``generate`` call per prompt, as HELM's HuggingFace client does).
+    (one ``generate`` call per prompt, as HELM's HuggingFace client does). With ``samples`` > 1,
+    each prompt gets that many continuations sampled at temperature 1 and ``top_p``, the way
+    transformers does it (``num_return_sequences``: each prompt repeated ``samples`` times), with
+    ``batch_size`` rows (``batch_size // samples`` prompts) per call; the texts come back
+    prompt by prompt.
     """
     import torch
 
@@ -37,19 +43,25 @@ def batched_generate(
         batch_size = 1
     elif order != "file":
         raise ValueError(f"order must be file, sorted or single, not {order!r}")
-    outputs: list[str] = [""] * len(prompts)
-    for start in range(0, len(indices), batch_size):
-        chunk = indices[start : start + batch_size]
+    decoding: dict[str, Any] = {"do_sample": False}
+    if samples > 1:
+        decoding = {"do_sample": True, "temperature": 1.0, "top_p": top_p, "num_return_sequences": samples}
+    per_call = max(1, batch_size // samples)
+    outputs: list[list[str]] = [[] for _ in prompts]
+    for start in range(0, len(indices), per_call):
+        chunk = indices[start : start + per_call]
         encoded = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True)
         encoded = {k: v.to(model.device) for k, v in encoded.items()}
         with torch.inference_mode():
             generated = model.generate(
-                **encoded, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                **encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **decoding
             )
-        texts = tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-        for i, text in zip(chunk, texts, strict=True):
-            outputs[i] = text
-    return outputs
+        texts = tokenizer.batch_decode(
+            generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True
+        )
+        for row, text in enumerate(texts):
+            outputs[chunk[row // samples]].append(text)
+    return [text for texts in outputs for text in texts]
 
 
 def load_model(path: str, device: str = "cpu") -> tuple[Any, Any]:

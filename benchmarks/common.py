@@ -58,7 +58,11 @@ def run_rounds(arms: Mapping[str, Callable[[], float | None]], rounds: int, log:
             seconds = own if own is not None else time.perf_counter() - started
             result.add(name, seconds)
             if log:
-                print(f"  round {round_index + 1}/{rounds}  {name:<28} {seconds:8.2f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  round {round_index + 1}/{rounds}  {name:<28} {seconds:8.2f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return result
 
 
@@ -81,7 +85,9 @@ class ProcessResult:
     stderr: str
 
 
-def run_process(command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO) -> ProcessResult:
+def run_process(
+    command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> ProcessResult:
     """Run ``command`` to completion; raise with its stderr when it fails.
 
     The child is reaped with ``os.wait4``, which gives its own peak RSS (``ru_maxrss``, KiB on
@@ -89,7 +95,9 @@ def run_process(command: Sequence[str], env: Mapping[str, str] | None = None, cw
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=cwd, env=dict(env or benchmark_env()), stdout=out, stderr=err)
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=dict(env or benchmark_env()), stdout=out, stderr=err
+        )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -133,7 +141,12 @@ def report(name: str, figures: dict[str, Any], out_dir: Path = OUT) -> Path:
     """Write a benchmark's figures (plus the machine) to ``out/<name>.json`` and return the path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    payload = {"benchmark": name, "machine": machine(), "figures": figures, "finished": time.strftime("%F %T")}
+    payload = {
+        "benchmark": name,
+        "machine": machine(),
+        "figures": figures,
+        "finished": time.strftime("%F %T"),
+    }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
 

@@ -40,7 +40,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
     return server, int(line.split()[1])
 
 
-def make_adapter(port: int, concurrency: int):  # noqa: ANN201 (an OpenAIAdapter; imported lazily)
+def make_adapter(port: int, concurrency: int):
     """An ``openai`` adapter for the local server with no probes beyond listing models."""
     from harness.adapters.openai import OpenAIAdapter, OpenAIParams
 
@@ -56,9 +56,36 @@ def make_adapter(port: int, concurrency: int):  # noqa: ANN201 (an OpenAIAdapter
     return OpenAIAdapter(params)
 
 
+def measurement(
+    concurrency: int, count: int, seconds: float, latency: float, failed: int
+) -> dict[str, float]:
+    """One row of results: achieved and ideal requests per second."""
+    ideal = concurrency / latency
+    return {
+        "concurrency": concurrency,
+        "requests": count,
+        "seconds": seconds,
+        "failed": failed,
+        "achieved_rps": count / seconds,
+        "ideal_rps": ideal,
+        "fraction_of_ideal": count / seconds / ideal,
+    }
+
+
+def describe(row: dict[str, float]) -> str:
+    """A row as one line of text."""
+    failed = f"   {row['failed']} failed" if row["failed"] else ""
+    return (
+        f"{row['achieved_rps']:8.1f} req/s   ideal {row['ideal_rps']:8.1f}   "
+        f"{row['fraction_of_ideal']:5.2f} of ideal{failed}"
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
@@ -79,16 +106,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             count = max(4 * concurrency, int(ideal * args.seconds))
             adapter = make_adapter(port, concurrency)
             adapter.probe()
-            requests = [Request("generate", f"prompt {i}", GenerationParams(max_new_tokens=4)) for i in range(count)]
+            requests = [
+                Request("generate", f"prompt {i}", GenerationParams(max_new_tokens=4)) for i in range(count)
+            ]
             started = time.perf_counter()
             completions = adapter.generate(requests, seed=0)
             seconds = time.perf_counter() - started
             failed = sum(c.error is not None for c in completions)
-            rows.append(
-                {"concurrency": concurrency, "requests": count, "seconds": seconds, "failed": failed,
-                 "achieved_rps": count / seconds, "ideal_rps": ideal, "fraction_of_ideal": count / seconds / ideal}
-            )  # fmt: skip
-            print(f"  concurrency {concurrency:>3}: {count / seconds:8.1f} req/s of {ideal:8.1f}", file=sys.stderr)
+            rows.append(measurement(concurrency, count, seconds, args.latency, failed))
+            print(f"  {describe(rows[-1])}", file=sys.stderr)
         top = max(args.concurrency)
         count = max(4 * top, int(top / args.latency * args.seconds))
         work = Path(tempfile.mkdtemp(prefix="bench-http-"))
@@ -101,23 +127,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     finally:
         server.kill()
         server.wait()
-    engine = {"concurrency": top, "requests": count, "seconds": engine_seconds, "achieved_rps": count / engine_seconds,
-              "fraction_of_ideal": count / engine_seconds / (top / args.latency)}  # fmt: skip
+    engine = measurement(top, count, engine_seconds, args.latency, 0)
     figures: dict[str, object] = {"latency_s": args.latency, "adapter": rows, "whole_engine": engine}
-    table = [
-        (
-            f"adapter, concurrency {r['concurrency']:>3}",
-            f"{r['achieved_rps']:8.1f} req/s   ideal {r['ideal_rps']:8.1f}   {r['fraction_of_ideal']:5.2f} of ideal"
-            + (f"   {r['failed']} failed" if r["failed"] else ""),
-        )
-        for r in rows
-    ]
-    table.append(
-        (
-            f"whole run (runner + adapter), concurrency {top}",
-            f"{engine['achieved_rps']:8.1f} req/s   ideal {top / args.latency:8.1f}   {engine['fraction_of_ideal']:5.2f} of ideal",
-        )
-    )
+    table = [(f"adapter, concurrency {r['concurrency']:>3}", describe(r)) for r in rows]
+    table.append((f"whole run (runner + adapter), concurrency {top}", describe(engine)))
     print_table(f"HTTP throughput against a server with {args.latency * 1000:.0f} ms latency", table)
     path = report("http_throughput", figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)

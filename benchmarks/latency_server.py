@@ -33,11 +33,23 @@ def build_app(latency: float) -> web.Application:
         n = int(body.get("n") or 1)
         chat = request.path.endswith("/chat/completions")
         choices = [
-            {"index": i, "finish_reason": "length", **({"message": {"role": "assistant", "content": " ok"}} if chat else {"text": " ok"})}
+            {
+                "index": i,
+                "finish_reason": "length",
+                **({"message": {"role": "assistant", "content": " ok"}} if chat else {"text": " ok"}),
+            }
             for i in range(n)
         ]
         usage = {"prompt_tokens": 8, "completion_tokens": n, "total_tokens": 8 + n}
-        return web.json_response({"id": "cmpl-bench", "object": "text_completion", "model": MODEL, "choices": choices, "usage": usage})
+        return web.json_response(
+            {
+                "id": "cmpl-bench",
+                "object": "text_completion",
+                "model": MODEL,
+                "choices": choices,
+                "usage": usage,
+            }
+        )
 
     app = web.Application()
     app.router.add_get("/v1/models", models)

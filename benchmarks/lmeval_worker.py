@@ -6,7 +6,8 @@ the task index built beforehand), so that lm-eval's in-process ratio to the phys
 measured side by side. It imports only torch, transformers, lm_eval and ``bare_loop`` (rai-harness
 is not installed in that environment).
 
-    benchmarks/.venv-lmeval/bin/python benchmarks/lmeval_worker.py MODEL_DIR TASK_DIR PROMPTS BATCH TOKENS ORDER
+    benchmarks/.venv-lmeval/bin/python benchmarks/lmeval_worker.py \\
+        MODEL_DIR TASK_DIR PROMPTS BATCH TOKENS ORDER
 """
 
 from __future__ import annotations

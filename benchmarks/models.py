@@ -2,9 +2,12 @@
 
 * ``reference`` – the embedded reference model (about 0.2M parameters, where fixed costs dominate);
 * ``gpt2-small`` – a randomly initialised GPT-2-small-sized model (12 layers, 768 wide, 12 heads,
-  1024 positions) with the reference model's 1024-token BPE tokenizer: 87M parameters;
+  1024 positions) with a 1024-token byte-level BPE tokenizer trained here: 87M parameters;
 * ``tiny`` – a 2-layer, 32-wide GPT-2 with a 300-token tokenizer trained here in a second, for
   the smoke test.
+
+The tokenizers of ``gpt2-small`` and ``tiny`` are trained on a fixed synthetic corpus, so these two
+models never depend on the reference model's build.
 
 Every copy gets ``min_new_tokens`` in its ``generation_config.json``, equal to the workload's
 ``max_new_tokens``: ``generate`` then never stops early, so every arm of a benchmark (the bare
@@ -31,12 +34,38 @@ WORDS = (
     "garden letter morning window market station doctor teacher village winter summer question answer"
 ).split()
 TINY_TEXT = " ".join(WORDS) * 20
+TOKENIZER_VERSION = "v2"
+
+
+def synthetic_corpus(sentences: int = 4000, seed: int = 0) -> list[str]:
+    """Random sentences over :data:`WORDS`: the training text of the benchmark tokenizers."""
+    rng = random.Random(seed)
+    return [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 24))).capitalize() + "."
+        for _ in range(sentences)
+    ]
+
+
+def train_tokenizer(vocab_size: int, texts: list[str]) -> Any:
+    """A byte-level BPE tokenizer (end-of-text = padding) trained on ``texts``."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        texts, vocab_size=vocab_size, special_tokens=["<|endoftext|>"], show_progress=False
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
 def _write_generation_config(model_dir: Path, tokens: int) -> None:
     from transformers import GenerationConfig
 
-    config = GenerationConfig.from_pretrained(model_dir) if (model_dir / "generation_config.json").exists() else None
+    config = (
+        GenerationConfig.from_pretrained(model_dir)
+        if (model_dir / "generation_config.json").exists()
+        else None
+    )
     config = config or GenerationConfig()
     config.min_new_tokens = tokens
     config.save_pretrained(model_dir)
@@ -48,43 +77,38 @@ def _random_gpt2(tokenizer: Any, out: Path, **sizes: int) -> None:
 
     torch.manual_seed(0)
     eos = tokenizer.eos_token_id
-    config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=eos, eos_token_id=eos, pad_token_id=eos, **sizes)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), bos_token_id=eos, eos_token_id=eos, pad_token_id=eos, **sizes
+    )
     GPT2LMHeadModel(config).save_pretrained(out)
 
 
-def _build(name: str, out: Path) -> str:
-    """Build model ``name`` into ``out``; returns the provenance tag stored beside it."""
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    if name == "tiny":
-        from tokenizers import ByteLevelBPETokenizer
-
-        bpe = ByteLevelBPETokenizer()
-        bpe.train_from_iterator([TINY_TEXT], vocab_size=300, special_tokens=["<|endoftext|>"], show_progress=False)
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-        tokenizer.save_pretrained(out)
-        _random_gpt2(tokenizer, out, n_layer=2, n_embd=32, n_head=2, n_positions=256)
-        return "tiny-v1"
-    from harness.reference.build import build_id, ensure_built
-
-    source = ensure_built()
+def _build(name: str, out: Path) -> None:
+    """Build model ``name`` into ``out``."""
     if name == "reference":
-        for file in source.iterdir():
+        from harness.reference.build import ensure_built
+
+        for file in ensure_built().iterdir():
             if file.is_file():
                 shutil.copy2(file, out / file.name)
-        return f"reference-{build_id()}"
-    tokenizer = AutoTokenizer.from_pretrained(source)
+        return
+    if name == "tiny":
+        tokenizer = train_tokenizer(300, [TINY_TEXT])
+        tokenizer.save_pretrained(out)
+        _random_gpt2(tokenizer, out, n_layer=2, n_embd=32, n_head=2, n_positions=256)
+        return
+    tokenizer = train_tokenizer(1024, synthetic_corpus())
     tokenizer.save_pretrained(out)
     _random_gpt2(tokenizer, out, n_layer=12, n_embd=768, n_head=12, n_positions=1024)
-    return f"gpt2-small-v1-{build_id()}"
 
 
 def _expected_tag(name: str) -> str:
-    if name == "tiny":
-        return "tiny-v1"
-    from harness.reference.build import build_id
+    """What identifies a build of ``name`` (the reference copy follows the reference model's build)."""
+    if name == "reference":
+        from harness.reference.build import build_id
 
-    return f"reference-{build_id()}" if name == "reference" else f"gpt2-small-v1-{build_id()}"
+        return f"reference-{build_id()}"
+    return f"{name}-{TOKENIZER_VERSION}"
 
 
 def ensure_model(name: str, root: Path, new_tokens: int) -> Path:
@@ -98,9 +122,9 @@ def ensure_model(name: str, root: Path, new_tokens: int) -> Path:
         return out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    tag = _build(name, out)
+    _build(name, out)
     _write_generation_config(out, new_tokens)
-    marker.write_text(json.dumps({"tag": tag}))
+    marker.write_text(json.dumps({"tag": expected}))
     return out
 
 

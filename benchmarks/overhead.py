@@ -10,7 +10,10 @@ batch ``--batch-size``. Arms, timed in rotated order in every round:
   metrics, manifest) with the adapter already loaded, as the bare loops have their model loaded;
 * ``harness: whole process`` – the ``harness`` command from the shell, start-up included.
 
-Every ratio is against the length-sorted loop, paired by round, median over rounds.
+Every ratio is against the length-sorted loop, paired by round, median over rounds. With
+``--samples k`` every arm samples k continuations per prompt (temperature 1, ``--top-p``) instead:
+the bare loops the way transformers does (``num_return_sequences``, ``batch_size // k`` prompts per
+call), the harness with shared-prompt sampling, ``batch_size`` rows per call in both.
 
     .venv/bin/python -m benchmarks.overhead --model gpt2-small --rounds 3
 """
@@ -32,17 +35,27 @@ SORTED = "bare: length-sorted"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", choices=MODELS, default="gpt2-small")
     parser.add_argument("--prompts", type=int, default=256)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads in every arm (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads in every arm (default: torch's)"
+    )
     parser.add_argument("--single", action="store_true", help="also time one generate call per prompt")
+    parser.add_argument(
+        "--samples", type=int, default=1, help="sampled continuations per prompt (1 = greedy)"
+    )
+    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus threshold when sampling")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--models", type=Path, default=OUT / "models", help="where benchmark models are built")
+    parser.add_argument(
+        "--models", type=Path, default=OUT / "models", help="where benchmark models are built"
+    )
     return parser.parse_args(argv)
 
 
@@ -71,29 +84,42 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         f"model.batch_size={args.batch_size}",
         f"model.device={args.device}",
     ]
+    sampling = {"samples": args.samples, "temperature": 1.0, "top_p": args.top_p} if args.samples > 1 else {}
+    scenario_overrides = [f"scenario.{key}={value}" for key, value in sampling.items()]
     # Warm-up: one batch through the bare loop and through an in-process run (first-call costs excluded).
     batched_generate(model, tokenizer, prompts[: args.batch_size], args.batch_size, args.new_tokens)
     warmup_file = write_prompts(prompts[: args.batch_size], args.out / f"prompts-{args.model}-warmup.jsonl")
-    in_process_run(adapter, warmup_file, args.new_tokens).cleanup()
+    in_process_run(adapter, warmup_file, args.new_tokens, **sampling).cleanup()
     reference_texts = batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
-    checks: dict[str, int] = {}
+    checks: dict[str, str] = {}
 
     def bare(order: str) -> Callable[[], None]:
         def loop() -> None:
-            batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, order)
+            batched_generate(
+                model, tokenizer, prompts, args.batch_size, args.new_tokens, order, args.samples, args.top_p
+            )
 
         return loop
 
     def finish(run: WorkloadRun, arm: str) -> None:
         texts = run.outputs()
-        checks[arm] = sum(texts[f"p{i:05d}"] == [reference_texts[i]] for i in range(len(prompts)))
+        if args.samples == 1:  # greedy: the harness must reproduce the loop's texts exactly
+            same = sum(texts[f"p{i:05d}"] == [reference_texts[i]] for i in range(len(prompts)))
+            checks[arm] = f"{same}/{len(prompts)}"
+        else:
+            complete = sum(len(texts[f"p{i:05d}"]) == args.samples for i in range(len(prompts)))
+            checks[arm] = (
+                f"{complete}/{len(prompts)} prompts with {args.samples} samples (sampled: not compared)"
+            )
         run.cleanup()
 
     def in_process() -> None:
-        finish(in_process_run(adapter, prompts_file, args.new_tokens), "harness: in-process")
+        finish(in_process_run(adapter, prompts_file, args.new_tokens, **sampling), "harness: in-process")
 
     def whole_process() -> float:
-        run = cli_run(model_overrides, prompts_file, args.new_tokens, env=thread_env(args.threads))
+        run = cli_run(
+            model_overrides, prompts_file, args.new_tokens, scenario_overrides, env=thread_env(args.threads)
+        )
         seconds = run.process.seconds
         finish(run, "harness: whole process")
         return seconds
@@ -116,17 +142,24 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "device": args.device,
         "seconds": {arm: rounds.times[arm] for arm in arms},
         "ratio_vs_sorted": {arm: rounds.ratio(arm, SORTED) for arm in arms},
-        "outputs_equal_to_sorted_loop": {arm: f"{n}/{len(prompts)}" for arm, n in checks.items()},
+        "samples": args.samples,
+        "top_p": args.top_p if args.samples > 1 else None,
+        "outputs_equal_to_sorted_loop": checks,
     }
-    rows = [(arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in arms]
-    rows += [(f"identical outputs ({arm})", value) for arm, value in figures["outputs_equal_to_sorted_loop"].items()]
+    rows = [
+        (arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in arms
+    ]
+    rows += [(f"outputs check ({arm})", value) for arm, value in checks.items()]
     print_table(
-        f"Harness overhead: {args.model} ({parameter_count(model) / 1e6:.1f}M parameters), {args.prompts} prompts, "
-        f"{args.new_tokens} new tokens, batch {args.batch_size}, {torch.get_num_threads()} thread(s), "
+        f"Harness overhead: {args.model} ({parameter_count(model) / 1e6:.1f}M parameters), "
+        f"{args.prompts} prompts, {args.new_tokens} new tokens, "
+        f"{'greedy' if args.samples == 1 else f'{args.samples} samples (top-p {args.top_p})'}, "
+        f"batch {args.batch_size}, {torch.get_num_threads()} thread(s), "
         f"median of {args.rounds} rounds",
         rows,
     )
-    path = report(f"overhead-{args.model}", figures, args.out)
+    suffix = "" if args.samples == 1 else f"-k{args.samples}"
+    path = report(f"overhead-{args.model}{suffix}", figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)
     return figures
 

@@ -43,7 +43,9 @@ def write_table(path: Path) -> Path:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--samples", type=int, default=1, help="continuations per prompt")
     parser.add_argument("--out", type=Path, default=OUT)
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for size in args.sizes:
         work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
         prompts = write_synthetic_prompts(work / "prompts.jsonl", size)
-        sampling = [f"scenario.samples={args.samples}", "scenario.temperature=1.0"] if args.samples > 1 else []
+        sampling = (
+            [f"scenario.samples={args.samples}", "scenario.temperature=1.0"] if args.samples > 1 else []
+        )
         overrides = [
             "scenario=bench_generate",
             f"scenario.prompts={prompts}",
@@ -79,21 +83,27 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 "run_s": duration,
                 "us_per_instance": 1e6 * duration / size,
                 "peak_rss_mb": result.peak_rss_mb,
-                "samples_jsonl_mb": (work / "run" / "bench_generate" / "samples.jsonl").stat().st_size / 2**20,
+                "samples_jsonl_mb": (work / "run" / "bench_generate" / "samples.jsonl").stat().st_size
+                / 2**20,
             }
         )
-        print(f"  {size:>8} instances: {result.seconds:7.2f} s, peak {result.peak_rss_mb:7.1f} MB", file=sys.stderr)
+        print(
+            f"  {size:>8} instances: {result.seconds:7.2f} s, peak {result.peak_rss_mb:7.1f} MB",
+            file=sys.stderr,
+        )
         shutil.rmtree(work, ignore_errors=True)
     first, last = rows_out[0], rows_out[-1]
     figures: dict[str, object] = {
         "sizes": rows_out,
-        "time_growth_vs_size_growth": (last["run_s"] / first["run_s"]) / (last["instances"] / first["instances"]),
+        "time_growth_vs_size_growth": (last["run_s"] / first["run_s"])
+        / (last["instances"] / first["instances"]),
         "peak_rss_growth": last["peak_rss_mb"] / first["peak_rss_mb"],
     }
     table = [
         (
             f"{r['instances']:>8} instances",
-            f"wall {r['wall_s']:7.2f} s   run {r['run_s']:7.2f} s   {r['us_per_instance']:7.0f} us/instance   "
+            f"wall {r['wall_s']:7.2f} s   run {r['run_s']:7.2f} s   "
+            f"{r['us_per_instance']:7.0f} us/instance   "
             f"peak RSS {r['peak_rss_mb']:7.1f} MB",
         )
         for r in rows_out

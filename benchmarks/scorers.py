@@ -46,7 +46,10 @@ def minilm_classifier(root: Path) -> Path:
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
-        encoder_dir(), num_labels=2, id2label=dict(enumerate(LABELS)), label2id={k: i for i, k in enumerate(LABELS)}
+        encoder_dir(),
+        num_labels=2,
+        id2label=dict(enumerate(LABELS)),
+        label2id={k: i for i, k in enumerate(LABELS)},
     )
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(encoder_dir()).save_pretrained(out)
@@ -82,23 +85,31 @@ def build(name: str, models: Path) -> Any:
     from harness.scorers.registry import build_scorer
 
     if name == "hf":
-        return build_scorer("hf", {"model": str(minilm_classifier(models)), "toxic_labels": ["toxicity"], "device": "cpu"})
+        return build_scorer(
+            "hf", {"model": str(minilm_classifier(models)), "toxic_labels": ["toxicity"], "device": "cpu"}
+        )
     if name == "detoxify":
         classifier = minilm_classifier(models)
-        return build_scorer("detoxify", {"checkpoint": str(detoxify_checkpoint(classifier)), "config_dir": str(classifier)})
+        return build_scorer(
+            "detoxify", {"checkpoint": str(detoxify_checkpoint(classifier)), "config_dir": str(classifier)}
+        )
     return build_scorer(name)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scorers", nargs="+", choices=SCORERS, default=list(SCORERS))
     parser.add_argument("--texts", type=int, default=512, help="texts scored in one batched call")
     parser.add_argument("--single", type=int, default=128, help="texts scored one call each")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--models", type=Path, default=OUT / "models", help="where the local classifier is built")
+    parser.add_argument(
+        "--models", type=Path, default=OUT / "models", help="where the local classifier is built"
+    )
     return parser.parse_args(argv)
 
 
@@ -131,17 +142,31 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             "max_abs_difference_batched_vs_single": agree,
         }
         results[name]["speedup"] = results[name]["batched_texts_per_s"] / results[name]["single_texts_per_s"]
-        print(f"  {name}: {results[name]['batched_texts_per_s']:.0f} vs {results[name]['single_texts_per_s']:.0f} texts/s", file=sys.stderr)
+        print(
+            f"  {name}: {results[name]['batched_texts_per_s']:.0f} vs "
+            f"{results[name]['single_texts_per_s']:.0f} texts/s",
+            file=sys.stderr,
+        )
     rows = [
         (
             name,
-            f"batched {r['batched_texts_per_s']:9.1f} texts/s   one at a time {r['single_texts_per_s']:8.1f} texts/s   "
+            f"batched {r['batched_texts_per_s']:9.1f} texts/s   "
+            f"one at a time {r['single_texts_per_s']:8.1f} texts/s   "
             f"{r['speedup']:6.1f}x   (max |diff| {r['max_abs_difference_batched_vs_single']:.1e})",
         )
         for name, r in results.items()
     ]
-    print_table(f"Scorers, {torch.get_num_threads()} thread(s), {args.texts} texts batched / {args.single} one at a time", rows)
-    figures: dict[str, object] = {"texts": args.texts, "single": args.single, "threads": torch.get_num_threads(), "scorers": results}
+    print_table(
+        f"Scorers, {torch.get_num_threads()} thread(s), "
+        f"{args.texts} texts batched / {args.single} one at a time",
+        rows,
+    )
+    figures: dict[str, object] = {
+        "texts": args.texts,
+        "single": args.single,
+        "threads": torch.get_num_threads(),
+        "scorers": results,
+    }
     path = report("scorers", figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)
     return figures

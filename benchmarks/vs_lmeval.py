@@ -47,7 +47,7 @@ class LmEvalMissing(RuntimeError):
 
 
 def task_yaml(name: str, prompts_file: Path, new_tokens: int) -> str:
-    """lm-eval task config: the prompt file, greedy, ``new_tokens`` tokens, a stop string that never occurs."""
+    """lm-eval task config: the prompt file, greedy, ``new_tokens`` tokens, a stop string never produced."""
     return "\n".join(
         [
             f"task: {name}",
@@ -79,26 +79,36 @@ def lmeval_python(venv: Path) -> Path:
     if not python.exists():
         raise LmEvalMissing(
             f"lm-eval is not installed: {python} does not exist. Create it with "
-            "`bash benchmarks/setup_lmeval.sh` (a separate venv with lm-eval 0.4.13; never the project's .venv)."
+            "`bash benchmarks/setup_lmeval.sh` (a separate venv with lm-eval 0.4.13; "
+            "never the project's .venv)."
         )
     return python
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", choices=MODELS, default="gpt2-small")
     parser.add_argument("--prompts", type=int, default=256)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads in every arm (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads in every arm (default: torch's)"
+    )
     parser.add_argument("--lmeval-venv", type=Path, default=LMEVAL_VENV)
     parser.add_argument(
-        "--lmeval-cli", action=argparse.BooleanOptionalAction, default=True, help="time the lm-eval CLI arm (slowest)"
+        "--lmeval-cli",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the lm-eval CLI arm (slowest)",
     )
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--models", type=Path, default=OUT / "models", help="where benchmark models are built")
+    parser.add_argument(
+        "--models", type=Path, default=OUT / "models", help="where benchmark models are built"
+    )
     return parser.parse_args(argv)
 
 
@@ -139,7 +149,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     def harness_eval() -> None:
         run = in_process_run(adapter, prompts_file, args.new_tokens)
         texts = run.outputs()
-        agreement["rai-harness"] = f"{sum(texts[f'p{i:05d}'] == [expected[i]] for i in range(len(prompts)))}/{len(prompts)}"
+        agreement["rai-harness"] = (
+            f"{sum(texts[f'p{i:05d}'] == [expected[i]] for i in range(len(prompts)))}/{len(prompts)}"
+        )
         run.cleanup()
 
     def lmeval_eval() -> float:
@@ -154,7 +166,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     def harness_cli() -> float:
         run = cli_run(
-            ["model=hf", f"model.pretrained={model_dir}", f"model.batch_size={args.batch_size}", "model.device=cpu"],
+            [
+                "model=hf",
+                f"model.pretrained={model_dir}",
+                f"model.batch_size={args.batch_size}",
+                "model.device=cpu",
+            ],
             prompts_file,
             args.new_tokens,
             env=thread_env(args.threads),
@@ -191,11 +208,18 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
 
 def summarise(
-    args: argparse.Namespace, rounds: Rounds, worker_bare: list[float], agreement: dict[str, str], params: int, threads: int
+    args: argparse.Namespace,
+    rounds: Rounds,
+    worker_bare: list[float],
+    agreement: dict[str, str],
+    params: int,
+    threads: int,
 ) -> dict[str, object]:
     """Ratios (paired by round, medians), printed and returned."""
     times = rounds.times
-    lm_normalised = statistics.median(a / b for a, b in zip(times["lm-eval: evaluation"], worker_bare, strict=True))
+    lm_normalised = statistics.median(
+        a / b for a, b in zip(times["lm-eval: evaluation"], worker_bare, strict=True)
+    )
     figures: dict[str, object] = {
         "model": args.model,
         "parameters": params,
@@ -209,10 +233,13 @@ def summarise(
         "ratio_vs_sorted": {arm: rounds.ratio(arm, SORTED) for arm in times},
         "lmeval_evaluation_vs_its_own_sorted_loop": lm_normalised,
         "lmeval_over_harness_evaluation": rounds.ratio("lm-eval: evaluation", "rai-harness: evaluation"),
-        "lmeval_over_harness_evaluation_normalised": lm_normalised / rounds.ratio("rai-harness: evaluation", SORTED),
+        "lmeval_over_harness_evaluation_normalised": lm_normalised
+        / rounds.ratio("rai-harness: evaluation", SORTED),
         "outputs_equal_to_sorted_loop": agreement,
     }
-    rows = [(arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in times]
+    rows = [
+        (arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in times
+    ]
     rows.append(("lm-eval evaluation vs its own sorted loop", f"{lm_normalised:5.2f}x"))
     if "lm-eval: whole process" in times:
         whole = rounds.ratio("lm-eval: whole process", "rai-harness: whole process")
@@ -220,12 +247,16 @@ def summarise(
         rows.append(("whole process: lm-eval / rai-harness", f"{whole:5.2f}x"))
     rows += [
         ("evaluation: lm-eval / rai-harness", f"{figures['lmeval_over_harness_evaluation']:5.2f}x"),
-        ("evaluation, each vs its loop: lm-eval / rai-harness", f"{figures['lmeval_over_harness_evaluation_normalised']:5.2f}x"),
+        (
+            "evaluation, each vs its loop: lm-eval / rai-harness",
+            f"{figures['lmeval_over_harness_evaluation_normalised']:5.2f}x",
+        ),
     ]
     rows += [(f"identical outputs ({tool})", value) for tool, value in agreement.items()]
     print_table(
         f"rai-harness vs lm-eval: {args.model} ({params / 1e6:.1f}M parameters), {args.prompts} prompts, "
-        f"{args.new_tokens} new tokens, batch {args.batch_size}, {threads} thread(s), median of {args.rounds} rounds",
+        f"{args.new_tokens} new tokens, batch {args.batch_size}, {threads} thread(s), "
+        f"median of {args.rounds} rounds",
         rows,
     )
     return figures

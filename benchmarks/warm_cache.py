@@ -33,20 +33,31 @@ from benchmarks.scale import write_synthetic_prompts, write_table
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=("suite", "workload"), default="workload")
     parser.add_argument(
-        "--model", choices=(*MODELS, "simulated"), default="gpt2-small", help="workload mode only (simulated: no model)"
+        "--model",
+        choices=(*MODELS, "simulated"),
+        default="gpt2-small",
+        help="workload mode only (simulated: no model)",
     )
     parser.add_argument("--prompts", type=int, default=256, help="workload mode only")
-    parser.add_argument("--samples", type=int, default=1, help="workload mode: sampled continuations per prompt")
+    parser.add_argument(
+        "--samples", type=int, default=1, help="workload mode: sampled continuations per prompt"
+    )
     parser.add_argument("--new-tokens", type=int, default=32, help="workload mode only")
     parser.add_argument("--limit", type=int, default=None, help="suite mode: limit=N per scenario")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--report", action=argparse.BooleanOptionalAction, default=True, help="write the HTML report")
+    parser.add_argument(
+        "--report", action=argparse.BooleanOptionalAction, default=True, help="write the HTML report"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--models", type=Path, default=OUT / "models", help="where benchmark models are built")
+    parser.add_argument(
+        "--models", type=Path, default=OUT / "models", help="where benchmark models are built"
+    )
     return parser.parse_args(argv)
 
 
@@ -55,7 +66,10 @@ def run_counts(job_dir: Path) -> dict[str, dict[str, Any]]:
     found = {}
     for manifest in sorted(job_dir.glob("*/run.json")):
         data = json.loads(manifest.read_text())
-        found[manifest.parent.name] = {**data.get("counts", {}), "duration_s": data["timings"].get("duration_s")}
+        found[manifest.parent.name] = {
+            **data.get("counts", {}),
+            "duration_s": data["timings"].get("duration_s"),
+        }
     return found
 
 
@@ -66,7 +80,9 @@ def overrides_for(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         common += ["model=reference"] + ([f"limit={args.limit}"] if args.limit else [])
         return common, ["suite.scenarios.toxicity.threshold=0.6"]
     if args.model == "simulated":
-        prompts_file = write_synthetic_prompts(args.out / f"prompts-synthetic-{args.prompts}.jsonl", args.prompts)
+        prompts_file = write_synthetic_prompts(
+            args.out / f"prompts-synthetic-{args.prompts}.jsonl", args.prompts
+        )
         model = ["model=simulated", f"model.table={write_table(args.out / 'simulated-table.json')}"]
     else:
         model_dir = ensure_model(args.model, args.models, args.new_tokens)
@@ -97,18 +113,31 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         work = Path(tempfile.mkdtemp(prefix="bench-warm-"))
         cache = [f"cache.path={work / 'cache.sqlite'}"]
         cold = run_process(harness_command([*common, *cache, f"hydra.run.dir={work / 'cold'}"]), env=env)
-        warm = run_process(harness_command([*common, *change, *cache, f"hydra.run.dir={work / 'warm'}"]), env=env)
+        warm = run_process(
+            harness_command([*common, *change, *cache, f"hydra.run.dir={work / 'warm'}"]), env=env
+        )
         rounds.add("cold", cold.seconds)
         rounds.add("warm", warm.seconds)
         counts = {"cold": run_counts(work / "cold"), "warm": run_counts(work / "warm")}
-        print(f"  round {round_index + 1}/{args.rounds}  cold {cold.seconds:7.2f} s  warm {warm.seconds:7.2f} s", file=sys.stderr)
+        print(
+            f"  round {round_index + 1}/{args.rounds}  "
+            f"cold {cold.seconds:7.2f} s  warm {warm.seconds:7.2f} s",
+            file=sys.stderr,
+        )
         shutil.rmtree(work, ignore_errors=True)
-        regenerated = {name: c.get("requests_sent") for name, c in counts["warm"].items() if c.get("requests_sent")}
+        regenerated = {
+            name: c.get("requests_sent") for name, c in counts["warm"].items() if c.get("requests_sent")
+        }
         if regenerated or not counts["warm"]:
-            raise SystemExit(f"warm_cache: the warm run sent requests to the model again: {regenerated or 'no runs found'}")
+            raise SystemExit(
+                f"warm_cache: the warm run sent requests to the model again: {regenerated or 'no runs found'}"
+            )
     ratio = rounds.ratio("cold", "warm")
     generation = {
-        name: {"cold_generation_s": counts["cold"][name]["generation_s"], "warm_generation_s": c["generation_s"]}
+        name: {
+            "cold_generation_s": counts["cold"][name]["generation_s"],
+            "warm_generation_s": c["generation_s"],
+        }
         for name, c in counts["warm"].items()
     }
     figures: dict[str, object] = {
@@ -127,13 +156,22 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         ("warm run, scoring parameter changed", f"{rounds.median('warm'):8.2f} s"),
         ("cold / warm", f"{ratio:8.1f}x"),
         ("requests sent to the model in the warm run", str(sum(figures["warm_requests_sent"].values()))),
-        ("requests served from the cache in the warm run", str(sum(figures["warm_requests_cached"].values()))),
+        (
+            "requests served from the cache in the warm run",
+            str(sum(figures["warm_requests_cached"].values())),
+        ),
     ]
     rows += [
-        (f"  {name}: generation cold / warm", f"{g['cold_generation_s']:.2f} s / {g['warm_generation_s']:.3f} s")
+        (
+            f"  {name}: generation cold / warm",
+            f"{g['cold_generation_s']:.2f} s / {g['warm_generation_s']:.3f} s",
+        )
         for name, g in generation.items()
     ]
-    print_table(f"Warm cache ({args.mode}, {figures['model']}, {' '.join(change)}), median of {args.rounds} rounds", rows)
+    print_table(
+        f"Warm cache ({args.mode}, {figures['model']}, {' '.join(change)}), median of {args.rounds} rounds",
+        rows,
+    )
     path = report(f"warm_cache-{args.mode}", figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)
     return figures

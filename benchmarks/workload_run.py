@@ -61,8 +61,15 @@ def in_process_run(adapter: Any, prompts_file: Path, new_tokens: int, **scenario
 
     enable_workload_plugin()
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
-    settings = HarnessSettings(progress=False, report=False, cache=CacheConfig(path=str(work / "cache.sqlite")))
-    scenario_cfg = {"name": "bench_generate", "prompts": str(prompts_file), "max_new_tokens": new_tokens, **scenario}
+    settings = HarnessSettings(
+        progress=False, report=False, cache=CacheConfig(path=str(work / "cache.sqlite"))
+    )
+    scenario_cfg = {
+        "name": "bench_generate",
+        "prompts": str(prompts_file),
+        "max_new_tokens": new_tokens,
+        **scenario,
+    }
     run_dir = work / "bench_generate"
     scenario = build_scenario(scenario_cfg, adapter, settings, run_dir)
     cache = ResponseCache(Path(settings.cache.path))

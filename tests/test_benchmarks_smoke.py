@@ -21,9 +21,30 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NEW_TOKENS = 3
-TINY = ["--model", "tiny", "--prompts", "6", "--new-tokens", str(NEW_TOKENS), "--batch-size", "4", "--rounds", "1"]
+TINY = [
+    "--model",
+    "tiny",
+    "--prompts",
+    "6",
+    "--new-tokens",
+    str(NEW_TOKENS),
+    "--batch-size",
+    "4",
+    "--rounds",
+    "1",
+]
 BENCHMARKS: dict[str, list[str]] = {
-    "warm_cache": ["--mode", "workload", "--model", "simulated", "--prompts", "6", "--rounds", "1", "--no-report"],
+    "warm_cache": [
+        "--mode",
+        "workload",
+        "--model",
+        "simulated",
+        "--prompts",
+        "6",
+        "--rounds",
+        "1",
+        "--no-report",
+    ],
     "scale": ["--sizes", "20", "40"],
     "http_throughput": ["--concurrency", "1", "4", "--latency", "0.01", "--seconds", "0.2"],
     "scorers": ["--scorers", "profanity", "--texts", "16", "--single", "4", "--rounds", "1"],
@@ -83,7 +104,10 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lau
 
 def test_overhead_arms_agree_with_the_bare_loop(launched: dict[str, Launched]) -> None:
     figures = launched["overhead"].figures()
-    assert figures["outputs_equal_to_sorted_loop"] == {"harness: in-process": "6/6", "harness: whole process": "6/6"}
+    assert figures["outputs_equal_to_sorted_loop"] == {
+        "harness: in-process": "6/6",
+        "harness: whole process": "6/6",
+    }
     assert figures["ratio_vs_sorted"]["bare: length-sorted"] == 1.0
     assert all(r > 0 and math.isfinite(r) for r in figures["ratio_vs_sorted"].values())
 
@@ -95,7 +119,9 @@ def test_vs_lmeval_runs_or_names_the_missing_environment(launched: dict[str, Lau
         return
     figures = launched["vs_lmeval"].figures()
     assert figures["outputs_equal_to_sorted_loop"] == {"rai-harness": "6/6", "lm-eval": "6/6"}
-    assert figures["lmeval_over_harness_evaluation"] > 0 and "lm-eval: whole process" not in figures["seconds"]
+    assert (
+        figures["lmeval_over_harness_evaluation"] > 0 and "lm-eval: whole process" not in figures["seconds"]
+    )
 
 
 def test_warm_cache_run_generates_nothing(launched: dict[str, Launched]) -> None:

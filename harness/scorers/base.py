@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from harness.types import ScorerIdentity
 
@@ -85,3 +85,17 @@ def batched(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     step = max(1, int(size))
     for start in range(0, len(items), step):
         yield items[start : start + step]
+
+
+def classifier_logits(
+    tokenizer: Any, model: Any, texts: Sequence[str], batch_size: int, max_length: int
+) -> Iterator[Any]:
+    """Float logits of a transformers sequence classifier, one padded batch of texts at a time."""
+    import torch
+
+    for chunk in batched(list(texts), batch_size):
+        encoded = tokenizer(
+            list(chunk), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(model.device)
+        with torch.no_grad():
+            yield model(**encoded)[0].float()

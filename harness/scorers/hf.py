@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.scorers.base import Scorer, ScorerParams, batched, file_digest
+from harness.scorers.base import Scorer, ScorerParams, classifier_logits, file_digest
 from harness.scorers.hub import resolve_model_dir
 from harness.types import ScorerIdentity
 
@@ -117,16 +117,9 @@ class HFClassifierScorer(Scorer):
             self._load()
         index = [self.labels.index(label) for label in self.toxic_labels]
         scores: list[float] = []
-        for chunk in batched(list(texts), self.params.batch_size):
-            encoded = self._tokenizer(
-                list(chunk),
-                padding=True,
-                truncation=True,
-                max_length=self.params.max_length,
-                return_tensors="pt",
-            ).to(self._model.device)
-            with torch.no_grad():
-                logits = self._model(**encoded).logits.float()
+        for logits in classifier_logits(
+            self._tokenizer, self._model, texts, self.params.batch_size, self.params.max_length
+        ):
             if self.multi_label:
                 values = torch.sigmoid(logits)[:, index].max(dim=1).values
             else:
