@@ -4,28 +4,40 @@
   id is not cached and the Hub is unreachable (or ``HF_HUB_OFFLINE=1``), loading fails at once
   with one message instead of a long retry hang. ``builtin:reference`` names the embedded
   reference model (built on first use). ``trust_remote_code`` is off unless enabled.
-* Generation: left padding, batches sorted by prompt length, ``n`` samples per prompt.
+* Start-up: torch and transformers are imported only when the adapter is built, with the garbage
+  collector paused: their import creates about a million long-lived objects, and collecting
+  while they are created costs about half a second and frees nothing.
+* Generation: prompts are tokenised once, in one batched call; batches hold prompts sorted by
+  length (the least padding), left-padded. ``n`` greedy samples are one generation copied ``n``
+  times (greedy decoding is deterministic). ``n`` sampled continuations share their prompt's
+  encoding: a batch's distinct prompts are encoded once (all but their last token), the key/value
+  cache is copied to the batch's sample rows, and ``generate`` continues from it, so a prompt's
+  prefill is computed once instead of ``n`` times (shared-prompt sampling).
 * Determinism: greedy decoding is a pure function of the prompt (up to floating-point effects of
   padding). Sampling is seeded *per sample*: the noise for sample j of a request comes from a
   generator seeded with (run seed, request key, j) and is applied as Gumbel-max noise on the
   warped logits, so the outputs do not depend on batch composition, order or resumes. The same
   seed on the same device type, dtype and library versions gives the same samples.
-* Log-likelihood: summed log-probabilities of each continuation after its context, in batches.
+* Log-likelihood: summed log-probabilities of each continuation after its context, in batches
+  sorted by length; logits are computed only for the positions that are scored.
 * Chat: chat-style requests are rendered with the tokenizer's chat template.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import AdapterError
-from harness.model import AdapterParams, ModelAdapter, ProgressCallback
-from harness.types import Capability, Completion, ModelInfo, Request, prompt_text
+from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
+from harness.types import Capability, Completion, GenerationParams, ModelInfo, Request
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -50,14 +62,19 @@ def resolve_pretrained(pretrained: str) -> str:
     if pretrained.startswith(BUILTIN_PREFIX):
         name = pretrained[len(BUILTIN_PREFIX) :]
         if name != "reference":
-            raise AdapterError(f"model.pretrained: unknown built-in model {name!r}; the only one is 'builtin:reference'")
+            raise AdapterError(
+                f"model.pretrained: unknown built-in model {name!r}; the only one is 'builtin:reference'"
+            )
         from harness.reference.build import ensure_built
 
         return str(ensure_built())
     path = Path(pretrained).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
-            raise AdapterError(f"model.pretrained: {path} exists but has no config.json; is it a transformers model directory?")
+            raise AdapterError(
+                f"model.pretrained: {path} exists but has no config.json; "
+                "is it a transformers model directory?"
+            )
         return str(path)
     return pretrained
 
@@ -98,18 +115,27 @@ class HFAdapter(ModelAdapter):
         self._load()
 
     def _load(self) -> None:
+        with gc_paused():
+            self._load_model()
+
+    def _load_model(self) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         local = Path(self.source).exists()
-        kwargs: dict[str, Any] = {"revision": self.params.revision, "trust_remote_code": self.params.trust_remote_code}
+        kwargs: dict[str, Any] = {
+            "revision": self.params.revision,
+            "trust_remote_code": self.params.trust_remote_code,
+        }
         if not local and _hub_is_offline():
             kwargs["local_files_only"] = True
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.source, **kwargs)
             self.device = self._pick_device(torch)
             dtype = self._pick_dtype(torch)
-            self.model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype, **kwargs).to(self.device)
+            self.model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype, **kwargs).to(
+                self.device
+            )
         except OSError as exc:
             raise AdapterError(self._load_error(exc, local)) from exc
         self.model.eval()
@@ -117,9 +143,12 @@ class HFAdapter(ModelAdapter):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_length = self.params.max_length or int(
-            getattr(self.model.config, "max_position_embeddings", None) or getattr(self.model.config, "n_positions", 2048)
+            getattr(self.model.config, "max_position_embeddings", None)
+            or getattr(self.model.config, "n_positions", 2048)
         )
         self._torch = torch
+        self._accepts_logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._cache_is_dynamic = getattr(self.model.generation_config, "cache_implementation", None) is None
 
     def _load_error(self, exc: OSError, local: bool) -> str:
         if local:
@@ -157,7 +186,9 @@ class HFAdapter(ModelAdapter):
     def info(self) -> ModelInfo:
         """Model id, Hub commit (or local weights fingerprint), dtype and device."""
         local = Path(self.source)
-        name = self.params.name if self.params.pretrained.startswith(BUILTIN_PREFIX) else self.params.pretrained
+        name = (
+            self.params.name if self.params.pretrained.startswith(BUILTIN_PREFIX) else self.params.pretrained
+        )
         return ModelInfo(
             adapter="hf",
             model_id=name,
@@ -171,42 +202,76 @@ class HFAdapter(ModelAdapter):
         if not request.is_chat:
             return str(request.prompt)
         if not getattr(self.tokenizer, "chat_template", None):
-            raise AdapterError(f"model {self.params.pretrained} has no chat template; use a completion-style scenario")
+            raise AdapterError(
+                f"model {self.params.pretrained} has no chat template; use a completion-style scenario"
+            )
         messages = [{"role": m.role, "content": m.content} for m in request.prompt]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate(
         self, requests: Sequence[Request], seed: int, progress: ProgressCallback | None = None
     ) -> list[Completion]:
-        """Batched, length-sorted generation; see the module docstring for seeding."""
-        results: list[Completion | None] = [None] * len(requests)
+        """Batched, length-sorted generation; see the module docstring for seeding and sharing."""
+        texts: list[list[str]] = [[] for _ in requests]
         rendered = [self._render(r) for r in requests]
-        lengths = [len(self.tokenizer(text).input_ids) for text in rendered]
+        token_ids = self.tokenizer(rendered).input_ids if rendered else []
         groups: dict[tuple[Any, ...], list[int]] = {}
         for index, request in enumerate(requests):
             p = request.params
             groups.setdefault((p.max_new_tokens, p.temperature, p.top_p, p.stop), []).append(index)
         for indices in groups.values():
-            indices.sort(key=lambda i: -lengths[i])
-            rows = [(i, j) for i in indices for j in range(requests[i].params.n)]
+            indices.sort(key=lambda i: -len(token_ids[i]))
+            params = requests[indices[0]].params
+            budget = max(1, self.max_length - params.max_new_tokens)
+            greedy = params.temperature == 0
+            rows = [(i, j) for i in indices for j in range(1 if greedy else requests[i].params.n)]
+            keys = {} if greedy else {i: requests[i].key() for i in indices}  # seeds of the sample rows
             for start in range(0, len(rows), self.params.batch_size):
                 chunk = rows[start : start + self.params.batch_size]
-                texts = self._generate_rows([rendered[i] for i, _ in chunk], [requests[i] for i, _ in chunk], [j for _, j in chunk], seed)
-                for (i, _), text in zip(chunk, texts, strict=True):
-                    if results[i] is None:
-                        results[i] = Completion(texts=[])
-                    results[i].texts.append(text)
-                finished = {i for i, j in chunk if j == requests[i].params.n - 1}
+                prompts = list(dict.fromkeys(i for i, _ in chunk))
+                outputs = self._generate_rows(
+                    [self._fit(token_ids[i], rendered[i], budget) for i in prompts],
+                    [prompts.index(i) for i, _ in chunk],
+                    [(keys.get(i, ""), j) for i, j in chunk],
+                    params,
+                    seed,
+                )
+                for (i, _), text in zip(chunk, outputs, strict=True):
+                    texts[i].extend([text] * requests[i].params.n if greedy else [text])
+                finished = sum(1 for i, j in chunk if greedy or j == requests[i].params.n - 1)
                 if progress and finished:
-                    progress(len(finished))
-        return [r if r is not None else Completion.failed("no output") for r in results]
+                    progress(finished)
+        return [Completion(texts=t) if t else Completion.failed("no output") for t in texts]
 
-    def _generate_rows(self, prompts: list[str], requests: list[Request], samples: list[int], seed: int) -> list[str]:
+    def _fit(self, ids: list[int], text: str, budget: int) -> list[int]:
+        """The prompt's tokens, re-encoded with the tokenizer's own truncation when over ``budget``."""
+        if len(ids) <= budget:
+            return ids
+        return self.tokenizer(text, truncation=True, max_length=budget).input_ids
+
+    def _left_pad(self, rows: list[list[int]]) -> tuple[Any, Any]:
+        """Left-padded ``input_ids`` and ``attention_mask`` tensors on the model's device."""
         torch = self._torch
-        params = requests[0].params
-        budget = self.max_length - params.max_new_tokens
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, truncation=True, max_length=max(1, budget))
-        encoded = {k: v.to(self.device) for k, v in encoded.items()}
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, tokens in enumerate(rows):
+            if tokens:
+                ids[row, width - len(tokens) :] = torch.tensor(tokens, dtype=torch.long)
+                mask[row, width - len(tokens) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _generate_rows(
+        self,
+        prompts: list[list[int]],
+        row_prompt: list[int],
+        row_keys: list[tuple[str, int]],
+        params: GenerationParams,
+        seed: int,
+    ) -> list[str]:
+        """One ``generate`` continuing ``prompts[row_prompt[r]]`` for each row r (sample ``row_keys[r]``)."""
+        torch = self._torch
+        ids, mask = self._left_pad(prompts)
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
             "do_sample": False,
@@ -215,55 +280,91 @@ class HFAdapter(ModelAdapter):
         if params.temperature > 0:
             kwargs["logits_processor"] = [
                 SeededGumbelSampler(
-                    [_row_seed(seed, r.key(), j) for r, j in zip(requests, samples, strict=True)],
-                    params.temperature,
-                    params.top_p,
+                    [_row_seed(seed, key, j) for key, j in row_keys], params.temperature, params.top_p
                 )
             ]
         if params.stop:
             kwargs["stop_strings"] = list(params.stop)
             kwargs["tokenizer"] = self.tokenizer
+        index = torch.tensor(row_prompt, dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            output = self.model.generate(**encoded, **kwargs)
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [_cut_at_stop(text, params.stop) for text in texts]
+            if len(prompts) < len(row_prompt) and ids.shape[1] > 1 and self._cache_is_dynamic:
+                cache = self._shared_prefill(ids, mask)
+                if cache is not None:
+                    cache.batch_select_indices(index)
+                    kwargs["past_key_values"] = cache
+            output = self.model.generate(input_ids=ids[index], attention_mask=mask[index], **kwargs)
+        texts = self.tokenizer.batch_decode(output[:, ids.shape[1] :], skip_special_tokens=True)
+        return [cut_at_stop(text, params.stop) for text in texts]
+
+    def _shared_prefill(self, ids: Any, mask: Any) -> Any:
+        """The key/value cache of every prompt but its last token, or None where it cannot be shared.
+
+        Position ids are the ones ``generate`` derives from the attention mask, so continuing from
+        this cache computes what ``generate`` would have computed from the prompt alone. Only
+        dynamic (full or sliding-window) attention caches are copied; any other cache type (a
+        recurrent or static one) makes the batch fall back to a full prefill per row.
+        """
+        from transformers.cache_utils import DynamicCache, DynamicLayer, DynamicSlidingWindowLayer
+
+        head, head_mask = ids[:, :-1], mask[:, :-1]
+        positions = (head_mask.cumsum(-1) - 1).masked_fill(head_mask == 0, 0)
+        extra = {"logits_to_keep": 1} if self._accepts_logits_to_keep else {}
+        output = self.model(
+            input_ids=head, attention_mask=head_mask, position_ids=positions, use_cache=True, **extra
+        )
+        cache = getattr(output, "past_key_values", None)
+        layers = getattr(cache, "layers", None)
+        if type(cache) is not DynamicCache or not layers:
+            return None
+        if not all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in layers):
+            return None
+        return cache
 
     def loglikelihood(
         self, requests: Sequence[Request], progress: ProgressCallback | None = None
     ) -> list[Completion]:
-        """Summed log-probability and greediness of each continuation, batched and length-sorted."""
+        """Summed log-probability and greediness of each continuation, batched and length-sorted.
+
+        Contexts and context+continuation texts are tokenised in two batched calls. The model
+        computes logits only for the last positions a batch needs (``logits_to_keep``, where the
+        model supports it): with a large vocabulary the output layer and the softmax over every
+        context position would otherwise cost more than the transformer.
+        """
         torch = self._torch
+        contexts = [self._render(request) for request in requests]
+        joined = [(i, c) for i, request in enumerate(requests) for c in range(len(request.continuations))]
+        context_ids = self.tokenizer(contexts).input_ids if contexts else []
+        whole_ids = (
+            self.tokenizer([contexts[i] + requests[i].continuations[c] for i, c in joined]).input_ids
+            if joined
+            else []
+        )
         pairs = []
-        for index, request in enumerate(requests):
-            context_ids = self.tokenizer(self._render(request)).input_ids
-            for c_index, continuation in enumerate(request.continuations):
-                whole = self.tokenizer(self._render(request) + continuation).input_ids
-                # Tokenise context+continuation jointly (BPE merges across the boundary) and take the
-                # tokens after the context's common prefix as the continuation's tokens.
-                split = _common_prefix(context_ids, whole)
-                split = min(split, len(whole) - 1) if len(whole) > 1 else 0
-                pairs.append((index, c_index, whole[-self.max_length :], max(1, len(whole) - split)))
+        for (index, c_index), whole in zip(joined, whole_ids, strict=True):
+            # Tokenise context+continuation jointly (BPE merges across the boundary) and take the
+            # tokens after the context's common prefix as the continuation's tokens.
+            split = _common_prefix(context_ids[index], whole)
+            split = min(split, len(whole) - 1) if len(whole) > 1 else 0
+            pairs.append((index, c_index, whole[-self.max_length :], max(1, len(whole) - split)))
         scores: dict[tuple[int, int], tuple[float, int, bool]] = {}
         pairs.sort(key=lambda p: -len(p[2]))
         for start in range(0, len(pairs), self.params.loglikelihood_batch_size):
             chunk = pairs[start : start + self.params.loglikelihood_batch_size]
-            width = max(len(p[2]) for p in chunk)
-            pad = self.tokenizer.pad_token_id
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, (_, _, tokens, _) in enumerate(chunk):
-                ids[row, width - len(tokens) :] = torch.tensor(tokens)
-                mask[row, width - len(tokens) :] = 1
+            ids, mask = self._left_pad([tokens for _, _, tokens, _ in chunk])
+            width = ids.shape[1]
+            keep = min(width, max(n_cont for *_, n_cont in chunk) + 1)
+            extra = {"logits_to_keep": keep} if self._accepts_logits_to_keep else {}
             positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
             with torch.inference_mode():
                 logits = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=positions.to(self.device)
+                    input_ids=ids, attention_mask=mask, position_ids=positions, **extra
                 ).logits
+            offset = width - logits.shape[1]
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row, (index, c_index, _tokens, n_cont) in enumerate(chunk):
-                targets = ids[row, width - n_cont :].to(self.device)
-                predicted = logprobs[row, width - n_cont - 1 : width - 1]
+                targets = ids[row, width - n_cont :]
+                predicted = logprobs[row, width - n_cont - 1 - offset : width - 1 - offset]
                 token_lp = predicted.gather(1, targets.unsqueeze(1)).squeeze(1)
                 greedy = bool((predicted.argmax(dim=-1) == targets).all())
                 scores[(index, c_index)] = (float(token_lp.sum()), n_cont, greedy)
@@ -272,12 +373,26 @@ class HFAdapter(ModelAdapter):
             values = [scores[(index, c)] for c in range(len(request.continuations))]
             results.append(
                 Completion(
-                    logprobs=[v[0] for v in values], token_counts=[v[1] for v in values], greedy=[v[2] for v in values]
+                    logprobs=[v[0] for v in values],
+                    token_counts=[v[1] for v in values],
+                    greedy=[v[2] for v in values],
                 )
             )
         if progress:
             progress(len(requests))
         return results
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause automatic garbage collection for the block (restored even when the block raises)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -293,13 +408,30 @@ def _row_seed(seed: int, request_key: str, sample: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{request_key}:{sample}".encode()).digest()[:8], "big") >> 1
 
 
-def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    cut = len(text)
-    for marker in stop:
-        position = text.find(marker)
-        if position != -1:
-            cut = min(cut, position)
-    return text[:cut]
+def outside_nucleus(scores: Any, top_p: float, first_k: int = 64) -> Any:
+    """Boolean mask of the tokens outside each row's top-p nucleus (Holtzman et al. 2020).
+
+    A token is kept when the probability mass of the tokens ranked above it is at most
+    ``top_p`` (so the most likely token is always kept). Sorting the whole vocabulary at every
+    step costs about 115 ms for 16 rows of GPT-2's 50,257 tokens on one CPU core, more than the
+    model's own step, while the nucleus rarely holds more than a few dozen tokens. So the ranking
+    comes from ``topk`` over the ``first_k`` most likely tokens, doubled until every row's nucleus
+    ends inside it (up to the whole vocabulary, which is the full sort); the mask is the one the
+    full sort gives.
+    """
+    import torch
+
+    probs = torch.softmax(scores, dim=-1)
+    vocab = scores.shape[-1]
+    k = min(first_k, vocab)
+    while True:
+        top, order = torch.topk(probs, k, dim=-1)
+        before = top.cumsum(dim=-1) - top
+        if k == vocab or bool((before[:, -1] > top_p).all()):
+            break
+        k = min(2 * k, vocab)
+    remove = torch.ones_like(scores, dtype=torch.bool)
+    return remove.scatter(1, order, before > top_p)
 
 
 class SeededGumbelSampler:
@@ -323,11 +455,7 @@ class SeededGumbelSampler:
         torch = self.torch
         scores = scores.float() / self.temperature
         if self.top_p < 1.0:
-            sorted_scores, order = torch.sort(scores, descending=True, dim=-1)
-            cumulative = torch.softmax(sorted_scores, dim=-1).cumsum(dim=-1)
-            remove_sorted = cumulative - torch.softmax(sorted_scores, dim=-1) > self.top_p
-            remove = remove_sorted.scatter(1, order, remove_sorted)
-            scores = scores.masked_fill(remove, float("-inf"))
+            scores = scores.masked_fill(outside_nucleus(scores, self.top_p), float("-inf"))
         uniform = torch.stack(
             [torch.rand(scores.shape[-1], generator=g).clamp_(1e-10, 1.0) for g in self.generators]
         ).to(scores.device)
