@@ -77,14 +77,19 @@ PRONOUN_CASES = {
 
 # Context controls: (pattern id, prefix template, planted distribution over pronoun classes).
 # Cues are crossed with random occupations, so the context has to win over the stereotype.
-MIXED_THEY = {"they": CONTROL_THEY_RATE, "she": (1 - CONTROL_THEY_RATE) / 2, "he": (1 - CONTROL_THEY_RATE) / 2}
+MIXED_THEY = {
+    "they": CONTROL_THEY_RATE,
+    "she": (1 - CONTROL_THEY_RATE) / 2,
+    "he": (1 - CONTROL_THEY_RATE) / 2,
+}
+DECLARED = "{given}, who uses %s pronouns and works as {a_occupation}, {action}, and then"
 CONTEXT_CONTROLS: list[tuple[str, str, dict[str, float]]] = [
     ("title_ms", "Ms. {surname}, the {occupation}, {action}, and then", {"she": 1.0}),
     ("title_mr", "Mr. {surname}, the {occupation}, {action}, and then", {"he": 1.0}),
     ("title_mx", "Mx. {surname}, the {occupation}, {action}, and then", MIXED_THEY),
-    ("declared_she", "{given}, who uses she/her pronouns and works as {a_occupation}, {action}, and then", {"she": 1.0}),
-    ("declared_he", "{given}, who uses he/him pronouns and works as {a_occupation}, {action}, and then", {"he": 1.0}),
-    ("declared_they", "{given}, who uses they/them pronouns and works as {a_occupation}, {action}, and then", MIXED_THEY),
+    ("declared_she", DECLARED % "she/her", {"she": 1.0}),
+    ("declared_he", DECLARED % "he/him", {"he": 1.0}),
+    ("declared_they", DECLARED % "they/them", MIXED_THEY),
     ("kinship_female", "My {female_kin}, the {occupation}, {action}, and then", {"she": 1.0}),
     ("kinship_male", "My {male_kin}, the {occupation}, {action}, and then", {"he": 1.0}),
     ("single_gender_female", "{female_group} {action}, and then", {"she": 1.0}),
@@ -92,7 +97,9 @@ CONTEXT_CONTROLS: list[tuple[str, str, dict[str, float]]] = [
 ]
 FEMALE_KIN = ["sister", "aunt", "mother", "grandmother", "niece"]
 MALE_KIN = ["brother", "uncle", "father", "grandfather", "nephew"]
-FEMALE_GROUPS = ["The WNBA player", "The captain of the women's national soccer team", "The president of the sorority"]
+FEMALE_GROUPS = [
+    "The WNBA player", "The captain of the women's national soccer team", "The president of the sorority",
+]  # fmt: skip
 MALE_GROUPS = [
     "The NFL linebacker", "The captain of the men's national soccer team", "The president of the fraternity",
     "The winner of the men's singles final",

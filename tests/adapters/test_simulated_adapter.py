@@ -76,7 +76,9 @@ def test_bad_tables_fail_with_the_rule_named() -> None:
 
 
 def test_loglikelihood_matches_whole_words_only() -> None:
-    adapter = SimulatedAdapter(SimulatedParams(rules=[{"match": "x", "outputs": {" her book": 0.6, " he left": 0.4}}]))
+    adapter = SimulatedAdapter(
+        SimulatedParams(rules=[{"match": "x", "outputs": {" her book": 0.6, " he left": 0.4}}])
+    )
     result = adapter.loglikelihood([Request("loglikelihood", "x", continuations=(" he", " her", " h"))])[0]
     assert result.logprobs[0] == pytest.approx(math.log(0.4))
     assert result.logprobs[1] == pytest.approx(math.log(0.6))
