@@ -106,6 +106,21 @@ def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -
     return batches
 
 
+def padded_batch(members: list[list[int]], pad_id: int) -> tuple[Any, Any, Any]:
+    """Right-padded input ids, labels (-100 on padding) and attention mask for one batch."""
+    import torch
+
+    width = max(len(m) for m in members)
+    ids = torch.full((len(members), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(members), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(members), width), dtype=torch.long)
+    for row, member in enumerate(members):
+        ids[row, : len(member)] = torch.tensor(member)
+        labels[row, : len(member)] = ids[row, : len(member)]
+        mask[row, : len(member)] = 1
+    return ids, labels, mask
+
+
 def train(out_dir: Path) -> None:
     """Train the tokenizer and the model on the world corpus and save both to ``out_dir``."""
     import torch
@@ -128,6 +143,7 @@ def train(out_dir: Path) -> None:
     eos_id = tokenizer.convert_tokens_to_ids(EOS)
     sequences = [[*encoding.ids, eos_id] for encoding in bpe.encode_batch(documents)]
     batches = length_bucketed_batches(sequences, RECIPE["tokens_per_batch"])
+    tensors = [padded_batch([sequences[i] for i in batch], eos_id) for batch in batches]
     n_tokens = sum(len(s) for s in sequences)
 
     torch.manual_seed(RECIPE["seed"])
@@ -154,22 +170,14 @@ def train(out_dir: Path) -> None:
     for epoch in range(RECIPE["epochs"]):
         epoch_loss = 0.0
         for index in torch.randperm(len(batches), generator=generator).tolist():
-            members = [sequences[i] for i in batches[index]]
-            width = max(len(m) for m in members)
-            ids = torch.full((len(members), width), eos_id, dtype=torch.long)
-            labels = torch.full((len(members), width), -100, dtype=torch.long)
-            mask = torch.zeros((len(members), width), dtype=torch.long)
-            for row, member in enumerate(members):
-                ids[row, : len(member)] = torch.tensor(member)
-                labels[row, : len(member)] = ids[row, : len(member)]
-                mask[row, : len(member)] = 1
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            ids, labels, mask = tensors[index]
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            epoch_loss += loss.item() * len(members) / len(sequences)
+            epoch_loss += loss.item() * len(ids) / len(sequences)
         LOG.info("reference model epoch %d: mean loss per document %.3f", epoch, epoch_loss)
     model.eval()
     model.save_pretrained(out_dir, safe_serialization=True)
