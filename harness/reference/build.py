@@ -1,7 +1,8 @@
 """Build (once) and locate the embedded reference model: a tiny GPT-2 with its own BPE tokenizer.
 
-The model trains deterministically on :func:`harness.reference.world.training_documents` in
-about 3 minutes of CPU time on 2 cores, into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
+The model trains deterministically (fixed seeds; the same weights for the same thread count) on
+:func:`harness.reference.world.training_documents` in about 1.5 minutes on an idle 2-core machine,
+into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
 ``~/.cache/rai-harness``). The build id hashes the corpus and the training recipe, so a change to
 either builds a new model instead of reusing a stale one. Concurrent processes (a joblib sweep)
 serialise on a file lock and the first one builds; the others reuse its result.
