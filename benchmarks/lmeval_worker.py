@@ -7,7 +7,7 @@ measured side by side. It imports only torch, transformers, lm_eval and ``bare_l
 is not installed in that environment).
 
     benchmarks/.venv-lmeval/bin/python benchmarks/lmeval_worker.py \\
-        MODEL_DIR TASK_DIR PROMPTS BATCH TOKENS ORDER
+        MODEL_DIR TASK_DIR PROMPTS BATCH TOKENS SAMPLES TOP_P ORDER
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ WARMUP_TASK = "rai_bench_warmup"
 
 def main(argv: list[str]) -> None:
     """Time the arms in the order given (``bare``/``lmeval``, comma-separated) and print their seconds."""
-    model_dir, task_dir, prompts_file, batch_size, new_tokens, order = argv
+    model_dir, task_dir, prompts_file, batch_size, new_tokens, samples, top_p, order = argv
     import torch
     from bare_loop import batched_generate
     from lm_eval import simple_evaluate
@@ -39,14 +39,23 @@ def main(argv: list[str]) -> None:
     batched_generate(lm.model, lm.tokenizer, prompts[: int(batch_size)], int(batch_size), int(new_tokens))
     simple_evaluate(model=lm, tasks=[WARMUP_TASK], task_manager=manager)
     seconds: dict[str, float] = {}
-    outputs: list[str] = []
+    outputs: list[list[str]] = []
     for arm in order.split(","):
         started = time.perf_counter()
         if arm == "bare":
-            batched_generate(lm.model, lm.tokenizer, prompts, int(batch_size), int(new_tokens), "sorted")
+            batched_generate(
+                lm.model,
+                lm.tokenizer,
+                prompts,
+                int(batch_size),
+                int(new_tokens),
+                "sorted",
+                int(samples),
+                float(top_p),
+            )
         else:
             results = simple_evaluate(model=lm, tasks=[TASK], task_manager=manager, log_samples=True)
-            outputs = [s["resps"][0][0] for s in sorted(results["samples"][TASK], key=lambda s: s["doc_id"])]
+            outputs = [s["resps"][0] for s in sorted(results["samples"][TASK], key=lambda s: s["doc_id"])]
         seconds[arm] = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "outputs": outputs, "threads": torch.get_num_threads()}))
 

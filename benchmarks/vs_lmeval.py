@@ -1,7 +1,9 @@
 """Benchmark 2: the same generation workload through lm-evaluation-harness and through rai-harness.
 
 Same model directory, prompts, greedy decoding, exactly ``--new-tokens`` new tokens (the model's
-``generation_config`` sets ``min_new_tokens``), batch ``--batch-size``. lm-eval runs from its own
+``generation_config`` sets ``min_new_tokens``), batch ``--batch-size``. With ``--samples k`` both
+tools sample k continuations per prompt instead (temperature 1, ``--top-p``; lm-eval's task uses
+``repeats: k``, rai-harness the scenario's ``samples``), as RAI scenarios do. lm-eval runs from its own
 environment (``benchmarks/.venv-lmeval``, made by ``benchmarks/setup_lmeval.sh``) with a task
 written here (``dataset_path: json`` over the prompt file, ``generate_until``, ``bypass`` metric),
 so both tools read the prompts through ``datasets``. Arms in every round:
@@ -46,10 +48,18 @@ class LmEvalMissing(RuntimeError):
     """lm-eval's environment does not exist."""
 
 
-def task_yaml(name: str, prompts_file: Path, new_tokens: int) -> str:
-    """lm-eval task config: the prompt file, greedy, ``new_tokens`` tokens, a stop string never produced."""
+def task_yaml(name: str, prompts_file: Path, new_tokens: int, samples: int = 1, top_p: float = 1.0) -> str:
+    """lm-eval task config: the prompt file, ``new_tokens`` tokens, a stop string never produced.
+
+    Greedy, or with ``samples`` > 1 that many continuations per prompt (lm-eval's ``repeats``)
+    sampled at temperature 1 and ``top_p``.
+    """
+    decoding = ["  do_sample: false", "  temperature: 0.0"]
+    if samples > 1:
+        decoding = ["  do_sample: true", "  temperature: 1.0", f"  top_p: {top_p}"]
     return "\n".join(
         [
+            *([f"repeats: {samples}"] if samples > 1 else []),
             f"task: {name}",
             "dataset_path: json",
             "dataset_kwargs:",
@@ -62,8 +72,7 @@ def task_yaml(name: str, prompts_file: Path, new_tokens: int) -> str:
             "generation_kwargs:",
             f'  until: ["{NEVER_STOP}"]',
             f"  max_gen_toks: {new_tokens}",
-            "  do_sample: false",
-            "  temperature: 0.0",
+            *decoding,
             "metric_list:",
             "  - metric: bypass",
             "    aggregation: bypass",
@@ -98,6 +107,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads in every arm (default: torch's)"
     )
+    parser.add_argument(
+        "--samples", type=int, default=1, help="sampled continuations per prompt (1 = greedy)"
+    )
+    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus threshold when sampling")
     parser.add_argument("--lmeval-venv", type=Path, default=LMEVAL_VENV)
     parser.add_argument(
         "--lmeval-cli",
@@ -133,35 +146,42 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     prompts_file = write_prompts(prompts, args.out / f"prompts-{args.model}-{args.prompts}.jsonl")
     task_dir = Path(tempfile.mkdtemp(prefix="bench-lmeval-task-"))
     warmup_file = write_prompts(prompts[: args.batch_size], args.out / f"prompts-{args.model}-warmup.jsonl")
-    (task_dir / f"{TASK_NAME}.yaml").write_text(task_yaml(TASK_NAME, prompts_file, args.new_tokens))
-    (task_dir / f"{WARMUP_TASK}.yaml").write_text(task_yaml(WARMUP_TASK, warmup_file, args.new_tokens))
+    k, top_p = args.samples, args.top_p
+    (task_dir / f"{TASK_NAME}.yaml").write_text(task_yaml(TASK_NAME, prompts_file, args.new_tokens, k, top_p))
+    (task_dir / f"{WARMUP_TASK}.yaml").write_text(
+        task_yaml(WARMUP_TASK, warmup_file, args.new_tokens, k, top_p)
+    )
+    sampling = {"samples": k, "temperature": 1.0, "top_p": top_p} if k > 1 else {}
     adapter = HFAdapter(HFParams(pretrained=str(model_dir), batch_size=args.batch_size, device="cpu"))
     # Warm-up, as the lm-eval worker does before timing: first-call costs (imports, kernels) excluded.
     batched_generate(model, tokenizer, prompts[: args.batch_size], args.batch_size, args.new_tokens)
-    in_process_run(adapter, warmup_file, args.new_tokens).cleanup()
+    in_process_run(adapter, warmup_file, args.new_tokens, **sampling).cleanup()
     expected = batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
     worker_bare: list[float] = []
     agreement: dict[str, str] = {}
 
+    def check(outputs: list[list[str]]) -> str:
+        """Greedy: how many prompts got the bare loop's text; sampled: how many got k samples."""
+        if k == 1:
+            return f"{sum(o == [e] for o, e in zip(outputs, expected, strict=True))}/{len(prompts)}"
+        return f"{sum(len(o) == k for o in outputs)}/{len(prompts)} prompts with {k} samples (not compared)"
+
     def bare() -> None:
-        batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
+        batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted", k, top_p)
 
     def harness_eval() -> None:
-        run = in_process_run(adapter, prompts_file, args.new_tokens)
+        run = in_process_run(adapter, prompts_file, args.new_tokens, **sampling)
         texts = run.outputs()
-        agreement["rai-harness"] = (
-            f"{sum(texts[f'p{i:05d}'] == [expected[i]] for i in range(len(prompts)))}/{len(prompts)}"
-        )
+        agreement["rai-harness"] = check([texts[f"p{i:05d}"] for i in range(len(prompts))])
         run.cleanup()
 
     def lmeval_eval() -> float:
         order = "bare,lmeval" if len(worker_bare) % 2 == 0 else "lmeval,bare"
         command = [str(python), str(WORKER), str(model_dir), str(task_dir), str(prompts_file)]
-        result = run_process([*command, str(args.batch_size), str(args.new_tokens), order], env=env)
-        payload = json.loads(result.stdout.strip().splitlines()[-1])
+        command += [str(args.batch_size), str(args.new_tokens), str(k), str(top_p), order]
+        payload = json.loads(run_process(command, env=env).stdout.strip().splitlines()[-1])
         worker_bare.append(payload["seconds"]["bare"])
-        outputs = payload["outputs"]
-        agreement["lm-eval"] = f"{sum(o == e for o, e in zip(outputs, expected, strict=True))}/{len(prompts)}"
+        agreement["lm-eval"] = check(payload["outputs"])
         return float(payload["seconds"]["lmeval"])
 
     def harness_cli() -> float:
@@ -174,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             ],
             prompts_file,
             args.new_tokens,
+            [f"scenario.{key}={value}" for key, value in sampling.items()],
             env=thread_env(args.threads),
         )
         run.cleanup()
@@ -202,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     rounds = run_rounds(arms, args.rounds)
     shutil.rmtree(task_dir, ignore_errors=True)
     figures = summarise(args, rounds, worker_bare, agreement, parameter_count(model), torch.get_num_threads())
-    path = report(f"vs_lmeval-{args.model}", figures, args.out)
+    path = report(f"vs_lmeval-{args.model}" + (f"-k{k}" if k > 1 else ""), figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)
     return figures
 
@@ -225,6 +246,8 @@ def summarise(
         "parameters": params,
         "prompts": args.prompts,
         "new_tokens": args.new_tokens,
+        "samples": args.samples,
+        "top_p": args.top_p if args.samples > 1 else None,
         "batch_size": args.batch_size,
         "rounds": args.rounds,
         "threads": threads,
@@ -252,10 +275,12 @@ def summarise(
             f"{figures['lmeval_over_harness_evaluation_normalised']:5.2f}x",
         ),
     ]
-    rows += [(f"identical outputs ({tool})", value) for tool, value in agreement.items()]
+    rows += [(f"outputs check ({tool})", value) for tool, value in agreement.items()]
     print_table(
         f"rai-harness vs lm-eval: {args.model} ({params / 1e6:.1f}M parameters), {args.prompts} prompts, "
-        f"{args.new_tokens} new tokens, batch {args.batch_size}, {threads} thread(s), "
+        f"{args.new_tokens} new tokens, "
+        f"{'greedy' if args.samples == 1 else f'{args.samples} samples (top-p {args.top_p})'}, "
+        f"batch {args.batch_size}, {threads} thread(s), "
         f"median of {args.rounds} rounds",
         rows,
     )

@@ -4,9 +4,12 @@
   id is not cached and the Hub is unreachable (or ``HF_HUB_OFFLINE=1``), loading fails at once
   with one message instead of a long retry hang. ``builtin:reference`` names the embedded
   reference model (built on first use). ``trust_remote_code`` is off unless enabled.
-* Start-up: torch and transformers are imported only when the adapter is built, with the garbage
-  collector paused: their import creates about a million long-lived objects, and collecting
-  while they are created costs about half a second and frees nothing.
+* Start-up: building the adapter loads the tokenizer and the config (so a missing model fails at
+  once) and decides device and dtype; the weights are loaded on the first generation or
+  log-likelihood request, so a run whose answers all come from the response cache never loads
+  them. Both steps pause the garbage collector: importing torch and transformers creates about a
+  million long-lived objects, and collecting while they are created costs about half a second
+  and frees nothing.
 * Generation: prompts are tokenised once, in one batched call; batches hold prompts sorted by
   length (the least padding), left-padded. ``n`` greedy samples are one generation copied ``n``
   times (greedy decoding is deterministic). ``n`` sampled continuations share their prompt's
@@ -112,43 +115,60 @@ class HFAdapter(ModelAdapter):
         super().__init__(params)
         self.params: HFParams = params
         self.source = resolve_pretrained(params.pretrained)
-        self._load()
-
-    def _load(self) -> None:
+        self._model: Any = None
         with gc_paused():
-            self._load_model()
+            self._load_metadata()
 
-    def _load_model(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        local = Path(self.source).exists()
+    def _from_pretrained_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "revision": self.params.revision,
             "trust_remote_code": self.params.trust_remote_code,
         }
-        if not local and _hub_is_offline():
+        if not Path(self.source).exists() and _hub_is_offline():
             kwargs["local_files_only"] = True
+        return kwargs
+
+    def _load_metadata(self) -> None:
+        """Tokenizer, config, device and dtype: everything but the weights (a missing model fails here)."""
+        import torch
+        from transformers import AutoConfig, AutoTokenizer
+
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source, **kwargs)
-            self.device = self._pick_device(torch)
-            dtype = self._pick_dtype(torch)
-            self.model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype, **kwargs).to(
-                self.device
-            )
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source, **self._from_pretrained_kwargs())
+            self.config = AutoConfig.from_pretrained(self.source, **self._from_pretrained_kwargs())
         except OSError as exc:
-            raise AdapterError(self._load_error(exc, local)) from exc
-        self.model.eval()
+            raise AdapterError(self._load_error(exc, Path(self.source).exists())) from exc
+        self.device = self._pick_device(torch)
+        self.dtype = self._pick_dtype(torch)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_length = self.params.max_length or int(
-            getattr(self.model.config, "max_position_embeddings", None)
-            or getattr(self.model.config, "n_positions", 2048)
+            getattr(self.config, "max_position_embeddings", None) or getattr(self.config, "n_positions", 2048)
         )
         self._torch = torch
-        self._accepts_logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
-        self._cache_is_dynamic = getattr(self.model.generation_config, "cache_implementation", None) is None
+
+    @property
+    def model(self) -> Any:
+        """The model, loaded on first use: a run whose answers are all cached never loads the weights."""
+        if self._model is None:
+            with gc_paused():
+                self._model = self._load_weights()
+        return self._model
+
+    def _load_weights(self) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                self.source, config=self.config, dtype=self.dtype, **self._from_pretrained_kwargs()
+            )
+        except OSError as exc:
+            raise AdapterError(self._load_error(exc, Path(self.source).exists())) from exc
+        model = model.to(self.device).eval()
+        self._accepts_logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._cache_is_dynamic = getattr(model.generation_config, "cache_implementation", None) is None
+        return model
 
     def _load_error(self, exc: OSError, local: bool) -> str:
         if local:
@@ -192,9 +212,9 @@ class HFAdapter(ModelAdapter):
         return ModelInfo(
             adapter="hf",
             model_id=name,
-            revision=getattr(self.model.config, "_commit_hash", None) or self.params.revision,
+            revision=getattr(self.config, "_commit_hash", None) or self.params.revision,
             weights_hash=weights_fingerprint(local) if local.exists() else None,
-            dtype=str(self.model.dtype).removeprefix("torch."),
+            dtype=str(self.dtype).removeprefix("torch."),
             extra={"device": self.device, "source": self.params.pretrained},
         )
 
@@ -270,7 +290,7 @@ class HFAdapter(ModelAdapter):
         seed: int,
     ) -> list[str]:
         """One ``generate`` continuing ``prompts[row_prompt[r]]`` for each row r (sample ``row_keys[r]``)."""
-        torch = self._torch
+        torch, model = self._torch, self.model
         ids, mask = self._left_pad(prompts)
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
@@ -293,7 +313,7 @@ class HFAdapter(ModelAdapter):
                 if cache is not None:
                     cache.batch_select_indices(index)
                     kwargs["past_key_values"] = cache
-            output = self.model.generate(input_ids=ids[index], attention_mask=mask[index], **kwargs)
+            output = model.generate(input_ids=ids[index], attention_mask=mask[index], **kwargs)
         texts = self.tokenizer.batch_decode(output[:, ids.shape[1] :], skip_special_tokens=True)
         return [cut_at_stop(text, params.stop) for text in texts]
 
@@ -331,7 +351,7 @@ class HFAdapter(ModelAdapter):
         model supports it): with a large vocabulary the output layer and the softmax over every
         context position would otherwise cost more than the transformer.
         """
-        torch = self._torch
+        torch, model = self._torch, self.model
         contexts = [self._render(request) for request in requests]
         joined = [(i, c) for i, request in enumerate(requests) for c in range(len(request.continuations))]
         context_ids = self.tokenizer(contexts).input_ids if contexts else []
@@ -357,9 +377,7 @@ class HFAdapter(ModelAdapter):
             extra = {"logits_to_keep": keep} if self._accepts_logits_to_keep else {}
             positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
             with torch.inference_mode():
-                logits = self.model(
-                    input_ids=ids, attention_mask=mask, position_ids=positions, **extra
-                ).logits
+                logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, **extra).logits
             offset = width - logits.shape[1]
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row, (index, c_index, _tokens, n_cont) in enumerate(chunk):

@@ -1,9 +1,10 @@
-"""The hf adapter's fast generation paths give the answers of the plain ones.
+"""The hf adapter's fast paths give the answers of the plain ones, and skip only wasted work.
 
 * greedy ``n`` samples are one generation copied ``n`` times;
 * shared-prompt sampling (one prefill per distinct prompt, its cache copied to the sample rows)
   gives the samples that a separate full prefill per row gives;
-* the top-p mask built from ``topk`` is the full-sort mask.
+* the top-p mask built from ``topk`` is the full-sort mask;
+* the weights are loaded on the first request, so a run answered by the cache never loads them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import pytest
 import torch
 
 from harness.adapters.hf import HFAdapter, HFParams, outside_nucleus
+from harness.runner import Runner, RunSettings
+from harness.scenario import ScenarioContext
+from harness.store import ResponseCache
 from harness.types import GenerationParams, Request
+from tests.helpers import CoinParams, CoinScenario
 
 PROMPTS = ["The quick brown fox", "All that", "A stitch in time saves nine. The early bird catches", "The"]
 
@@ -55,3 +60,19 @@ def test_shared_prompt_sampling_equals_a_prefill_per_row(tiny_gpt2_dir: Path) ->
     assert together == [c.texts for c in alone.generate(requests, seed=5)]
     assert sum(finished) == len(requests)
     assert len({t for texts in together for t in texts}) > len(PROMPTS), "samples should vary"
+
+
+def test_a_run_served_by_the_cache_never_loads_the_weights(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    scenario = CoinScenario(CoinParams(n=6, k=2), ScenarioContext(seed=1))
+    results = []
+    for name in ("cold", "warm"):
+        adapter = HFAdapter(HFParams(pretrained=str(tiny_gpt2_dir), batch_size=4))
+        assert adapter.info().dtype == "float32" and adapter._model is None
+        runner = Runner(scenario, adapter, tmp_path / name, RunSettings(progress=False, seed=1), cache)
+        runner.execute()
+        results.append(
+            (adapter._model is not None, runner.stats["requests_sent"], runner.stats["requests_cached"])
+        )
+    cache.close()
+    assert results == [(True, 6, 0), (False, 0, 6)]
