@@ -82,3 +82,11 @@ def test_cluster_bootstrap_ratio_is_a_ratio_of_sums() -> None:
     assert estimate.n == 3, "a zero-denominator row carries no weight"
     assert estimate.low <= 0.75 <= estimate.high
     assert stats.cluster_bootstrap_ratio([1], [0]).value is None
+
+
+def test_bootstrap_weights_drawn_in_blocks_give_the_same_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks bound memory at any size (100k instances) without changing a single replicate."""
+    values = np.random.default_rng(3).random(3000)
+    whole = stats.cluster_bootstrap_mean(values, resamples=500, seed=4)
+    monkeypatch.setattr(stats, "WEIGHT_BLOCK_ENTRIES", 3000 * 7)  # 72 blocks of 7 replicates, one of 3
+    assert stats.cluster_bootstrap_mean(values, resamples=500, seed=4) == whole
