@@ -254,7 +254,7 @@ def test_loglikelihood_sums_the_servers_continuation_token_logprobs(server: Faul
         ("empty_choices", True, "empty 'choices' list in the response"),
         ("truncated", False, "truncated response body"),
         ("truncated", True, "truncated stream"),
-        ("drop", False, "connection error: RemoteProtocolError"),
+        ("drop", False, "connection error: ServerDisconnectedError: Server disconnected"),
         ("server_error", False, "HTTP 500: internal error"),
         ("rate_limit", False, "HTTP 429: rate limit reached"),
         ("timeout", False, r"timed out after 0.3 s \(model.timeout_s\)"),
