@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import provenance, registry
+from harness.collector import end_startup
 from harness.config import HarnessSettings, selected_scenarios, validate_section
 from harness.errors import ConfigError
 from harness.model import ModelAdapter
@@ -194,6 +195,7 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
         if settings.cache.clear:
             cache.clear()
     adapter = build_adapter(resolved["model"])
+    end_startup()
     results = []
     try:
         for key, scenario_cfg in scenarios.items():

@@ -28,16 +28,15 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import inspect
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.collector import paused_then_frozen
 from harness.errors import AdapterError
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
 from harness.types import Capability, Completion, GenerationParams, ModelInfo, Request
@@ -116,7 +115,7 @@ class HFAdapter(ModelAdapter):
         self.params: HFParams = params
         self.source = resolve_pretrained(params.pretrained)
         self._model: Any = None
-        with gc_paused():
+        with paused_then_frozen():
             self._load_metadata()
 
     def _from_pretrained_kwargs(self) -> dict[str, Any]:
@@ -152,7 +151,7 @@ class HFAdapter(ModelAdapter):
     def model(self) -> Any:
         """The model, loaded on first use: a run whose answers are all cached never loads the weights."""
         if self._model is None:
-            with gc_paused():
+            with paused_then_frozen():
                 self._model = self._load_weights()
         return self._model
 
@@ -399,18 +398,6 @@ class HFAdapter(ModelAdapter):
         if progress:
             progress(len(requests))
         return results
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause automatic garbage collection for the block (restored even when the block raises)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
