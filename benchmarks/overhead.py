@@ -8,7 +8,10 @@ batch ``--batch-size``. Arms, timed in rotated order in every round:
 * ``bare: one per prompt`` – one ``generate`` per prompt, as HELM's HF client does (``--single``);
 * ``harness: in-process`` – a complete scenario run (plan, cache, generate, score, samples.jsonl,
   metrics, manifest) with the adapter already loaded, as the bare loops have their model loaded;
-* ``harness: whole process`` – the ``harness`` command from the shell, start-up included.
+* ``harness: whole process`` – the ``harness`` command from the shell, start-up included;
+* ``floor: import + load`` – a process that only imports torch and transformers and loads the
+  model and tokenizer, without generating: the start-up every transformers-based tool pays, so
+  ``whole process`` minus this is the harness's own start-up (Hydra, configuration, data, writing).
 
 Every ratio is against the length-sorted loop, paired by round, median over rounds. With
 ``--samples k`` every arm samples k continuations per prompt (temperature 1, ``--top-p``) instead:
@@ -26,11 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.bare_loop import batched_generate, load_model
-from benchmarks.common import OUT, print_table, report, run_rounds
+from benchmarks.common import OUT, benchmark_env, print_table, report, run_process, run_rounds
 from benchmarks.models import MODELS, ensure_model, make_prompts, parameter_count, write_prompts
 from benchmarks.workload_run import WorkloadRun, cli_run, in_process_run
 
 SORTED = "bare: length-sorted"
+FLOOR = "floor: import + load"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,11 +128,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         finish(run, "harness: whole process")
         return seconds
 
+    def floor() -> float:
+        code = f"from benchmarks.bare_loop import load_model; load_model({str(model_dir)!r}, {args.device!r})"
+        return run_process([sys.executable, "-c", code], env=benchmark_env(thread_env(args.threads))).seconds
+
     arms: dict[str, Callable[[], float | None]] = {"bare: file order": bare("file"), SORTED: bare("sorted")}
     if args.single:
         arms["bare: one per prompt"] = bare("single")
     arms["harness: in-process"] = in_process
     arms["harness: whole process"] = whole_process
+    arms[FLOOR] = floor
     rounds = run_rounds(arms, args.rounds)
 
     figures: dict[str, object] = {

@@ -37,7 +37,11 @@ def build_adapter(model_cfg: Mapping[str, Any]) -> ModelAdapter:
 
 
 def build_scenario(
-    scenario_cfg: Mapping[str, Any], adapter: ModelAdapter, settings: HarnessSettings, run_dir: Path
+    scenario_cfg: Mapping[str, Any],
+    adapter: ModelAdapter,
+    settings: HarnessSettings,
+    run_dir: Path,
+    cache: ResponseCache | None = None,
 ) -> Scenario:
     """Instantiate a scenario with validated parameters and check the adapter can serve it."""
     scenario_cls = registry.load_scenario(str(scenario_cfg["name"]))
@@ -55,6 +59,7 @@ def build_scenario(
         model_info=adapter.info(),
         run_dir=run_dir,
         bootstrap_resamples=settings.bootstrap_resamples,
+        score_store=cache,
     )
     return scenario_cls(params, context)
 
@@ -201,7 +206,7 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
         for key, scenario_cfg in scenarios.items():
             scenario_dict = OmegaConf.to_container(scenario_cfg, resolve=True)
             run_dir = job_dir / key
-            scenario = build_scenario(scenario_dict, adapter, settings, run_dir)
+            scenario = build_scenario(scenario_dict, adapter, settings, run_dir, cache)
             job = ScenarioRun(scenario, adapter, run_dir, resolved, settings)
             results.append(run_scenario(job, cache))
     finally:

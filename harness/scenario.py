@@ -52,6 +52,8 @@ class ScenarioContext:
     model_info: ModelInfo | None = None
     run_dir: Path | None = None
     bootstrap_resamples: int = stats.DEFAULT_RESAMPLES
+    score_store: Any = None
+    """The response cache, where scorers keep their scores (wrap them in ``CachedScorer``); None: off."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -142,12 +142,13 @@ class ResponseCache:
         self._conn.execute("PRAGMA busy_timeout = 60000")
         self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._retry(
-            lambda: self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS responses "
-                "(key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+        for table, value_type in (("responses", "TEXT"), ("scores", "REAL")):
+            self._retry(
+                lambda table=table, value_type=value_type: self._conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} "
+                    f"(key TEXT PRIMARY KEY, value {value_type} NOT NULL, created REAL)"
+                )
             )
-        )
 
     @staticmethod
     def key(model_identity: str, request_key: str, seed: int) -> str:
@@ -193,10 +194,39 @@ class ResponseCache:
 
         self._retry(write)
 
+    def get_scores(self, keys: Iterable[str]) -> dict[str, float]:
+        """Cached scorer outputs for the given keys (see :class:`harness.scorers.base.CachedScorer`)."""
+        keys = list(keys)
+        found: dict[str, float] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._retry(
+                lambda chunk=chunk, marks=marks: self._conn.execute(
+                    f"SELECT key, value FROM scores WHERE key IN ({marks})", chunk
+                ).fetchall()
+            )
+            found.update((key, float(value)) for key, value in rows)
+        return found
+
+    def put_scores(self, items: Mapping[str, float]) -> None:
+        """Store scorer outputs in one short transaction."""
+        rows = [(key, float(value), time.time()) for key, value in items.items()]
+        if not rows:
+            return
+
+        def write() -> None:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?)", rows)
+
+        self._retry(write)
+
     def clear(self) -> int:
-        """Delete every cached response; returns how many were removed."""
+        """Delete every cached response and score; returns how many responses were removed."""
         count = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         self._retry(lambda: self._conn.execute("DELETE FROM responses"))
+        self._retry(lambda: self._conn.execute("DELETE FROM scores"))
         return int(count)
 
     def close(self) -> None:

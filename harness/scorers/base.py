@@ -14,13 +14,14 @@ not pay for it.
 from __future__ import annotations
 
 import hashlib
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-from harness.types import ScorerIdentity
+from harness.types import ScorerIdentity, stable_hash
 
 CHUNK = 1 << 20
 
@@ -66,6 +67,58 @@ class Scorer(ABC):
     @abstractmethod
     def score(self, texts: Sequence[str]) -> list[float]:
         """One score in [0, 1] per text, in order; NaN marks a text that could not be scored."""
+
+
+class ScoreStore(Protocol):
+    """Where :class:`CachedScorer` keeps scores (the run's :class:`harness.store.ResponseCache`)."""
+
+    def get_scores(self, keys: Iterable[str]) -> dict[str, float]:
+        """Stored scores for the keys that have one."""
+
+    def put_scores(self, items: Mapping[str, float]) -> None:
+        """Store scores."""
+
+
+class CachedScorer(Scorer):
+    """A scorer whose scores are kept in the response cache, keyed by scorer identity and text.
+
+    A score depends only on the classifier and the text, so a rerun that changes a scoring
+    parameter (a threshold, a breakdown) or re-reads the same continuations never runs the
+    classifier again, and never even loads it when every text is known. NaN scores (failures)
+    are not stored.
+    """
+
+    def __init__(self, inner: Scorer, store: ScoreStore) -> None:
+        super().__init__(inner.params, inner.where)
+        self.inner = inner
+        self.store = store
+        self.name = inner.name  # type: ignore[misc]
+        self.label = inner.label  # type: ignore[misc]
+        self.proxy = inner.proxy  # type: ignore[misc]
+        self._prefix: str | None = None
+
+    @property
+    def identity(self) -> ScorerIdentity:
+        """The wrapped scorer's identity."""
+        return self.inner.identity
+
+    def _key(self, text: str) -> str:
+        if self._prefix is None:
+            self._prefix = stable_hash(self.inner.identity)
+        return hashlib.sha256(f"{self._prefix}\0{text}".encode()).hexdigest()
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        """Stored scores where known; the wrapped scorer scores the rest (and they are stored)."""
+        keys = [self._key(text) for text in texts]
+        known = self.store.get_scores(keys)
+        todo = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in known))
+        if todo:
+            fresh = self.inner.score(todo)
+            self.failures = dict(self.inner.failures)
+            scored = {self._key(t): float(v) for t, v in zip(todo, fresh, strict=True) if math.isfinite(v)}
+            self.store.put_scores(scored)
+            known.update(scored)
+        return [known.get(key, math.nan) for key in keys]
 
 
 def file_digest(paths: Iterable[Path]) -> str:
