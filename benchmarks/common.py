@@ -7,6 +7,7 @@ and the reported ratio is the median over rounds.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -157,3 +158,27 @@ def print_table(title: str, rows: Sequence[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
+
+
+def add_generation_workload_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generation workload's options, shared by the benchmarks that time it against a bare loop."""
+    from benchmarks.models import MODELS
+
+    parser.add_argument("--model", choices=MODELS, default="gpt2-small")
+    parser.add_argument("--prompts", type=int, default=256)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads in every arm (default: torch's)"
+    )
+    parser.add_argument(
+        "--samples", type=int, default=1, help="sampled continuations per prompt (1 = greedy)"
+    )
+    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus threshold when sampling")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, models_help: str) -> None:
+    """``--out`` (where figures are written) and ``--models`` (where local models are built)."""
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--models", type=Path, default=OUT / "models", help=models_help)

@@ -26,11 +26,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from benchmarks.bare_loop import batched_generate, load_model
-from benchmarks.common import OUT, benchmark_env, print_table, report, run_process, run_rounds
-from benchmarks.models import MODELS, ensure_model, make_prompts, parameter_count, write_prompts
+from benchmarks.common import (
+    add_generation_workload_arguments,
+    add_output_arguments,
+    benchmark_env,
+    print_table,
+    report,
+    run_process,
+    run_rounds,
+)
+from benchmarks.models import ensure_model, make_prompts, parameter_count, write_prompts
 from benchmarks.workload_run import WorkloadRun, cli_run, in_process_run
 
 SORTED = "bare: length-sorted"
@@ -42,24 +49,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", choices=MODELS, default="gpt2-small")
-    parser.add_argument("--prompts", type=int, default=256)
-    parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads in every arm (default: torch's)"
-    )
+    add_generation_workload_arguments(parser)
     parser.add_argument("--single", action="store_true", help="also time one generate call per prompt")
-    parser.add_argument(
-        "--samples", type=int, default=1, help="sampled continuations per prompt (1 = greedy)"
-    )
-    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus threshold when sampling")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument(
-        "--models", type=Path, default=OUT / "models", help="where benchmark models are built"
-    )
+    add_output_arguments(parser, "where benchmark models are built")
     return parser.parse_args(argv)
 
 

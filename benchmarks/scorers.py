@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OUT, print_table, report
+from benchmarks.common import add_output_arguments, print_table, report
 from benchmarks.models import WORDS
 
 SCORERS = ("profanity", "embedding", "hf", "detoxify")
@@ -106,10 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--single", type=int, default=128, help="texts scored one call each")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument(
-        "--models", type=Path, default=OUT / "models", help="where the local classifier is built"
-    )
+    add_output_arguments(parser, "where the local classifier is built")
     return parser.parse_args(argv)
 
 

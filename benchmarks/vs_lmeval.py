@@ -31,8 +31,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.bare_loop import batched_generate, load_model
-from benchmarks.common import OUT, REPO, Rounds, benchmark_env, print_table, report, run_process, run_rounds
-from benchmarks.models import MODELS, ensure_model, make_prompts, parameter_count, write_prompts
+from benchmarks.common import (
+    REPO,
+    Rounds,
+    add_generation_workload_arguments,
+    add_output_arguments,
+    benchmark_env,
+    print_table,
+    report,
+    run_process,
+    run_rounds,
+)
+from benchmarks.models import ensure_model, make_prompts, parameter_count, write_prompts
 from benchmarks.overhead import thread_env
 from benchmarks.workload_run import cli_run, in_process_run
 
@@ -99,18 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", choices=MODELS, default="gpt2-small")
-    parser.add_argument("--prompts", type=int, default=256)
-    parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads in every arm (default: torch's)"
-    )
-    parser.add_argument(
-        "--samples", type=int, default=1, help="sampled continuations per prompt (1 = greedy)"
-    )
-    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus threshold when sampling")
+    add_generation_workload_arguments(parser)
     parser.add_argument("--lmeval-venv", type=Path, default=LMEVAL_VENV)
     parser.add_argument(
         "--lmeval-cli",
@@ -118,10 +117,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=True,
         help="time the lm-eval CLI arm (slowest)",
     )
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument(
-        "--models", type=Path, default=OUT / "models", help="where benchmark models are built"
-    )
+    add_output_arguments(parser, "where benchmark models are built")
     return parser.parse_args(argv)
 
 

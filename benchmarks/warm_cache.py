@@ -25,7 +25,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OUT, Rounds, benchmark_env, harness_command, print_table, report, run_process
+from benchmarks.common import (
+    Rounds,
+    add_output_arguments,
+    benchmark_env,
+    harness_command,
+    print_table,
+    report,
+    run_process,
+)
 from benchmarks.models import MODELS, ensure_model, make_prompts, write_prompts
 from benchmarks.overhead import thread_env
 from benchmarks.scale import write_synthetic_prompts, write_table
@@ -54,10 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report", action=argparse.BooleanOptionalAction, default=True, help="write the HTML report"
     )
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument(
-        "--models", type=Path, default=OUT / "models", help="where benchmark models are built"
-    )
+    add_output_arguments(parser, "where benchmark models are built")
     return parser.parse_args(argv)
 
 

@@ -165,62 +165,50 @@ class ResponseCache:
                 time.sleep(0.05 * (attempt + 1))
         return None
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
-        """Cached completions for the given keys (missing keys are absent from the result)."""
+    def _select(self, table: str, keys: Iterable[str]) -> list[tuple[str, Any]]:
+        """(key, value) rows of ``table`` for the keys that have one, 500 keys per query."""
         keys = list(keys)
-        found: dict[str, Completion] = {}
+        rows: list[tuple[str, Any]] = []
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._retry(
+            rows += self._retry(
                 lambda chunk=chunk, marks=marks: self._conn.execute(
-                    f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk
+                    f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk
                 ).fetchall()
             )
-            for key, value in rows:
-                found[key] = Completion(**json.loads(value))
-        return found
+        return rows
+
+    def _insert(self, table: str, items: Mapping[str, Any]) -> None:
+        """Insert or replace (key, value) rows in one short transaction."""
+        rows = [(key, value, time.time()) for key, value in items.items()]
+        if not rows:
+            return
+
+        def write() -> None:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
+
+        self._retry(write)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        """Cached completions for the given keys (missing keys are absent from the result)."""
+        return {key: Completion(**json.loads(value)) for key, value in self._select("responses", keys)}
 
     def put_many(self, items: Mapping[str, Completion]) -> None:
         """Store successful completions in one short transaction; failures are never cached."""
-        rows = [(key, json.dumps(to_jsonable(c)), time.time()) for key, c in items.items() if c.error is None]
-        if not rows:
-            return
-
-        def write() -> None:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", rows)
-
-        self._retry(write)
+        self._insert(
+            "responses", {key: json.dumps(to_jsonable(c)) for key, c in items.items() if c.error is None}
+        )
 
     def get_scores(self, keys: Iterable[str]) -> dict[str, float]:
         """Cached scorer outputs for the given keys (see :class:`harness.scorers.base.CachedScorer`)."""
-        keys = list(keys)
-        found: dict[str, float] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._retry(
-                lambda chunk=chunk, marks=marks: self._conn.execute(
-                    f"SELECT key, value FROM scores WHERE key IN ({marks})", chunk
-                ).fetchall()
-            )
-            found.update((key, float(value)) for key, value in rows)
-        return found
+        return {key: float(value) for key, value in self._select("scores", keys)}
 
     def put_scores(self, items: Mapping[str, float]) -> None:
         """Store scorer outputs in one short transaction."""
-        rows = [(key, float(value), time.time()) for key, value in items.items()]
-        if not rows:
-            return
-
-        def write() -> None:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?)", rows)
-
-        self._retry(write)
+        self._insert("scores", {key: float(value) for key, value in items.items()})
 
     def clear(self) -> int:
         """Delete every cached response and score; returns how many responses were removed."""

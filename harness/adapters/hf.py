@@ -7,9 +7,9 @@
 * Start-up: building the adapter loads the tokenizer and the config (so a missing model fails at
   once) and decides device and dtype; the weights are loaded on the first generation or
   log-likelihood request, so a run whose answers all come from the response cache never loads
-  them. Both steps pause the garbage collector: importing torch and transformers creates about a
-  million long-lived objects, and collecting while they are created costs about half a second
-  and frees nothing.
+  them. Both steps run with the garbage collector paused, then freeze what they created
+  (:mod:`harness.collector`): importing torch and transformers creates about a million
+  long-lived objects, and collecting while they are created costs time and frees nothing.
 * Generation: prompts are tokenised once, in one batched call; batches hold prompts sorted by
   length (the least padding), left-padded. ``n`` greedy samples are one generation copied ``n``
   times (greedy decoding is deterministic). ``n`` sampled continuations share their prompt's
@@ -114,18 +114,18 @@ class HFAdapter(ModelAdapter):
         super().__init__(params)
         self.params: HFParams = params
         self.source = resolve_pretrained(params.pretrained)
+        self._local = Path(self.source).exists()
+        # Computed once: info() is asked for by the runner, the scenario and each manifest write.
+        self._weights_hash = weights_fingerprint(Path(self.source)) if self._local else None
+        self._load_kwargs: dict[str, Any] = {
+            "revision": params.revision,
+            "trust_remote_code": params.trust_remote_code,
+        }
+        if not self._local and _hub_is_offline():
+            self._load_kwargs["local_files_only"] = True
         self._model: Any = None
         with paused_then_frozen():
             self._load_metadata()
-
-    def _from_pretrained_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "revision": self.params.revision,
-            "trust_remote_code": self.params.trust_remote_code,
-        }
-        if not Path(self.source).exists() and _hub_is_offline():
-            kwargs["local_files_only"] = True
-        return kwargs
 
     def _load_metadata(self) -> None:
         """Tokenizer, config, device and dtype: everything but the weights (a missing model fails here)."""
@@ -133,10 +133,10 @@ class HFAdapter(ModelAdapter):
         from transformers import AutoConfig, AutoTokenizer
 
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source, **self._from_pretrained_kwargs())
-            self.config = AutoConfig.from_pretrained(self.source, **self._from_pretrained_kwargs())
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source, **self._load_kwargs)
+            self.config = AutoConfig.from_pretrained(self.source, **self._load_kwargs)
         except OSError as exc:
-            raise AdapterError(self._load_error(exc, Path(self.source).exists())) from exc
+            raise AdapterError(self._load_error(exc)) from exc
         self.device = self._pick_device(torch)
         self.dtype = self._pick_dtype(torch)
         self.tokenizer.padding_side = "left"
@@ -160,17 +160,17 @@ class HFAdapter(ModelAdapter):
 
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                self.source, config=self.config, dtype=self.dtype, **self._from_pretrained_kwargs()
+                self.source, config=self.config, dtype=self.dtype, **self._load_kwargs
             )
         except OSError as exc:
-            raise AdapterError(self._load_error(exc, Path(self.source).exists())) from exc
+            raise AdapterError(self._load_error(exc)) from exc
         model = model.to(self.device).eval()
         self._accepts_logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._cache_is_dynamic = getattr(model.generation_config, "cache_implementation", None) is None
         return model
 
-    def _load_error(self, exc: OSError, local: bool) -> str:
-        if local:
+    def _load_error(self, exc: OSError) -> str:
+        if self._local:
             return f"model.pretrained: cannot load the model in {self.source}: {exc}"
         return (
             f"model.pretrained: cannot load {self.source!r}: it is not a local directory and not in the "
@@ -204,7 +204,6 @@ class HFAdapter(ModelAdapter):
 
     def info(self) -> ModelInfo:
         """Model id, Hub commit (or local weights fingerprint), dtype and device."""
-        local = Path(self.source)
         name = (
             self.params.name if self.params.pretrained.startswith(BUILTIN_PREFIX) else self.params.pretrained
         )
@@ -212,7 +211,7 @@ class HFAdapter(ModelAdapter):
             adapter="hf",
             model_id=name,
             revision=getattr(self.config, "_commit_hash", None) or self.params.revision,
-            weights_hash=weights_fingerprint(local) if local.exists() else None,
+            weights_hash=self._weights_hash,
             dtype=str(self.dtype).removeprefix("torch."),
             extra={"device": self.device, "source": self.params.pretrained},
         )

@@ -109,16 +109,16 @@ class CachedScorer(Scorer):
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """Stored scores where known; the wrapped scorer scores the rest (and they are stored)."""
-        keys = [self._key(text) for text in texts]
-        known = self.store.get_scores(keys)
-        todo = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in known))
+        keys = {text: self._key(text) for text in texts}
+        known = self.store.get_scores(keys.values())
+        todo = [text for text, key in keys.items() if key not in known]
         if todo:
             fresh = self.inner.score(todo)
             self.failures = dict(self.inner.failures)
-            scored = {self._key(t): float(v) for t, v in zip(todo, fresh, strict=True) if math.isfinite(v)}
+            scored = {keys[t]: float(v) for t, v in zip(todo, fresh, strict=True) if math.isfinite(v)}
             self.store.put_scores(scored)
             known.update(scored)
-        return [known.get(key, math.nan) for key in keys]
+        return [known.get(keys[text], math.nan) for text in texts]
 
 
 def file_digest(paths: Iterable[Path]) -> str:
