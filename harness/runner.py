@@ -26,7 +26,15 @@ from harness.errors import ConfigError, HarnessError
 from harness.model import ModelAdapter
 from harness.scenario import Scenario
 from harness.store import ResponseCache, RunDirectory
-from harness.types import Completion, Instance, MetricValue, Request, stable_hash, to_jsonable
+from harness.types import (
+    Completion,
+    GenerationParams,
+    Instance,
+    MetricValue,
+    Request,
+    stable_hash,
+    to_jsonable,
+)
 
 
 @dataclass
@@ -116,6 +124,7 @@ class Runner:
         self.settings = settings
         self.cache = cache if adapter.cacheable else None
         self._model_identity = adapter.info().identity()
+        self._decodings: dict[tuple[str, GenerationParams | None], dict[str, Any]] = {}
         self.stats = {
             "requests_sent": 0,
             "requests_cached": 0,
@@ -157,6 +166,7 @@ class Runner:
                     requests = [replace(r, instance_id=instance.id) for r in self.scenario.requests(instance)]
                     dataset_fp.update([instance.id, instance.input, instance.references, instance.metadata])
                     plan_fp.update([r.key() for r in requests])
+                    self._note_decodings(requests)
                     n_seen += 1
                     if instance.id not in finished:
                         todo.append((instance, requests))
@@ -165,6 +175,21 @@ class Runner:
         finally:
             bar.close()
         return n_seen, n_errors, dataset_fp.hexdigest(), plan_fp.hexdigest()
+
+    def _note_decodings(self, requests: Sequence[Request]) -> None:
+        for request in requests:
+            params = request.params if request.kind == "generate" else None
+            if (request.kind, params) not in self._decodings:
+                self._decodings[request.kind, params] = {"kind": request.kind, **to_jsonable(params or {})}
+
+    @property
+    def decoding(self) -> list[dict[str, Any]]:
+        """The distinct decoding settings of every request of the run, finished earlier or now.
+
+        A comparability key in the manifest; collected while planning, so no second pass over
+        samples.jsonl is needed.
+        """
+        return list(self._decodings.values())
 
     def _request_id(self, request: Request) -> str:
         if self.adapter.deduplicate:

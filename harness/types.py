@@ -83,10 +83,18 @@ class Request:
         return isinstance(self.prompt, tuple)
 
     def key(self) -> str:
-        """A stable content hash of the request (prompt, kind, params, continuations)."""
-        payload = to_jsonable(self)
-        payload.pop("instance_id")
-        return stable_hash(payload)
+        """A stable content hash of the request (prompt, kind, params, continuations).
+
+        The runner asks for it several times per request (deduplication, cache, plan fingerprint,
+        records), so it is computed once and kept on the (frozen, hence unchanging) request.
+        """
+        known: str | None = self.__dict__.get("_key")
+        if known is None:
+            payload = to_jsonable(self)
+            payload.pop("instance_id")
+            known = stable_hash(payload)
+            object.__setattr__(self, "_key", known)
+        return known
 
 
 @dataclass
@@ -186,8 +194,13 @@ class MetricValue:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def to_jsonable(obj: Any) -> Any:
     """Convert dataclasses, enums, tuples and numpy scalars to plain JSON-compatible values."""
+    if type(obj) in _PLAIN:  # most leaves: skip the dataclass / enum / container checks below
+        return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, enum.Enum):

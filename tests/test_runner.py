@@ -150,7 +150,10 @@ def test_a_killed_run_resumes_to_identical_metrics(tmp_path: Path) -> None:
     resumed_metrics = json.loads((killed / "metrics.json").read_text())["metrics"]
     clean_metrics = json.loads((clean / "metrics.json").read_text())["metrics"]
     assert resumed_metrics == clean_metrics
-    assert json.loads((killed / "run.json").read_text())["status"] == "completed"
+    resumed_manifest = json.loads((killed / "run.json").read_text())
+    assert resumed_manifest["status"] == "completed"
+    decoding = {"kind": "generate", "max_new_tokens": 4, "temperature": 1.0, "top_p": 1.0, "n": 7, "stop": []}
+    assert resumed_manifest["decoding"] == [decoding], "instances finished before the kill count too"
 
 
 def test_resume_refuses_a_different_configuration(tmp_path: Path) -> None:

@@ -84,9 +84,24 @@ def test_cluster_bootstrap_ratio_is_a_ratio_of_sums() -> None:
     assert stats.cluster_bootstrap_ratio([1], [0]).value is None
 
 
-def test_bootstrap_weights_drawn_in_blocks_give_the_same_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bootstrap_draws_in_blocks_give_the_same_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks bound memory at any size (100k instances) without changing a single replicate."""
     values = np.random.default_rng(3).random(3000)
     whole = stats.cluster_bootstrap_mean(values, resamples=500, seed=4)
-    monkeypatch.setattr(stats, "WEIGHT_BLOCK_ENTRIES", 3000 * 7)  # 72 blocks of 7 replicates, one of 3
+    rows = np.vstack(list(stats.resampled_clusters(3000, 500, seed=4)))
+    monkeypatch.setattr(stats, "DRAW_BLOCK_ENTRIES", 3000 * 7)  # 71 blocks of 7 replicates, one of 3
+    blocks = list(stats.resampled_clusters(3000, 500, seed=4))
+    assert len(blocks) == 72 and np.array_equal(np.vstack(blocks), rows)
     assert stats.cluster_bootstrap_mean(values, resamples=500, seed=4) == whole
+
+
+def test_bootstrap_replicates_are_ratios_of_the_drawn_clusters() -> None:
+    """Each replicate is sum of the drawn clusters' numerators over their denominators (hand check)."""
+    numerators, denominators = np.array([1.0, 0.0, 3.0, 2.0]), np.array([1.0, 2.0, 4.0, 2.0])
+    clusters = ["a", "a", "b", "c"]  # a: 1/3, b: 3/4, c: 2/2
+    (drawn,) = stats.resampled_clusters(3, 3, seed=8)
+    sums, counts = np.array([1.0, 3.0, 2.0]), np.array([3.0, 4.0, 2.0])
+    expected = [sums[row].sum() / counts[row].sum() for row in drawn]
+    estimate = stats.cluster_bootstrap_ratio(numerators, denominators, clusters, resamples=3, seed=8)
+    assert estimate.value == pytest.approx(6 / 9)
+    assert (estimate.low, estimate.high) == pytest.approx(tuple(np.quantile(expected, [0.025, 0.975])))

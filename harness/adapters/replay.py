@@ -8,12 +8,12 @@ keys; a record without the key or output field is an error that names the file a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import AdapterError, DataError
+from harness.jsonl import read_jsonl
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback
 from harness.types import Capability, Completion, ModelInfo, Request, prompt_text, stable_hash
 
@@ -35,26 +35,12 @@ class ReplayParams(AdapterParams):
 
 def _validate_jsonl(path: Path, key_field: str, output_field: str) -> None:
     """Check every line of a local JSONL file so errors can name the line (datasets cannot)."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    f"not valid JSON ({exc.msg} at column {exc.colno})", path=str(path), line=number
-                ) from exc
-            if not isinstance(record, dict):
-                raise DataError("each line must be a JSON object", path=str(path), line=number)
-            for field_name in (key_field, output_field):
-                if field_name not in record:
-                    raise DataError(
-                        f"missing field {field_name!r} (fields: {sorted(record)}); set model.key_field / "
-                        "model.output_field to the right columns",
-                        path=str(path),
-                        line=number,
-                    )
+    for _ in read_jsonl(
+        path,
+        (key_field, output_field),
+        hint="set model.key_field / model.output_field to the right columns",
+    ):
+        pass
 
 
 def load_records(params: ReplayParams) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 :mod:`harness.stats` returns finished intervals; ranking several models at once and turning a
 paired difference into a p-value (for Holm's correction) both need the replicates themselves,
 so this module draws them. The draw is the one :func:`harness.stats.cluster_bootstrap_mean`
-makes (multinomial cluster weights from ``numpy.random.default_rng(seed)``), so for one model
+makes (:func:`harness.stats.resampled_clusters`), so for one model
 the percentile interval here equals the engine's interval exactly (a test checks this).
 References: Efron & Tibshirani 1993 (percentile bootstrap, p-values by inversion); Miller 2024,
 "Adding Error Bars to Evals" (clustered, paired comparisons); HELM (Liang et al. 2022) for
@@ -12,15 +12,12 @@ ranking many models on one scenario.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.stats import CONFIDENCE, DEFAULT_RESAMPLES, paired_bootstrap_difference
-
-CHUNK = 256
-"""Replicates drawn per block, so the weight matrix stays small for large datasets."""
+from harness.stats import CONFIDENCE, DEFAULT_RESAMPLES, paired_bootstrap_difference, resampled_clusters
 
 
 def cluster_codes(n_units: int, clusters: Sequence[object] | np.ndarray | None) -> tuple[np.ndarray, int]:
@@ -29,13 +26,6 @@ def cluster_codes(n_units: int, clusters: Sequence[object] | np.ndarray | None) 
         return np.arange(n_units), n_units
     uniques, codes = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
     return codes, int(uniques.size)
-
-
-def _weight_blocks(n_clusters: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    probabilities = np.full(n_clusters, 1.0 / n_clusters)
-    for start in range(0, resamples, CHUNK):
-        yield rng.multinomial(n_clusters, probabilities, size=min(CHUNK, resamples - start))
 
 
 def bootstrap_means(
@@ -60,9 +50,9 @@ def bootstrap_means(
     np.add.at(sums, codes, np.where(present, matrix, 0.0))
     np.add.at(counts, codes, present.astype(float))
     blocks = []
-    for weights in _weight_blocks(n_clusters, resamples, seed):
+    for drawn in resampled_clusters(n_clusters, resamples, seed, columns=matrix.shape[1]):
         with np.errstate(invalid="ignore", divide="ignore"):
-            blocks.append((weights @ sums) / (weights @ counts))
+            blocks.append(sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1))
     return np.vstack(blocks) if blocks else np.empty((0, matrix.shape[1]))
 
 

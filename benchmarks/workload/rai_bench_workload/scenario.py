@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import DataError
+from harness.jsonl import read_jsonl
 from harness.scenario import Scenario, ScenarioParams
 from harness.types import Completion, GenerationParams, Instance, MetricSpec, Request
 
@@ -39,14 +40,11 @@ class BenchGenerateScenario(Scenario):
     Params = BenchGenerateParams
 
     def instances(self) -> Iterable[Instance]:
-        """One instance per line of the prompt file (``id`` and ``prompt`` fields), read by ``datasets``."""
-        from datasets import load_dataset
-
+        """One instance per line of the prompt file (``id`` and ``prompt`` fields), streamed."""
         params: BenchGenerateParams = self.params  # type: ignore[assignment]
         if not params.prompts:
             raise DataError("scenario.prompts: give the JSONL prompt file (one {id, prompt} object per line)")
-        table = load_dataset("json", data_files=params.prompts, split="train")
-        for row in table:
+        for _, row in read_jsonl(params.prompts, ("id", "prompt")):
             yield Instance(id=str(row["id"]), input=str(row["prompt"]))
 
     def requests(self, instance: Instance) -> list[Request]:
