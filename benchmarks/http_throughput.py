@@ -13,6 +13,7 @@ highest concurrency) to show the harness's own per-request cost on top of the ad
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,49 +90,77 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="every measurement is the median of these")
     parser.add_argument("--out", type=Path, default=OUT)
     return parser.parse_args(argv)
+
+
+def adapter_rate(port: int, concurrency: int, count: int) -> tuple[float, int]:
+    """Seconds for ``count`` distinct requests through one adapter, and how many failed."""
+    from harness.types import GenerationParams, Request
+
+    adapter = make_adapter(port, concurrency)
+    adapter.probe()
+    requests = [Request("generate", f"prompt {i}", GenerationParams(max_new_tokens=4)) for i in range(count)]
+    started = time.perf_counter()
+    completions = adapter.generate(requests, seed=0)
+    return time.perf_counter() - started, sum(c.error is not None for c in completions)
+
+
+def engine_rate(port: int, concurrency: int, count: int) -> float:
+    """Seconds for the whole engine (runner, cache, scoring, samples) on ``count`` distinct prompts."""
+    work = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    prompts_file = write_prompts([f"prompt {i}" for i in range(count)], work / "prompts.jsonl")
+    adapter = make_adapter(port, concurrency)
+    adapter.probe()
+    started = time.perf_counter()
+    in_process_run(adapter, prompts_file, 4).cleanup()
+    seconds = time.perf_counter() - started
+    shutil.rmtree(work, ignore_errors=True)
+    return seconds
+
+
+def median_row(
+    concurrency: int, count: int, runs: list[tuple[float, int]], latency: float
+) -> dict[str, float]:
+    """The measurement of the median run."""
+    seconds, failed = sorted(runs)[len(runs) // 2]
+    return measurement(concurrency, count, seconds, latency, failed)
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     """Measure every concurrency, print the table and write ``out/http_throughput.json``."""
     args = parse_args(argv)
-    from harness.types import GenerationParams, Request
-
+    top = max(args.concurrency)
+    counts = {c: max(4 * c, int(c / args.latency * args.seconds)) for c in args.concurrency}
+    runs: dict[int, list[tuple[float, int]]] = {c: [] for c in args.concurrency}
+    engine_runs: list[tuple[float, int]] = []
     server, port = start_server(args.latency)
-    rows: list[dict[str, float]] = []
     try:
-        for concurrency in args.concurrency:
-            ideal = concurrency / args.latency
-            count = max(4 * concurrency, int(ideal * args.seconds))
-            adapter = make_adapter(port, concurrency)
-            adapter.probe()
-            requests = [
-                Request("generate", f"prompt {i}", GenerationParams(max_new_tokens=4)) for i in range(count)
-            ]
-            started = time.perf_counter()
-            completions = adapter.generate(requests, seed=0)
-            seconds = time.perf_counter() - started
-            failed = sum(c.error is not None for c in completions)
-            rows.append(measurement(concurrency, count, seconds, args.latency, failed))
-            print(f"  {describe(rows[-1])}", file=sys.stderr)
-        top = max(args.concurrency)
-        count = max(4 * top, int(top / args.latency * args.seconds))
-        work = Path(tempfile.mkdtemp(prefix="bench-http-"))
-        prompts_file = write_prompts([f"prompt {i}" for i in range(count)], work / "prompts.jsonl")
-        adapter = make_adapter(port, top)
-        adapter.probe()
-        started = time.perf_counter()
-        in_process_run(adapter, prompts_file, 4).cleanup()
-        engine_seconds = time.perf_counter() - started
+        for round_index in range(args.rounds):
+            for concurrency in args.concurrency:
+                seconds, failed = adapter_rate(port, concurrency, counts[concurrency])
+                runs[concurrency].append((seconds, failed))
+                row = measurement(concurrency, counts[concurrency], seconds, args.latency, failed)
+                print(f"  round {round_index + 1}/{args.rounds}  {describe(row)}", file=sys.stderr)
+            engine_runs.append((engine_rate(port, top, counts[top]), 0))
     finally:
         server.kill()
         server.wait()
-    engine = measurement(top, count, engine_seconds, args.latency, 0)
-    figures: dict[str, object] = {"latency_s": args.latency, "adapter": rows, "whole_engine": engine}
+    rows = [median_row(c, counts[c], runs[c], args.latency) for c in args.concurrency]
+    engine = median_row(top, counts[top], engine_runs, args.latency)
+    figures: dict[str, object] = {
+        "latency_s": args.latency,
+        "rounds": args.rounds,
+        "adapter": rows,
+        "whole_engine": engine,
+    }
     table = [(f"adapter, concurrency {r['concurrency']:>3}", describe(r)) for r in rows]
     table.append((f"whole run (runner + adapter), concurrency {top}", describe(engine)))
-    print_table(f"HTTP throughput against a server with {args.latency * 1000:.0f} ms latency", table)
+    print_table(
+        f"HTTP throughput, server latency {args.latency * 1000:.0f} ms, median of {args.rounds} rounds",
+        table,
+    )
     path = report("http_throughput", figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)
     return figures

@@ -152,11 +152,11 @@ def cluster_bootstrap_statistic(
     point = float(statistic(np.arange(ids.size)))
     if uniques.size < 2:
         return Estimate(point, None, None, int(uniques.size), "cluster_bootstrap")
-    rng = np.random.default_rng(seed)
-    replicates = []
-    for _ in range(resamples):
-        drawn = rng.integers(0, uniques.size, size=uniques.size)
-        replicates.append(statistic(np.concatenate([members[c] for c in drawn])))
+    replicates = [
+        statistic(np.concatenate([members[c] for c in drawn]))
+        for block in resampled_clusters(int(uniques.size), resamples, seed)
+        for drawn in block
+    ]
     reps = np.asarray(replicates, dtype=float)
     reps = reps[np.isfinite(reps)]
     if reps.size == 0 or not np.isfinite(point):

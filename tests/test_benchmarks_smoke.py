@@ -46,7 +46,7 @@ BENCHMARKS: dict[str, list[str]] = {
         "--no-report",
     ],
     "scale": ["--sizes", "20", "40"],
-    "http_throughput": ["--concurrency", "1", "4", "--latency", "0.01", "--seconds", "0.2"],
+    "http_throughput": ["--concurrency", "1", "4", "--latency", "0.01", "--seconds", "0.2", "--rounds", "1"],
     "scorers": ["--scorers", "profanity", "--texts", "16", "--single", "4", "--rounds", "1"],
     "overhead": [*TINY, "--threads", "1"],
     # lm-eval's own CLI (about 12 s of imports and task indexing) is left out to keep this module fast;

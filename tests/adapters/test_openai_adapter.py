@@ -258,6 +258,7 @@ def test_loglikelihood_sums_the_servers_continuation_token_logprobs(server: Faul
         ("server_error", False, "HTTP 500: internal error"),
         ("rate_limit", False, "HTTP 429: rate limit reached"),
         ("timeout", False, r"timed out after 0.3 s \(model.timeout_s\)"),
+        ("timeout", True, r"timed out after 0.3 s \(model.timeout_s\)"),
     ],
 )
 def test_each_failure_has_a_clear_message_and_fails_closed(fault: str, stream: bool, message: str) -> None:
