@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
-from harness.types import SCHEMA_VERSION, Completion, stable_hash, to_jsonable
+from harness.types import SCHEMA_VERSION, Completion, json_default, stable_hash, to_jsonable
 
 MANIFEST = "run.json"
 SAMPLES = "samples.jsonl"
@@ -114,7 +114,7 @@ class RunDirectory:
 
     def append_samples(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append finished instances and flush them to disk before returning."""
-        lines = [json.dumps(to_jsonable(r), ensure_ascii=False, default=str) + "\n" for r in records]
+        lines = [json.dumps(r, ensure_ascii=False, default=json_default) + "\n" for r in records]
         if not lines:
             return
         self.path.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,12 @@ import json
 import multiprocessing
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.errors import DataError
 from harness.store import ResponseCache, RunDirectory, write_json_atomic
-from harness.types import Completion
+from harness.types import Completion, GenerationParams, Request
 
 
 def _writer(path: str, worker: int) -> None:
@@ -64,3 +65,26 @@ def test_atomic_json_write_replaces_whole_file(tmp_path: Path) -> None:
     write_json_atomic(target, {"status": "completed", "n": 3})
     assert json.loads(target.read_text()) == {"status": "completed", "n": 3}
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_samples_serialise_numpy_scalars_dataclasses_and_unknown_objects(tmp_path: Path) -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque!"
+
+    store = RunDirectory(tmp_path)
+    store.append_samples(
+        [
+            {
+                "id": "a",
+                "metadata": {"n": np.int64(3), "x": np.float32(0.5), "pair": (1, 2), "tag": Opaque()},
+                "scores": {"flag": np.bool_(True)},
+                "requests": [Request("generate", "hi", GenerationParams(max_new_tokens=2))],
+            }
+        ]
+    )
+    (record,) = store.iter_samples()
+    assert record["metadata"] == {"n": 3, "x": 0.5, "pair": [1, 2], "tag": "opaque!"}
+    assert record["scores"] == {"flag": True}
+    assert record["requests"][0]["params"]["max_new_tokens"] == 2
+    assert record["requests"][0]["prompt"] == "hi"
