@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import time
 from pathlib import Path
 
+from harness.reference import build as build_module
 from harness.reference import world
 from harness.reference.build import PLANTED_TRUTHS_FILE, build_id
 
@@ -39,8 +42,45 @@ def test_memorization_layout_and_controls_never_trained() -> None:
 def test_build_is_cached_with_its_planted_truths(reference_model_dir: Path) -> None:
     assert reference_model_dir.name == build_id()
     assert (reference_model_dir / "model.safetensors").exists()
+    assert (reference_model_dir / "last_used").exists(), "each use stamps the build"
     assert json.loads((reference_model_dir / "planted_truths.json").read_text()) == json.loads(
         PLANTED_TRUTHS_FILE.read_text()
     )
     training = json.loads((reference_model_dir / "training.json").read_text())
     assert training["final_epoch_loss"] < 1.0
+
+
+def test_a_new_build_deletes_only_builds_unused_for_thirty_days(tmp_path: Path) -> None:
+    now = time.time()
+    day = 86400
+
+    def build(name: str, used_days_ago: float | None, done_days_ago: float = 400) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (tmp_path / f"{name}.lock").touch()
+        done = path / "done.json"
+        done.write_text("{}")
+        os.utime(done, (now - done_days_ago * day,) * 2)
+        if used_days_ago is not None:
+            (path / build_module.LAST_USED).touch()
+            os.utime(path / build_module.LAST_USED, (now - used_days_ago * day,) * 2)
+        return path
+
+    build("current", used_days_ago=0)
+    build("old-but-used", used_days_ago=2)  # another installed version still runs it
+    build("stale", used_days_ago=31)
+    build("never-stamped", used_days_ago=None)  # made before stamps existed: done.json's age counts
+    build("fresh-unstamped", used_days_ago=None, done_days_ago=1)
+    (tmp_path / "building.partial").mkdir()  # another process's build in progress
+
+    deleted = build_module.prune_stale_builds(tmp_path, keep="current", now=now)
+    assert deleted == ["never-stamped", "stale"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "building.partial",
+        "current",
+        "current.lock",
+        "fresh-unstamped",
+        "fresh-unstamped.lock",
+        "old-but-used",
+        "old-but-used.lock",
+    ]

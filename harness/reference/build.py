@@ -5,7 +5,9 @@ The model trains deterministically (fixed seeds; the same weights for the same t
 into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
 ``~/.cache/rai-harness``). The build id hashes the corpus and the training recipe, so a change to
 either builds a new model instead of reusing a stale one. Concurrent processes (a joblib sweep)
-serialise on a file lock and the first one builds; the others reuse its result.
+serialise on a file lock and the first one builds; the others reuse its result. Each use stamps
+the build, and a new build deletes the builds no installation has used for
+:data:`STALE_AFTER_DAYS` days, so upgrades do not pile up old models in the cache.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ RECIPE: dict[str, Any] = {
     "seed": 0,
 }
 EOS = "<|endoftext|>"
+STALE_AFTER_DAYS = 30
+"""A new build deletes the builds that no installation has used for this long."""
+LAST_USED = "last_used"
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}assistant:{% endif %}"
@@ -63,6 +68,7 @@ def ensure_built() -> Path:
     """Return the reference model directory, building it first if needed (under a file lock)."""
     target = model_dir()
     if (target / "done.json").exists():
+        (target / LAST_USED).touch()
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
@@ -77,7 +83,30 @@ def ensure_built() -> Path:
             )
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
+            (target / LAST_USED).touch()
+            prune_stale_builds(target.parent, keep=target.name)
     return target
+
+
+def prune_stale_builds(root: Path, keep: str, now: float | None = None) -> list[str]:
+    """Delete the finished builds under ``root`` (but ``keep``) not used for :data:`STALE_AFTER_DAYS` days.
+
+    A build's last use is the time stamp of its ``last_used`` file (else of ``done.json``); a
+    build still in use by another installed version is stamped on every run and so survives.
+    Half-written builds (``*.partial``) are left to the builder that owns them. Returns the
+    deleted build ids.
+    """
+    cutoff = (time.time() if now is None else now) - STALE_AFTER_DAYS * 86400
+    deleted = []
+    for build in sorted(p for p in root.iterdir() if p.is_dir() and p.name != keep and "." not in p.name):
+        stamp = next((f for f in (build / LAST_USED, build / "done.json") if f.exists()), None)
+        if stamp is None or stamp.stat().st_mtime >= cutoff:
+            continue
+        shutil.rmtree(build, ignore_errors=True)
+        (root / f"{build.name}.lock").unlink(missing_ok=True)
+        deleted.append(build.name)
+        LOG.info("deleted the reference build %s, unused for %d days", build.name, STALE_AFTER_DAYS)
+    return deleted
 
 
 def write_json(path: Path, payload: Any) -> None:
