@@ -54,6 +54,14 @@ def read_json(path: Path) -> Any:
         raise DataError(f"malformed JSON ({exc.msg})", path=str(path), line=exc.lineno) from exc
 
 
+def _sample_line(record: Mapping[str, Any]) -> str:
+    """One samples.jsonl line; dict keys JSON cannot take (a tuple, a numpy integer) become strings."""
+    try:
+        return json.dumps(record, ensure_ascii=False, default=json_default)
+    except TypeError:  # such keys are rare: convert the whole record first, as to_jsonable does
+        return json.dumps(to_jsonable(record), ensure_ascii=False, default=str)
+
+
 class RunDirectory:
     """Reads and writes one run directory (see the module docstring for the format)."""
 
@@ -114,7 +122,7 @@ class RunDirectory:
 
     def append_samples(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append finished instances and flush them to disk before returning."""
-        lines = [json.dumps(r, ensure_ascii=False, default=json_default) + "\n" for r in records]
+        lines = [_sample_line(r) + "\n" for r in records]
         if not lines:
             return
         self.path.mkdir(parents=True, exist_ok=True)

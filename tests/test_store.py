@@ -83,7 +83,9 @@ def test_samples_serialise_numpy_scalars_dataclasses_and_unknown_objects(tmp_pat
             }
         ]
     )
-    (record,) = store.iter_samples()
+    store.append_samples([{"id": "b", "metadata": {(1, 2): "tuple key", np.int64(7): "numpy key"}}])
+    record, odd_keys = store.iter_samples()
+    assert odd_keys["metadata"] == {"(1, 2)": "tuple key", "7": "numpy key"}
     assert record["metadata"] == {"n": 3, "x": 0.5, "pair": [1, 2], "tag": "opaque!"}
     assert record["scores"] == {"flag": True}
     assert record["requests"][0]["params"]["max_new_tokens"] == 2
