@@ -153,6 +153,7 @@ class ResilientClient:
         self.auth_hint = auth_hint
         self._rng = random.Random()  # jitter only changes timing, never results
         self._http: Any = None
+        self._proxy: dict[str, Any] = {}
         self._gate: asyncio.Semaphore | None = None
         self._resume_at = 0.0
         self._in_flight = 0
@@ -190,16 +191,17 @@ class ResilientClient:
             headers=headers,
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            proxy=proxy,
-            proxy_auth=proxy_auth,
         ) as http:
             self._http = http
+            # passed with each request: aiohttp 3.9 has no session-wide proxy
+            self._proxy = {"proxy": proxy, "proxy_auth": proxy_auth}
             self._gate = asyncio.Semaphore(self.concurrency)
             try:
                 return await factory()
             finally:
                 self._http = None
                 self._gate = None
+                self._proxy = {}
 
     def _session_settings(self) -> tuple[dict[str, str], Any, Any]:
         """Headers (with the Basic login: given, else from ``~/.netrc``), proxy and proxy login; read once.
@@ -342,7 +344,7 @@ class ResilientClient:
     ) -> tuple[T, int | None]:
         import aiohttp
 
-        async with self._http.request(method, self.base_url + path, json=payload) as response:
+        async with self._http.request(method, self.base_url + path, json=payload, **self._proxy) as response:
             try:
                 content = await response.read()
             except aiohttp.ClientPayloadError as exc:
@@ -361,7 +363,7 @@ class ResilientClient:
 
         events = 0
         used_tokens: int | None = None
-        async with self._http.post(self.base_url + path, json=payload) as response:
+        async with self._http.post(self.base_url + path, json=payload, **self._proxy) as response:
             if response.status >= 300:
                 self._check_status(response.status, response.headers, await response.read())
             try:
