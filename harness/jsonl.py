@@ -27,11 +27,20 @@ def read_jsonl(
     """
     path = Path(path).expanduser()
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise DataError(f"cannot read this file ({exc.strerror})", path=str(path)) from exc
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a leading BOM is fine
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                    "save the file as UTF-8",
+                    path=str(path),
+                    line=number,
+                ) from exc
             if not line.strip():
                 continue
             try:

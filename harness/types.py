@@ -61,6 +61,10 @@ class GenerationParams:
     n: int = 1
     stop: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Keep ``stop`` a tuple (a plugin may pass a list) so decoding settings stay hashable."""
+        object.__setattr__(self, "stop", tuple(self.stop))
+
 
 @dataclass(frozen=True)
 class Request:
@@ -219,7 +223,9 @@ def json_default(obj: Any) -> Any:
 
     Serialising with this instead of ``json.dumps(to_jsonable(obj))`` lets the encoder walk plain
     dicts, lists and strings in C and call back only for the rare dataclass or numpy scalar; for
-    samples.jsonl that halves the writer's cost per instance.
+    samples.jsonl that halves the writer's cost per instance. Dict keys are JSON's to convert:
+    ``True`` becomes ``"true"`` (``to_jsonable`` writes ``"True"``), and keys JSON refuses
+    (tuples, numpy integers) raise ``TypeError`` for the caller to fall back on ``to_jsonable``.
     """
     converted = to_jsonable(obj)
     return str(obj) if converted is obj else converted

@@ -56,3 +56,13 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
         DataError, match=r"nowhere\.jsonl: cannot read this file \(No such file or directory\)"
     ):
         list(read_jsonl(tmp_path / "nowhere.jsonl"))
+
+
+def test_text_that_is_not_utf8_names_the_line_and_a_leading_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": 1}\n{"id": "caf\xe9"}\n')
+    rows = read_jsonl(path)
+    assert next(rows) == (1, {"id": 1})
+    with pytest.raises(DataError) as error:
+        next(rows)
+    assert str(error.value) == f"{path}:2: not UTF-8 text (byte 0xe9 at column 12); save the file as UTF-8"

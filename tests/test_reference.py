@@ -84,3 +84,8 @@ def test_a_new_build_deletes_only_builds_unused_for_thirty_days(tmp_path: Path) 
         "old-but-used",
         "old-but-used.lock",
     ]
+
+
+def test_an_unwritable_build_is_used_without_a_stamp(tmp_path: Path) -> None:
+    build_module.stamp_use(tmp_path / "read-only" / "build")  # the stamp cannot be written: no error
+    assert not (tmp_path / "read-only").exists()

@@ -19,7 +19,7 @@ from harness.evaluate import ScenarioRun, run_scenario
 from harness.runner import Runner, RunSettings, select_instances
 from harness.scenario import ScenarioContext
 from harness.store import ResponseCache
-from harness.types import Completion, Instance, Request
+from harness.types import Completion, GenerationParams, Instance, Request
 from tests.helpers import CoinParams, CoinScenario, coin_rules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,3 +166,8 @@ def test_resume_refuses_a_different_configuration(tmp_path: Path) -> None:
     overwrite = HarnessSettings(progress=False, bootstrap_resamples=100, overwrite=True)
     result = run_scenario(ScenarioRun(_scenario(adapter=other), other, tmp_path, {}, overwrite), cache=None)
     assert result.n_instances == 40
+
+
+def test_a_stop_list_from_a_plugin_becomes_a_hashable_tuple() -> None:
+    params = GenerationParams(stop=["\n", "###"])  # type: ignore[arg-type]  # a plugin passing a list
+    assert params.stop == ("\n", "###") and hash(params) == hash(GenerationParams(stop=("\n", "###")))

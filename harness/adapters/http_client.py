@@ -222,8 +222,11 @@ class ResilientClient:
         except LookupError:
             proxy, proxy_auth = None, None
         headers = dict(self._headers)
+        has_header = any(k.lower() == "authorization" for k in headers)
+        if self._auth and has_header:
+            raise ValueError("a Basic login and an Authorization header cannot both be sent")
         login = aiohttp.BasicAuth(*self._auth) if self._auth else None
-        if login is None and url.host and not any(k.lower() == "authorization" for k in headers):
+        if login is None and url.host and not has_header:
             with contextlib.suppress(LookupError):
                 login = helpers.basicauth_from_netrc(helpers.netrc_from_env(), url.host)
         if login is not None:

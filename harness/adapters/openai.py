@@ -183,6 +183,12 @@ class OpenAIAdapter(ModelAdapter):
         self.public_url = public_url(params.base_url)
         # user:password in the URL becomes HTTP basic auth, so the URL itself never carries it
         basic_auth = (url.username or "", url.password or "") if url.username or url.password else None
+        if basic_auth and api_key is not None and params.api_key_header.lower() == "authorization":
+            raise AdapterError(
+                f"model.base_url carries a user:password login and ${params.api_key_env} (model.api_key_env) "
+                "a key; both would go in the Authorization header. Remove the login from model.base_url, or "
+                "pass model.api_key_env=null (or model.api_key_header=<another header>)."
+            )
         self.client = ResilientClient(
             self.public_url,
             headers=headers,

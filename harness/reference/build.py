@@ -12,6 +12,7 @@ the build, and a new build deletes the builds no installation has used for
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -68,7 +69,7 @@ def ensure_built() -> Path:
     """Return the reference model directory, building it first if needed (under a file lock)."""
     target = model_dir()
     if (target / "done.json").exists():
-        (target / LAST_USED).touch()
+        stamp_use(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
@@ -83,18 +84,25 @@ def ensure_built() -> Path:
             )
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
-            (target / LAST_USED).touch()
+            stamp_use(target)
             prune_stale_builds(target.parent, keep=target.name)
     return target
+
+
+def stamp_use(build: Path) -> None:
+    """Record that ``build`` was used now; a read-only cache (a shared or baked-in one) just isn't stamped."""
+    with contextlib.suppress(OSError):
+        (build / LAST_USED).touch()
 
 
 def prune_stale_builds(root: Path, keep: str, now: float | None = None) -> list[str]:
     """Delete the finished builds under ``root`` (but ``keep``) not used for :data:`STALE_AFTER_DAYS` days.
 
-    A build's last use is the time stamp of its ``last_used`` file (else of ``done.json``); a
-    build still in use by another installed version is stamped on every run and so survives.
-    Half-written builds (``*.partial``) are left to the builder that owns them. Returns the
-    deleted build ids.
+    A build's last use is the time stamp of its ``last_used`` file; a build still in use by another
+    installed version that stamps its builds survives. Builds made by versions from before the
+    stamps have none and are judged by the date they were built (``done.json``), so such a
+    version may have to rebuild its model once. Half-written builds (``*.partial``) are left to
+    the builder that owns them. Returns the deleted build ids.
     """
     cutoff = (time.time() if now is None else now) - STALE_AFTER_DAYS * 86400
     deleted = []
