@@ -68,6 +68,21 @@ def resampled_clusters(n_clusters: int, resamples: int, seed: int, columns: int 
         yield rng.integers(0, n_clusters, size=(min(block, resamples - start), n_clusters))
 
 
+def replicate_ratios(sums: np.ndarray, counts: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Per replicate, the drawn clusters' summed ``sums`` over their summed ``counts``.
+
+    ``sums`` and ``counts`` hold one row per cluster: a vector gives one ratio per replicate
+    (shape ``(resamples,)``), a clusters x columns matrix one per column, all columns sharing each
+    replicate's draw (shape ``(resamples, columns)``). A ratio with nothing drawn is NaN.
+    """
+    columns = 1 if sums.ndim == 1 else sums.shape[1]
+    blocks = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for drawn in resampled_clusters(len(sums), resamples, seed, columns):
+            blocks.append(sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1))
+    return np.concatenate(blocks) if blocks else np.empty((0, *sums.shape[1:]))
+
+
 def cluster_bootstrap_mean(
     values: Sequence[float] | np.ndarray,
     clusters: Sequence[object] | np.ndarray | None = None,
@@ -99,8 +114,8 @@ def cluster_bootstrap_ratio(
     """sum(numerators) / sum(denominators) with a CI that resamples whole clusters.
 
     For rates whose units are unevenly spread over prompts (fabricated / citations, summed over
-    responses). Each replicate draws clusters with replacement (:func:`resampled_clusters`) and
-    divides the drawn clusters' summed numerators by their summed denominators. Rows with a zero
+    responses). Each replicate draws clusters with replacement and divides the drawn clusters'
+    summed numerators by their summed denominators (:func:`replicate_ratios`). Rows with a zero
     denominator carry no weight.
     """
     top = np.asarray(numerators, dtype=float)
@@ -120,11 +135,7 @@ def cluster_bootstrap_ratio(
     n_clusters = sums.size
     if n_clusters < 2:
         return Estimate(point, None, None, n_clusters, "cluster_bootstrap")
-    replicates = np.empty(resamples)
-    start = 0
-    for drawn in resampled_clusters(n_clusters, resamples, seed):
-        replicates[start : start + len(drawn)] = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
-        start += len(drawn)
+    replicates = replicate_ratios(sums, counts, resamples, seed)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(replicates, [alpha, 1.0 - alpha])
     return Estimate(point, float(low), float(high), n_clusters, "cluster_bootstrap")

@@ -3,7 +3,7 @@
 :mod:`harness.stats` returns finished intervals; ranking several models at once and turning a
 paired difference into a p-value (for Holm's correction) both need the replicates themselves,
 so this module draws them. The draw is the one :func:`harness.stats.cluster_bootstrap_mean`
-makes (:func:`harness.stats.resampled_clusters`), so for one model
+makes (:func:`harness.stats.replicate_ratios`), so for one model
 the percentile interval here equals the engine's interval exactly (a test checks this).
 References: Efron & Tibshirani 1993 (percentile bootstrap, p-values by inversion); Miller 2024,
 "Adding Error Bars to Evals" (clustered, paired comparisons); HELM (Liang et al. 2022) for
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.stats import CONFIDENCE, DEFAULT_RESAMPLES, paired_bootstrap_difference, resampled_clusters
+from harness.stats import CONFIDENCE, DEFAULT_RESAMPLES, paired_bootstrap_difference, replicate_ratios
 
 
 def cluster_codes(n_units: int, clusters: Sequence[object] | np.ndarray | None) -> tuple[np.ndarray, int]:
@@ -49,11 +49,7 @@ def bootstrap_means(
     counts = np.zeros((n_clusters, matrix.shape[1]))
     np.add.at(sums, codes, np.where(present, matrix, 0.0))
     np.add.at(counts, codes, present.astype(float))
-    blocks = []
-    for drawn in resampled_clusters(n_clusters, resamples, seed, columns=matrix.shape[1]):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            blocks.append(sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1))
-    return np.vstack(blocks) if blocks else np.empty((0, matrix.shape[1]))
+    return replicate_ratios(sums, counts, resamples, seed)
 
 
 def ranks(scores: np.ndarray, higher_is_better: bool) -> np.ndarray:
