@@ -4,7 +4,15 @@ Instances are processed in windows of ``window_size`` so memory stays flat howev
 dataset is. Within a window the runner drops instances that a previous (killed) run already
 finished, sends every distinct request once, serves what the response cache already knows, and
 hands the rest to the adapter as one batch (the adapter sorts by length and batches). Each
-finished instance is scored and appended to ``samples.jsonl`` before the next window starts.
+finished instance is scored and appended to ``samples.jsonl``.
+
+Windows are pipelined: while the model generates window k+1 (on one worker thread, one adapter
+call at a time, as before), the main thread scores window k and writes it, then plans window
+k+2. Model time and the engine's own work (scoring, writing, planning) overlap instead of
+adding up; for an API model this keeps the requests flowing while the previous answers are
+scored. Cache lookups for a window happen after the previous window's answers are cached, so a
+request repeated across windows is still generated once. A failure leaves every window before
+it written, as without pipelining.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -107,6 +116,16 @@ class Fingerprint:
         return self._hash.hexdigest()
 
 
+@dataclass
+class WindowJob:
+    """One window on its way through the runner: planned, partly answered by the cache, generating."""
+
+    todo: Sequence[tuple[Instance, list[Request]]]
+    answers: dict[str, Completion]
+    pending: dict[str, Request]
+    generation: Future[tuple[dict[str, Completion], float]] | None
+
+
 class Runner:
     """Runs one scenario against one adapter into one run directory."""
 
@@ -150,6 +169,8 @@ class Runner:
             disable=not self.settings.progress,
             dynamic_ncols=True,
         )
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-generate")
+        previous: WindowJob | None = None
         try:
             selected = select_instances(
                 self.scenario.instances(), self.settings.limit, self.settings.limit_mode, self.settings.seed
@@ -170,10 +191,19 @@ class Runner:
                     n_seen += 1
                     if instance.id not in finished:
                         todo.append((instance, requests))
-                if todo:
-                    n_errors += self._run_window(todo, bar)
+                if not todo:
+                    continue
+                # Generate this window while the previous one is scored and written.
+                previous_answers = self._collect(previous) if previous else {}
+                job = self._start_window(todo, bar, worker)
+                if previous:
+                    n_errors += self._score_and_store(previous.todo, previous_answers)
+                previous = job
+            if previous:
+                n_errors += self._score_and_store(previous.todo, self._collect(previous))
         finally:
             bar.close()
+            worker.shutdown(wait=False, cancel_futures=True)
         return n_seen, n_errors, dataset_fp.hexdigest(), plan_fp.hexdigest()
 
     def _note_decodings(self, requests: Sequence[Request]) -> None:
@@ -200,7 +230,10 @@ class Runner:
         greedy = request.kind == "loglikelihood" or request.params.temperature == 0
         return ResponseCache.key(self._model_identity, request.key(), 0 if greedy else self.settings.seed)
 
-    def _run_window(self, todo: Sequence[tuple[Instance, list[Request]]], bar: tqdm) -> int:
+    def _start_window(
+        self, todo: Sequence[tuple[Instance, list[Request]]], bar: tqdm, worker: ThreadPoolExecutor
+    ) -> WindowJob:
+        """Deduplicate, answer what the cache knows, and start generating the rest on ``worker``."""
         unique: dict[str, Request] = {}
         total_requests = 0
         for _, requests in todo:
@@ -219,7 +252,13 @@ class Runner:
         pending = {rid: r for rid, r in unique.items() if rid not in answers}
         bar.total += len(unique)
         bar.update(len(answers))
+        generation = worker.submit(self._generate, pending, bar) if pending else None
+        return WindowJob(todo, answers, pending, generation)
+
+    def _generate(self, pending: dict[str, Request], bar: tqdm) -> tuple[dict[str, Completion], float]:
+        """The adapter's answers to ``pending`` (one call per request kind) and the seconds taken."""
         started = time.perf_counter()
+        fresh: dict[str, Completion] = {}
         for kind in ("generate", "loglikelihood"):
             ids = [rid for rid, r in pending.items() if r.kind == kind]
             if not ids:
@@ -234,13 +273,19 @@ class Runner:
                     f"adapter {type(self.adapter).__name__} returned {len(completions)} completions "
                     f"for {len(batch)} requests"
                 )
-            fresh = dict(zip(ids, completions, strict=True))
-            answers.update(fresh)
-            self.stats["requests_sent"] += len(batch)
-            if self.cache is not None:
-                self.cache.put_many({self._cache_key(pending[rid]): c for rid, c in fresh.items()})
-        self.stats["generation_s"] += time.perf_counter() - started
-        return self._score_and_store(todo, answers)
+            fresh.update(zip(ids, completions, strict=True))
+        return fresh, time.perf_counter() - started
+
+    def _collect(self, job: WindowJob) -> dict[str, Completion]:
+        """Wait for the window's generation, cache its answers, and return all of the window's answers."""
+        if job.generation is None:
+            return job.answers
+        fresh, seconds = job.generation.result()
+        self.stats["requests_sent"] += len(fresh)
+        self.stats["generation_s"] += seconds
+        if self.cache is not None:
+            self.cache.put_many({self._cache_key(job.pending[rid]): c for rid, c in fresh.items()})
+        return {**job.answers, **fresh}
 
     def _score_and_store(
         self, todo: Sequence[tuple[Instance, list[Request]]], answers: dict[str, Completion]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -171,3 +172,84 @@ def test_resume_refuses_a_different_configuration(tmp_path: Path) -> None:
 def test_a_stop_list_from_a_plugin_becomes_a_hashable_tuple() -> None:
     params = GenerationParams(stop=["\n", "###"])  # type: ignore[arg-type]  # a plugin passing a list
     assert params.stop == ("\n", "###") and hash(params) == hash(GenerationParams(stop=("\n", "###")))
+
+
+class GatedAdapter(SimulatedAdapter):
+    """Counts the generation calls that have started, and records the thread of each."""
+
+    def __init__(self, params: SimulatedParams, fail_call: int | None = None) -> None:
+        super().__init__(params)
+        self.started = 0
+        self.changed = threading.Condition()
+        self.threads: list[str] = []
+        self.fail_call = fail_call
+
+    def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        self.threads.append(threading.current_thread().name)
+        with self.changed:
+            self.started += 1
+            self.changed.notify_all()
+        if self.started == self.fail_call:
+            raise RuntimeError("the model server went away")
+        return super().generate(requests, seed, progress)
+
+
+class SignallingScenario(CoinScenario):
+    """Scoring a window (but the last) waits until the next window's generation has started."""
+
+    adapter: GatedAdapter
+    windows = 3
+
+    def score_batch(self, items):
+        self.scored = getattr(self, "scored", 0) + 1
+        if self.scored < self.windows:  # a sequential runner would time out here
+            with self.adapter.changed:
+                next_started = self.adapter.changed.wait_for(
+                    lambda: self.adapter.started > self.scored, timeout=20
+                )
+            self.overlapped = [*getattr(self, "overlapped", []), next_started]
+        return super().score_batch(items)
+
+
+def _gated_runner(
+    tmp_path: Path, fail_call: int | None = None
+) -> tuple[Runner, GatedAdapter, SignallingScenario]:
+    """18 distinct instances in windows of 6: three adapter calls."""
+    adapter = GatedAdapter(SimulatedParams(rules=coin_rules(0.5)), fail_call)
+    scenario = _scenario(SignallingScenario, n=18)
+    scenario.adapter = adapter
+    settings = RunSettings(progress=False, window_size=6)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    return Runner(scenario, adapter, tmp_path, settings, cache), adapter, scenario
+
+
+def _sample_ids(run_dir: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+
+
+def test_each_window_is_generated_while_the_previous_one_is_scored(tmp_path: Path) -> None:
+    runner, adapter, scenario = _gated_runner(tmp_path)
+    runner.execute()
+    assert scenario.overlapped == [True, True]
+    assert len(set(adapter.threads)) == 1 and adapter.threads[0].startswith("harness-generate")
+    assert _sample_ids(tmp_path) == [f"c{i}" for i in range(18)]
+    assert runner.stats["requests_sent"] == 18
+
+
+def test_a_failing_window_leaves_the_windows_before_it_written(tmp_path: Path) -> None:
+    runner, _, _ = _gated_runner(tmp_path, fail_call=3)
+    with pytest.raises(RuntimeError, match="model server went away"):
+        runner.execute()
+    assert _sample_ids(tmp_path) == [f"c{i}" for i in range(12)]
+
+
+def test_a_request_repeated_in_a_later_window_is_generated_once(tmp_path: Path) -> None:
+    # 24 instances asking 4 distinct prompts, in windows of 6: window 1 sends all four, and the
+    # later windows find them in the cache although window 1 was still generating when they were planned.
+    adapter = CountingAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = RunSettings(progress=False, window_size=6)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    runner = Runner(_scenario(DuplicatePromptScenario, n=24), adapter, tmp_path, settings, cache)
+    runner.execute()
+    assert len(adapter.sent) == 4
+    assert runner.stats["requests_cached"] == 12 and runner.stats["requests_deduplicated"] == 8

@@ -7,9 +7,14 @@
 * Start-up: building the adapter loads the tokenizer and the config (so a missing model fails at
   once) and decides device and dtype; the weights are loaded on the first generation or
   log-likelihood request, so a run whose answers all come from the response cache never loads
-  them. Both steps run with the garbage collector paused, then freeze what they created
+  them. A local model seen before with the same files needs neither: its capabilities are
+  remembered and device and dtype are decided without torch where they can be
+  (:mod:`harness.adapters.hf_metadata`), so a fully cached rerun never imports torch or
+  transformers. Loading runs with the garbage collector paused, then freezes what it created
   (:mod:`harness.collector`): importing torch and transformers creates about a million
   long-lived objects, and collecting while they are created costs time and frees nothing.
+* Identity: local models are identified by a fingerprint of their files; Hub models by their
+  commit in the local Hugging Face cache.
 * Generation: prompts are tokenised once, in one batched call; batches hold prompts sorted by
   length (the least padding), left-padded. ``n`` greedy samples are one generation copied ``n``
   times (greedy decoding is deterministic). ``n`` sampled continuations share their prompt's
@@ -36,12 +41,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.adapters.hf_metadata import (
+    hub_commit,
+    metadata_key,
+    remember_capabilities,
+    remembered_capabilities,
+    static_device_dtype,
+)
 from harness.collector import paused_then_frozen
 from harness.errors import AdapterError
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
 from harness.types import Capability, Completion, GenerationParams, ModelInfo, Request
 
 BUILTIN_PREFIX = "builtin:"
+#: Files that decide a local model's outputs: weights, configs, tokenizer files, chat templates.
+FINGERPRINTED_SUFFIXES = frozenset({".safetensors", ".bin", ".json", ".model", ".txt", ".jinja"})
 
 
 @dataclass
@@ -82,14 +96,16 @@ def resolve_pretrained(pretrained: str) -> str:
 
 
 def weights_fingerprint(directory: Path) -> str:
-    """A fast fingerprint of local weights: config, file sizes and the first and last MiB of each.
+    """A fast fingerprint of a local model: weights, config, tokenizer files and chat templates.
+
+    Each file contributes its name, size and first and last MiB.
 
     Hashing every byte of a multi-GB checkpoint would dominate start-up; size plus head and tail
     changes whenever a checkpoint is retrained or re-quantised.
     """
     digest = hashlib.sha256()
     for file in sorted(directory.iterdir()):
-        if file.suffix not in {".safetensors", ".bin", ".json", ".model", ".txt"} or not file.is_file():
+        if file.suffix not in FINGERPRINTED_SUFFIXES or not file.is_file():
             continue
         size = file.stat().st_size
         digest.update(f"{file.name}:{size}".encode())
@@ -124,33 +140,76 @@ class HFAdapter(ModelAdapter):
         if not self._local and _hub_is_offline():
             self._load_kwargs["local_files_only"] = True
         self._model: Any = None
-        with paused_then_frozen():
+        self._tokenizer: Any = None
+        # A local model: device and dtype decided without torch where they can be, capabilities
+        # remembered from an earlier load of the same files (harness.adapters.hf_metadata).
+        self._metadata_key = (
+            metadata_key(self._weights_hash, params.revision, params.trust_remote_code)
+            if self._weights_hash
+            else None
+        )
+        self._static = static_device_dtype(params.device, params.dtype) if self._metadata_key else None
+        if self._static:
+            self.device, self._dtype_name = self._static
+        remembered = remembered_capabilities(self._metadata_key) if self._static else None
+        if remembered is None:
             self._load_metadata()
+        else:
+            self._capabilities = remembered
+        self._revision = params.revision if self._local else hub_commit(self.source, params.revision)
 
     def _load_metadata(self) -> None:
         """Tokenizer, config, device and dtype: everything but the weights (a missing model fails here)."""
-        import torch
-        from transformers import AutoConfig, AutoTokenizer
+        with paused_then_frozen():
+            import torch
+            from transformers import AutoConfig, AutoTokenizer
 
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source, **self._load_kwargs)
-            self.config = AutoConfig.from_pretrained(self.source, **self._load_kwargs)
-        except OSError as exc:
-            raise AdapterError(self._load_error(exc)) from exc
-        self.device = self._pick_device(torch)
-        self.dtype = self._pick_dtype(torch)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.source, **self._load_kwargs)
+                self._config = AutoConfig.from_pretrained(self.source, **self._load_kwargs)
+            except OSError as exc:
+                raise AdapterError(self._load_error(exc)) from exc
+        if self._static is None:
+            self.device = self._pick_device(torch)
+            self._dtype_name = str(self._pick_dtype(torch)).removeprefix("torch.")
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        config = self._config
         self.max_length = self.params.max_length or int(
-            getattr(self.config, "max_position_embeddings", None) or getattr(self.config, "n_positions", 2048)
+            getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
         )
         self._torch = torch
+        self._tokenizer = tokenizer
+        self._capabilities = frozenset(
+            {Capability.GENERATE, Capability.LOGLIKELIHOOD}
+            | ({Capability.CHAT} if getattr(tokenizer, "chat_template", None) else set())
+        )
+        if self._metadata_key:
+            remember_capabilities(self._metadata_key, self._capabilities)
+
+    def _ensure_metadata(self) -> None:
+        """Load the tokenizer and config now if start-up answered from remembered metadata."""
+        if self._tokenizer is None:
+            self._load_metadata()
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer (left padding), loaded with the config on first use if start-up skipped it."""
+        self._ensure_metadata()
+        return self._tokenizer
+
+    @property
+    def config(self) -> Any:
+        """The transformers config, loaded with the tokenizer on first use if start-up skipped it."""
+        self._ensure_metadata()
+        return self._config
 
     @property
     def model(self) -> Any:
         """The model, loaded on first use: a run whose answers are all cached never loads the weights."""
         if self._model is None:
+            self._ensure_metadata()
             with paused_then_frozen():
                 self._model = self._load_weights()
         return self._model
@@ -159,8 +218,9 @@ class HFAdapter(ModelAdapter):
         from transformers import AutoModelForCausalLM
 
         try:
+            dtype = getattr(self._torch, self._dtype_name)
             model = AutoModelForCausalLM.from_pretrained(
-                self.source, config=self.config, dtype=self.dtype, **self._load_kwargs
+                self.source, config=self.config, dtype=dtype, **self._load_kwargs
             )
         except OSError as exc:
             raise AdapterError(self._load_error(exc)) from exc
@@ -197,10 +257,7 @@ class HFAdapter(ModelAdapter):
 
     def capabilities(self) -> frozenset[Capability]:
         """Generation and log-likelihood always; chat when the tokenizer has a chat template."""
-        caps = {Capability.GENERATE, Capability.LOGLIKELIHOOD}
-        if getattr(self.tokenizer, "chat_template", None):
-            caps.add(Capability.CHAT)
-        return frozenset(caps)
+        return self._capabilities
 
     def info(self) -> ModelInfo:
         """Model id, Hub commit (or local weights fingerprint), dtype and device."""
@@ -210,9 +267,9 @@ class HFAdapter(ModelAdapter):
         return ModelInfo(
             adapter="hf",
             model_id=name,
-            revision=getattr(self.config, "_commit_hash", None) or self.params.revision,
+            revision=self._revision or self.params.revision,
             weights_hash=self._weights_hash,
-            dtype=str(self.dtype).removeprefix("torch."),
+            dtype=self._dtype_name,
             extra={"device": self.device, "source": self.params.pretrained},
         )
 
@@ -232,7 +289,7 @@ class HFAdapter(ModelAdapter):
         """Batched, length-sorted generation; see the module docstring for seeding and sharing."""
         texts: list[list[str]] = [[] for _ in requests]
         rendered = [self._render(r) for r in requests]
-        token_ids = self.tokenizer(rendered).input_ids if rendered else []
+        token_ids = self.tokenizer(rendered).input_ids if rendered else []  # loads metadata if skipped
         groups: dict[tuple[Any, ...], list[int]] = {}
         for index, request in enumerate(requests):
             p = request.params
@@ -288,7 +345,7 @@ class HFAdapter(ModelAdapter):
         seed: int,
     ) -> list[str]:
         """One ``generate`` continuing ``prompts[row_prompt[r]]`` for each row r (sample ``row_keys[r]``)."""
-        torch, model = self._torch, self.model
+        model, torch = self.model, self._torch
         ids, mask = self._left_pad(prompts)
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
@@ -349,7 +406,7 @@ class HFAdapter(ModelAdapter):
         model supports it): with a large vocabulary the output layer and the softmax over every
         context position would otherwise cost more than the transformer.
         """
-        torch, model = self._torch, self.model
+        model, torch = self.model, self._torch
         contexts = [self._render(request) for request in requests]
         joined = [(i, c) for i, request in enumerate(requests) for c in range(len(request.continuations))]
         context_ids = self.tokenizer(contexts).input_ids if contexts else []
