@@ -7,6 +7,12 @@ least 4c requests, distinct prompts) and the achieved rate is compared with the 
 row runs the whole engine in-process (the ``bench_generate`` workload through the runner, at the
 highest concurrency) to show the harness's own per-request cost on top of the adapter's.
 
+Pipelining: the runner generates window k+1 while it scores window k. Two more whole runs give
+each continuation a scoring cost of ``--scoring-ms`` spent outside the interpreter lock (as a
+classifier on a GPU would be): one in windows of ``--window`` (generation and scoring overlap),
+one in a single window holding every instance (nothing to overlap: generation, then scoring,
+the runner's behaviour without pipelining). Their time ratio is the pipelining gain.
+
     .venv/bin/python -m benchmarks.http_throughput --concurrency 1 8 32 64
 """
 
@@ -91,6 +97,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
     parser.add_argument("--rounds", type=int, default=3, help="every measurement is the median of these")
+    parser.add_argument(
+        "--scoring-ms", type=float, default=1.0, help="pipelining runs: scoring cost per continuation"
+    )
+    parser.add_argument("--window", type=int, default=512, help="pipelining runs: instances per window")
     parser.add_argument("--out", type=Path, default=OUT)
     return parser.parse_args(argv)
 
@@ -107,14 +117,16 @@ def adapter_rate(port: int, concurrency: int, count: int) -> tuple[float, int]:
     return time.perf_counter() - started, sum(c.error is not None for c in completions)
 
 
-def engine_rate(port: int, concurrency: int, count: int) -> float:
+def engine_rate(
+    port: int, concurrency: int, count: int, window_size: int = 1024, scoring_ms: float = 0.0
+) -> float:
     """Seconds for the whole engine (runner, cache, scoring, samples) on ``count`` distinct prompts."""
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
     prompts_file = write_prompts([f"prompt {i}" for i in range(count)], work / "prompts.jsonl")
     adapter = make_adapter(port, concurrency)
     adapter.probe()
     started = time.perf_counter()
-    in_process_run(adapter, prompts_file, 4).cleanup()
+    in_process_run(adapter, prompts_file, 4, window_size=window_size, scoring_ms=scoring_ms).cleanup()
     seconds = time.perf_counter() - started
     shutil.rmtree(work, ignore_errors=True)
     return seconds
@@ -135,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     counts = {c: max(4 * c, int(c / args.latency * args.seconds)) for c in args.concurrency}
     runs: dict[int, list[tuple[float, int]]] = {c: [] for c in args.concurrency}
     engine_runs: list[tuple[float, int]] = []
+    scored_runs: dict[str, list[tuple[float, int]]] = {"pipelined": [], "one window": []}
+    windows = {"pipelined": args.window, "one window": counts[top]}
     server, port = start_server(args.latency)
     try:
         for round_index in range(args.rounds):
@@ -144,19 +158,30 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 row = measurement(concurrency, counts[concurrency], seconds, args.latency, failed)
                 print(f"  round {round_index + 1}/{args.rounds}  {describe(row)}", file=sys.stderr)
             engine_runs.append((engine_rate(port, top, counts[top]), 0))
+            for arm, window in windows.items():
+                seconds = engine_rate(port, top, counts[top], window, args.scoring_ms)
+                scored_runs[arm].append((seconds, 0))
+                print(f"  round {round_index + 1}/{args.rounds}  {arm}: {seconds:.2f} s", file=sys.stderr)
     finally:
         server.kill()
         server.wait()
     rows = [median_row(c, counts[c], runs[c], args.latency) for c in args.concurrency]
     engine = median_row(top, counts[top], engine_runs, args.latency)
+    scored = {arm: median_row(top, counts[top], runs, args.latency) for arm, runs in scored_runs.items()}
+    gain = scored["one window"]["seconds"] / scored["pipelined"]["seconds"]
     figures: dict[str, object] = {
         "latency_s": args.latency,
         "rounds": args.rounds,
         "adapter": rows,
         "whole_engine": engine,
+        "pipelining": {"scoring_ms": args.scoring_ms, "window": args.window, **scored, "gain": gain},
     }
     table = [(f"adapter, concurrency {r['concurrency']:>3}", describe(r)) for r in rows]
     table.append((f"whole run (runner + adapter), concurrency {top}", describe(engine)))
+    scoring = f"{args.scoring_ms:g} ms/continuation scoring"
+    for arm, row in scored.items():
+        table.append((f"whole run, {scoring}, {arm}", f"{row['seconds']:8.2f} s   {describe(row)}"))
+    table.append(("pipelining gain (one window / pipelined)", f"{gain:8.2f}x"))
     print_table(
         f"HTTP throughput, server latency {args.latency * 1000:.0f} ms, median of {args.rounds} rounds",
         table,

@@ -50,7 +50,9 @@ def enable_workload_plugin() -> None:
         sys.path.insert(0, str(WORKLOAD_PATH))
 
 
-def in_process_run(adapter: Any, prompts_file: Path, new_tokens: int, **scenario: Any) -> WorkloadRun:
+def in_process_run(
+    adapter: Any, prompts_file: Path, new_tokens: int, window_size: int = 1024, **scenario: Any
+) -> WorkloadRun:
     """One complete scenario run (manifest, samples, metrics) with an already loaded adapter.
 
     ``scenario`` holds further ``bench_generate`` parameters (``samples``, ``temperature``, ...).
@@ -62,7 +64,10 @@ def in_process_run(adapter: Any, prompts_file: Path, new_tokens: int, **scenario
     enable_workload_plugin()
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
     settings = HarnessSettings(
-        progress=False, report=False, cache=CacheConfig(path=str(work / "cache.sqlite"))
+        progress=False,
+        report=False,
+        window_size=window_size,
+        cache=CacheConfig(path=str(work / "cache.sqlite")),
     )
     scenario_cfg = {
         "name": "bench_generate",

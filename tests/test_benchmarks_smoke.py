@@ -46,7 +46,10 @@ BENCHMARKS: dict[str, list[str]] = {
         "--no-report",
     ],
     "scale": ["--sizes", "20", "40"],
-    "http_throughput": ["--concurrency", "1", "4", "--latency", "0.01", "--seconds", "0.2", "--rounds", "1"],
+    "http_throughput": [
+        *("--concurrency", "1", "4", "--latency", "0.01", "--seconds", "0.2", "--rounds", "1"),
+        *("--scoring-ms", "2", "--window", "20"),
+    ],
     "scorers": ["--scorers", "profanity", "--texts", "16", "--single", "4", "--rounds", "1"],
     "overhead": [*TINY, "--threads", "1"],
     # lm-eval's own CLI (about 12 s of imports and task indexing) is left out to keep this module fast;
@@ -141,6 +144,10 @@ def test_http_throughput_reaches_the_server(launched: dict[str, Launched]) -> No
     assert [row["concurrency"] for row in figures["adapter"]] == [1, 4]
     assert all(row["failed"] == 0 for row in figures["adapter"])
     assert figures["whole_engine"]["requests"] == 80  # 0.2 s at the ideal rate 4 / 0.01 s
+    pipelining = figures["pipelining"]
+    assert pipelining["one window"]["requests"] == pipelining["pipelined"]["requests"] == 80
+    # 80 continuations at 2 ms: every arm that scores takes at least 0.16 s
+    assert min(pipelining["one window"]["seconds"], pipelining["pipelined"]["seconds"]) >= 0.16
 
 
 def test_scorers_batched_equals_one_at_a_time(launched: dict[str, Launched]) -> None:

@@ -404,25 +404,32 @@ class ResilientClient:
 
 
 async def complete_all(
-    jobs: Sequence[Callable[[], Awaitable[Completion]]], progress: ProgressCallback | None = None
+    jobs: Sequence[Callable[[], Awaitable[Completion]]],
+    progress: ProgressCallback | None = None,
+    limit: int | None = None,
 ) -> list[Completion]:
-    """Run every job concurrently, in order; a :class:`RequestFailed` becomes ``Completion.failed``.
+    """Run the jobs concurrently, at most ``limit`` at a time; results in order.
 
-    This is the fail-closed step of every HTTP adapter: one request that fails for good is
-    recorded as that request's error and never stops the batch. ``progress(1)`` is called as each
-    job finishes.
+    A :class:`RequestFailed` becomes ``Completion.failed``: this is the fail-closed step of every
+    HTTP adapter, where one request that fails for good is recorded as that request's error and
+    never stops the batch. ``progress(1)`` is called as each job finishes. ``limit`` workers take
+    the jobs in turn, rather than one task per job queueing at the connection gate: with thousands
+    of jobs, creating and waking a task for each cost the event loop about a tenth of its time.
     """
+    results: dict[int, Completion] = {}
+    unclaimed = iter(range(len(jobs)))  # shared by the workers: each index is taken once
 
-    async def one(job: Callable[[], Awaitable[Completion]]) -> Completion:
-        try:
-            completion = await job()
-        except RequestFailed as exc:
-            completion = Completion.failed(exc.message)
-        if progress is not None:
-            progress(1)
-        return completion
+    async def worker() -> None:
+        for index in unclaimed:
+            try:
+                results[index] = await jobs[index]()
+            except RequestFailed as exc:
+                results[index] = Completion.failed(exc.message)
+            if progress is not None:
+                progress(1)
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    await asyncio.gather(*(worker() for _ in range(min(limit or len(jobs), len(jobs)))))
+    return [results[index] for index in range(len(jobs))]
 
 
 def _checked(parse: Callable[[Any], T], value: Any) -> T:

@@ -379,7 +379,9 @@ class OpenAIAdapter(ModelAdapter):
         model_id = self.probe().model_id
         return self.client.run(
             lambda: complete_all(
-                [lambda r=r: self._generate_one(model_id, r, seed) for r in requests], progress
+                [lambda r=r: self._generate_one(model_id, r, seed) for r in requests],
+                progress,
+                self.client.concurrency,
             )
         )
 
@@ -395,7 +397,11 @@ class OpenAIAdapter(ModelAdapter):
                 "model.loglikelihood=true if the server supports echo with logprobs"
             )
         return self.client.run(
-            lambda: complete_all([lambda r=r: self._score_one(probe.model_id, r) for r in requests], progress)
+            lambda: complete_all(
+                [lambda r=r: self._score_one(probe.model_id, r) for r in requests],
+                progress,
+                self.client.concurrency,
+            )
         )
 
     def close(self) -> None:

@@ -4,11 +4,15 @@ The scoring is deliberately trivial (mean characters per continuation, and the s
 continuations of at least ``long_chars`` characters), so that a run's time is the harness's own
 work plus the model's: exactly what the overhead benchmarks compare with a bare
 ``model.generate`` loop over the same prompts. ``long_chars`` is a pure scoring parameter: the
-warm-cache benchmark changes it and checks that nothing is generated again.
+warm-cache benchmark changes it and checks that nothing is generated again. ``scoring_ms``
+adds a scoring cost per continuation spent outside the interpreter lock (a sleep: a stand-in for
+a classifier running on a GPU or in native code), for the pipelining measurement of the HTTP
+benchmark.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +34,7 @@ class BenchGenerateParams(ScenarioParams):
     top_p: float = 1.0
     samples: int = 1
     long_chars: int = 80
+    scoring_ms: float = 0.0
 
 
 class BenchGenerateScenario(Scenario):
@@ -64,6 +69,13 @@ class BenchGenerateScenario(Scenario):
         lengths = [len(t) for t in outputs[0].texts]
         count = max(1, len(lengths))
         return {"chars": sum(lengths) / count, "long": sum(n >= params.long_chars for n in lengths) / count}
+
+    def score_batch(self, items: Sequence[tuple[Instance, Sequence[Completion]]]) -> list[dict[str, Any]]:
+        """Score each instance; first wait ``scoring_ms`` per continuation (see the module docstring)."""
+        params: BenchGenerateParams = self.params  # type: ignore[assignment]
+        if params.scoring_ms > 0:
+            time.sleep(params.scoring_ms / 1000 * sum(len(outputs[0].texts) for _, outputs in items))
+        return super().score_batch(items)
 
     def metrics(self) -> list[MetricSpec]:
         """Mean continuation length and the share of long continuations."""
