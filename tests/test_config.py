@@ -46,6 +46,15 @@ def test_every_sweep_value_is_validated_before_anything_runs() -> None:
         preflight(["seed=0,x"])
 
 
+def test_a_group_set_to_null_is_named_with_its_options() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"'suite=null': the suite group takes an option name, not null\. "
+        r"Valid options: default, release",
+    ):
+        preflight(["suite=null"])
+
+
 def test_suite_settings_are_validated_per_scenario() -> None:
     with pytest.raises(ConfigError, match=r"unknown config key 'suite.scenarios.toxicity.kk'"):
         preflight(["suite.scenarios.toxicity.kk=3"])
