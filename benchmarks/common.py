@@ -67,6 +67,11 @@ def run_rounds(arms: Mapping[str, Callable[[], float | None]], rounds: int, log:
     return result
 
 
+def thread_env(threads: int | None) -> dict[str, str]:
+    """Environment that gives child processes the same torch thread count as this one."""
+    return {} if threads is None else {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
 def benchmark_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for child processes: offline Hub, the workload plugin on PYTHONPATH."""
     env = dict(os.environ)

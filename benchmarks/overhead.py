@@ -36,6 +36,7 @@ from benchmarks.common import (
     report,
     run_process,
     run_rounds,
+    thread_env,
 )
 from benchmarks.models import ensure_model, make_prompts, parameter_count, write_prompts
 from benchmarks.workload_run import WorkloadRun, cli_run, in_process_run
@@ -54,11 +55,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     add_output_arguments(parser, "where benchmark models are built")
     return parser.parse_args(argv)
-
-
-def thread_env(threads: int | None) -> dict[str, str]:
-    """Environment that gives child processes the same torch thread count as this one."""
-    return {} if threads is None else {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -41,9 +41,9 @@ from benchmarks.common import (
     report,
     run_process,
     run_rounds,
+    thread_env,
 )
 from benchmarks.models import ensure_model, make_prompts, parameter_count, write_prompts
-from benchmarks.overhead import thread_env
 from benchmarks.workload_run import cli_run, in_process_run
 
 LMEVAL_VENV = REPO / "benchmarks" / ".venv-lmeval"

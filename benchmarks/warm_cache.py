@@ -33,9 +33,9 @@ from benchmarks.common import (
     print_table,
     report,
     run_process,
+    thread_env,
 )
 from benchmarks.models import MODELS, ensure_model, make_prompts, write_prompts
-from benchmarks.overhead import thread_env
 from benchmarks.scale import write_synthetic_prompts, write_table
 
 

@@ -28,12 +28,14 @@ def write_chart(metrics: list[MetricValue], path: Path, title: str) -> Path | No
     key, first = group_breakdown(metrics, PANELS[0][0])
     if not first:
         return None
-    import matplotlib
+    # matplotlib's object API on an Agg canvas: no display needed, and the caller's pyplot
+    # backend (a notebook's, say) is left alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(11, 0.35 * len(first) + 1.8), sharey=True)
+    fig = Figure(figsize=(11, 0.35 * len(first) + 1.8))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(PANELS), sharey=True)
     for axis, (name, label) in zip(axes, PANELS, strict=True):
         _, values = group_breakdown(metrics, name)
         labels = [str(m.group[key]) for m in values]
@@ -48,7 +50,6 @@ def write_chart(metrics: list[MetricValue], path: Path, title: str) -> Path | No
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

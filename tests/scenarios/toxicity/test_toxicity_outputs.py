@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import matplotlib
 import pytest
 import yaml
 from toxicity_testlib import TOXIC_TEXT, metric, planted_rules, run
@@ -22,7 +23,14 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.mark.parametrize("redact", [False, True])
 def test_chart_samples_and_redaction(tmp_path: Path, redact: bool) -> None:
     adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(0.2)))
-    scenario, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # a caller's own backend (a notebook's, say) must survive the run
+    try:
+        outcome = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
+    scenario, metrics, _, _ = outcome
     chart = tmp_path / CHART
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((tmp_path / MOST_TOXIC_FILE).read_text())
