@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 row = measurement(concurrency, counts[concurrency], seconds, args.latency, failed)
                 print(f"  round {round_index + 1}/{args.rounds}  {describe(row)}", file=sys.stderr)
             engine_runs.append((engine_rate(port, top, counts[top]), 0))
-            for arm, window in windows.items():
+            arms = list(windows.items())
+            for arm, window in arms if round_index % 2 == 0 else arms[::-1]:  # alternate the order
                 seconds = engine_rate(port, top, counts[top], window, args.scoring_ms)
                 scored_runs[arm].append((seconds, 0))
                 print(f"  round {round_index + 1}/{args.rounds}  {arm}: {seconds:.2f} s", file=sys.stderr)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         server.wait()
     rows = [median_row(c, counts[c], runs[c], args.latency) for c in args.concurrency]
     engine = median_row(top, counts[top], engine_runs, args.latency)
-    scored = {arm: median_row(top, counts[top], runs, args.latency) for arm, runs in scored_runs.items()}
+    scored = {arm: median_row(top, counts[top], times, args.latency) for arm, times in scored_runs.items()}
     gain = scored["one window"]["seconds"] / scored["pipelined"]["seconds"]
     figures: dict[str, object] = {
         "latency_s": args.latency,

@@ -175,14 +175,14 @@ def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
 def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
     text = str(exc)
     if isinstance(exc, ValueError):  # Hydra's defaults list refuses a group set to null
-        nulled = [o for o in overrides if o.partition("=")[0] in GROUPS and o.partition("=")[2] == "null"]
-        if nulled:
-            group = nulled[0].partition("=")[0]
-            return (
-                f"'{nulled[0]}': the {group} group takes an option name, not null. Valid options: "
-                f"{', '.join(group_options(group))}. Leave it out for the default; "
-                "scenario=<name> runs one scenario instead of the suite."
-            )
+        for override in overrides:
+            key, _, value = override.lstrip("+").partition("=")
+            if key in GROUPS and value.strip().lower() in {"null", "~"}:
+                hint = " scenario=<name> runs one scenario instead of the suite." if key == "suite" else ""
+                return (
+                    f"'{override}': the {key} group takes an option name, not null. Valid options: "
+                    f"{', '.join(group_options(key))}. Leave it out for the default.{hint}"
+                )
     for group in GROUPS:
         marker = f"Could not find '{group}/"
         if marker in text:

@@ -36,6 +36,11 @@ class ModelAdapter(ABC):
     :meth:`loglikelihood`. Both batch methods receive a whole window of requests and the
     run seed, return one :class:`Completion` per request in order, and must not raise for a
     single bad request: they return ``Completion.failed(message)`` for it instead.
+
+    The runner calls them one at a time from its generation thread, not the main thread (the
+    next window generates while the previous one is scored), so an adapter keeps no
+    thread-bound state. ``progress(k)`` reports k finished requests; it raises once the run has
+    failed or been interrupted, so an adapter that reports as it goes stops early.
     """
 
     Params: ClassVar[type[AdapterParams]] = AdapterParams

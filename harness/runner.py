@@ -12,17 +12,20 @@ k+2. Model time and the engine's own work (scoring, writing, planning) overlap i
 adding up; for an API model this keeps the requests flowing while the previous answers are
 scored. Cache lookups for a window happen after the previous window's answers are cached, so a
 request repeated across windows is still generated once. A failure leaves every window before
-it written, as without pipelining.
+it written, as without pipelining; a generation still running when the run fails or is
+interrupted is stopped at its adapter's next progress report, so no more requests go out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -31,6 +34,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harness.aggregate import RESERVED_COLUMNS, sample_frame
+from harness.background import BackgroundWorker
 from harness.errors import ConfigError, HarnessError
 from harness.model import ModelAdapter
 from harness.scenario import Scenario
@@ -123,7 +127,20 @@ class WindowJob:
     todo: Sequence[tuple[Instance, list[Request]]]
     answers: dict[str, Completion]
     pending: dict[str, Request]
-    generation: Future[tuple[dict[str, Completion], float]] | None
+    generation: Future[Generated] | None
+
+
+@dataclass
+class Generated:
+    """What one window's adapter calls returned, how long they took, and the error that ended them."""
+
+    answers: dict[str, Completion]
+    seconds: float
+    failure: Exception | None = None
+
+
+class GenerationCancelled(HarnessError):
+    """Raised inside a generation whose run has failed or been interrupted, to stop it early."""
 
 
 class Runner:
@@ -144,6 +161,7 @@ class Runner:
         self.cache = cache if adapter.cacheable else None
         self._model_identity = adapter.info().identity()
         self._decodings: dict[tuple[str, GenerationParams | None], dict[str, Any]] = {}
+        self._cancel = threading.Event()  # set when a run fails: its running generation stops
         self.stats = {
             "requests_sent": 0,
             "requests_cached": 0,
@@ -169,28 +187,21 @@ class Runner:
             disable=not self.settings.progress,
             dynamic_ncols=True,
         )
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-generate")
+        worker = BackgroundWorker("harness-generate")
+        self._cancel.clear()
         previous: WindowJob | None = None
         try:
             selected = select_instances(
                 self.scenario.instances(), self.settings.limit, self.settings.limit_mode, self.settings.seed
             )
             while window := list(islice(selected, self.settings.window_size)):
-                todo: list[tuple[Instance, list[Request]]] = []
-                for instance in window:
-                    if instance.id in seen_ids:
-                        raise HarnessError(
-                            f"scenario {self.scenario.name} produced the instance id {instance.id!r} twice; "
-                            "instance ids must be unique (check the dataset for duplicate rows)"
-                        )
-                    seen_ids.add(instance.id)
-                    requests = [replace(r, instance_id=instance.id) for r in self.scenario.requests(instance)]
-                    dataset_fp.update([instance.id, instance.input, instance.references, instance.metadata])
-                    plan_fp.update([r.key() for r in requests])
-                    self._note_decodings(requests)
-                    n_seen += 1
-                    if instance.id not in finished:
-                        todo.append((instance, requests))
+                try:
+                    todo = self._plan(window, seen_ids, finished, dataset_fp, plan_fp)
+                except BaseException as exc:
+                    if previous:  # window k is written before the error surfaces, as without pipelining
+                        self._store_before_failing(previous, wait=not isinstance(exc, KeyboardInterrupt))
+                    raise
+                n_seen += len(window)
                 if not todo:
                     continue
                 # Generate this window while the previous one is scored and written.
@@ -201,10 +212,45 @@ class Runner:
                 previous = job
             if previous:
                 n_errors += self._score_and_store(previous.todo, self._collect(previous))
+        except BaseException:
+            self._cancel.set()  # a generation still running stops at its next progress report
+            raise
         finally:
             bar.close()
-            worker.shutdown(wait=False, cancel_futures=True)
+            worker.close()
         return n_seen, n_errors, dataset_fp.hexdigest(), plan_fp.hexdigest()
+
+    def _plan(
+        self,
+        window: Sequence[Instance],
+        seen_ids: set[str],
+        finished: set[str],
+        dataset_fp: Fingerprint,
+        plan_fp: Fingerprint,
+    ) -> list[tuple[Instance, list[Request]]]:
+        """The window's requests, fingerprinted; instances finished by an earlier session are left out."""
+        todo: list[tuple[Instance, list[Request]]] = []
+        for instance in window:
+            if instance.id in seen_ids:
+                raise HarnessError(
+                    f"scenario {self.scenario.name} produced the instance id {instance.id!r} twice; "
+                    "instance ids must be unique (check the dataset for duplicate rows)"
+                )
+            seen_ids.add(instance.id)
+            requests = [replace(r, instance_id=instance.id) for r in self.scenario.requests(instance)]
+            dataset_fp.update([instance.id, instance.input, instance.references, instance.metadata])
+            plan_fp.update([r.key() for r in requests])
+            self._note_decodings(requests)
+            if instance.id not in finished:
+                todo.append((instance, requests))
+        return todo
+
+    def _store_before_failing(self, job: WindowJob, wait: bool) -> None:
+        """Score and write a window on the way out of a failure (waiting for its generation if ``wait``)."""
+        if not wait and job.generation is not None and not job.generation.done():
+            return
+        with contextlib.suppress(Exception):  # the failure being raised is the one to report
+            self._score_and_store(job.todo, self._collect(job))
 
     def _note_decodings(self, requests: Sequence[Request]) -> None:
         for request in requests:
@@ -231,7 +277,7 @@ class Runner:
         return ResponseCache.key(self._model_identity, request.key(), 0 if greedy else self.settings.seed)
 
     def _start_window(
-        self, todo: Sequence[tuple[Instance, list[Request]]], bar: tqdm, worker: ThreadPoolExecutor
+        self, todo: Sequence[tuple[Instance, list[Request]]], bar: tqdm, worker: BackgroundWorker
     ) -> WindowJob:
         """Deduplicate, answer what the cache knows, and start generating the rest on ``worker``."""
         unique: dict[str, Request] = {}
@@ -255,37 +301,53 @@ class Runner:
         generation = worker.submit(self._generate, pending, bar) if pending else None
         return WindowJob(todo, answers, pending, generation)
 
-    def _generate(self, pending: dict[str, Request], bar: tqdm) -> tuple[dict[str, Completion], float]:
-        """The adapter's answers to ``pending`` (one call per request kind) and the seconds taken."""
+    def _generate(self, pending: dict[str, Request], bar: tqdm) -> Generated:
+        """The adapter's answers to ``pending``, one call per request kind (runs on the worker thread).
+
+        A failure of the second call keeps the first call's answers, to be cached before it is
+        raised.
+        """
+
+        def progress(finished: int) -> None:
+            if self._cancel.is_set():
+                raise GenerationCancelled("the run failed or was interrupted; generation stopped")
+            bar.update(finished)
+
         started = time.perf_counter()
         fresh: dict[str, Completion] = {}
-        for kind in ("generate", "loglikelihood"):
-            ids = [rid for rid, r in pending.items() if r.kind == kind]
-            if not ids:
-                continue
-            batch = [pending[rid] for rid in ids]
-            if kind == "generate":
-                completions = self.adapter.generate(batch, self.settings.seed, progress=bar.update)
-            else:
-                completions = self.adapter.loglikelihood(batch, progress=bar.update)
-            if len(completions) != len(batch):
-                raise HarnessError(
-                    f"adapter {type(self.adapter).__name__} returned {len(completions)} completions "
-                    f"for {len(batch)} requests"
-                )
-            fresh.update(zip(ids, completions, strict=True))
-        return fresh, time.perf_counter() - started
+        try:
+            for kind in ("generate", "loglikelihood"):
+                ids = [rid for rid, r in pending.items() if r.kind == kind]
+                if not ids:
+                    continue
+                batch = [pending[rid] for rid in ids]
+                if kind == "generate":
+                    completions = self.adapter.generate(batch, self.settings.seed, progress=progress)
+                else:
+                    completions = self.adapter.loglikelihood(batch, progress=progress)
+                if len(completions) != len(batch):
+                    raise HarnessError(
+                        f"adapter {type(self.adapter).__name__} returned {len(completions)} completions "
+                        f"for {len(batch)} requests"
+                    )
+                fresh.update(zip(ids, completions, strict=True))
+        except Exception as exc:
+            return Generated(fresh, time.perf_counter() - started, exc)
+        return Generated(fresh, time.perf_counter() - started)
 
     def _collect(self, job: WindowJob) -> dict[str, Completion]:
         """Wait for the window's generation, cache its answers, and return all of the window's answers."""
         if job.generation is None:
             return job.answers
-        fresh, seconds = job.generation.result()
-        self.stats["requests_sent"] += len(fresh)
-        self.stats["generation_s"] += seconds
+        generated = job.generation.result()
+        self.stats["requests_sent"] += len(generated.answers)
+        self.stats["generation_s"] += generated.seconds
         if self.cache is not None:
+            fresh = generated.answers
             self.cache.put_many({self._cache_key(job.pending[rid]): c for rid, c in fresh.items()})
-        return {**job.answers, **fresh}
+        if generated.failure is not None:
+            raise generated.failure
+        return {**job.answers, **generated.answers}
 
     def _score_and_store(
         self, todo: Sequence[tuple[Instance, list[Request]]], answers: dict[str, Completion]

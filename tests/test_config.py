@@ -50,9 +50,11 @@ def test_a_group_set_to_null_is_named_with_its_options() -> None:
     with pytest.raises(
         ConfigError,
         match=r"'suite=null': the suite group takes an option name, not null\. "
-        r"Valid options: default, release",
+        r"Valid options: default, release\. .*scenario=<name> runs one scenario",
     ):
         preflight(["suite=null"])
+    with pytest.raises(ConfigError, match=r"'\+gate=NULL': the gate group takes an option name"):
+        preflight(["+gate=NULL"])
 
 
 def test_suite_settings_are_validated_per_scenario() -> None:

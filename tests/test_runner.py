@@ -10,12 +10,14 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.config import HarnessSettings
+from harness.errors import HarnessError
 from harness.evaluate import ScenarioRun, run_scenario
 from harness.runner import Runner, RunSettings, select_instances
 from harness.scenario import ScenarioContext
@@ -253,3 +255,91 @@ def test_a_request_repeated_in_a_later_window_is_generated_once(tmp_path: Path) 
     runner.execute()
     assert len(adapter.sent) == 4
     assert runner.stats["requests_cached"] == 12 and runner.stats["requests_deduplicated"] == 8
+
+
+class ProgressPerRequestAdapter(SimulatedAdapter):
+    """Answers one request at a time (reporting progress after each), slowly enough to be stopped."""
+
+    def __init__(self, params: SimulatedParams) -> None:
+        super().__init__(params)
+        self.answered = 0
+
+    def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        completions = []
+        for request in requests:
+            time.sleep(0.01)
+            completions += super().generate([request], seed)
+            self.answered += 1
+            if progress:
+                progress(1)
+        return completions
+
+
+class FailsOnSecondWindow(CoinScenario):
+    """Scoring the second window fails with a harness error (a contract violation, say)."""
+
+    def score_batch(self, items):
+        self.windows_scored = getattr(self, "windows_scored", 0) + 1
+        if self.windows_scored == 2:
+            time.sleep(0.1)  # the third window is generating meanwhile
+            raise HarnessError("scoring contract violated")
+        return super().score_batch(items)
+
+
+def test_a_failing_run_stops_the_generation_still_running(tmp_path: Path) -> None:
+    adapter = ProgressPerRequestAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    scenario = _scenario(FailsOnSecondWindow, n=300)
+    runner = Runner(scenario, adapter, tmp_path, RunSettings(progress=False, window_size=100))
+    started = time.perf_counter()
+    with pytest.raises(HarnessError, match="scoring contract violated"):
+        runner.execute()
+    answered_at_failure = adapter.answered
+    time.sleep(0.3)
+    assert adapter.answered - answered_at_failure <= 1, "no request goes out once the run has failed"
+    assert 200 <= answered_at_failure < 300 and time.perf_counter() - started < 3.5
+    assert _sample_ids(tmp_path) == [f"c{i}" for i in range(100)]
+
+
+class DuplicateInThirdWindow(CoinScenario):
+    """Instance c12 appears twice: the error surfaces while window 2 (c6..c11) is generating."""
+
+    def instances(self):
+        yield from super().instances()
+        yield Instance(id="c12", input="Flip coin again:", metadata={"pair": 6, "parity": 0})
+
+
+def test_an_error_while_planning_a_window_leaves_the_windows_before_it_written(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    runner = Runner(
+        _scenario(DuplicateInThirdWindow, n=16), adapter, tmp_path, RunSettings(progress=False, window_size=6)
+    )
+    with pytest.raises(HarnessError, match="instance id 'c12' twice"):
+        runner.execute()
+    assert _sample_ids(tmp_path) == [f"c{i}" for i in range(12)]
+
+
+class AskAndScore(CoinScenario):
+    """Each instance asks for a generation and for the log-likelihood of " heads"."""
+
+    def requests(self, instance: Instance) -> list[Request]:
+        heads = Request("loglikelihood", instance.input, continuations=(" heads",))
+        return [*super().requests(instance), heads]
+
+
+class LoglikelihoodFails(SimulatedAdapter):
+    def loglikelihood(self, requests: Sequence[Request], progress=None) -> list[Completion]:
+        raise RuntimeError("the scoring endpoint is down")
+
+
+def test_answers_of_the_first_request_kind_are_cached_when_the_second_fails(tmp_path: Path) -> None:
+    adapter = LoglikelihoodFails(SimulatedParams(rules=coin_rules(0.5)))
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    scenario = _scenario(AskAndScore, n=4, adapter=adapter)
+    runner = Runner(scenario, adapter, tmp_path / "run", RunSettings(progress=False), cache)
+    with pytest.raises(RuntimeError, match="scoring endpoint is down"):
+        runner.execute()
+    generations = [
+        replace(r, instance_id=i.id) for i in scenario.instances() for r in scenario.requests(i)[:1]
+    ]
+    keys = [runner._cache_key(r) for r in generations]
+    assert set(cache.get_many(keys)) == set(keys) and runner.stats["requests_sent"] == 4

@@ -55,7 +55,11 @@ from harness.types import Capability, Completion, GenerationParams, ModelInfo, R
 
 BUILTIN_PREFIX = "builtin:"
 #: Files that decide a local model's outputs: weights, configs, tokenizer files, chat templates.
-FINGERPRINTED_SUFFIXES = frozenset({".safetensors", ".bin", ".json", ".model", ".txt", ".jinja"})
+FINGERPRINTED_SUFFIXES = frozenset(
+    {".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".tiktoken", ".py"}
+)
+#: A subfolder whose files count too: named chat templates besides the default one.
+FINGERPRINTED_SUBFOLDERS = ("additional_chat_templates",)
 
 
 @dataclass
@@ -96,7 +100,7 @@ def resolve_pretrained(pretrained: str) -> str:
 
 
 def weights_fingerprint(directory: Path) -> str:
-    """A fast fingerprint of a local model: weights, config, tokenizer files and chat templates.
+    """A fast fingerprint of a local model: weights, config, tokenizer files, chat templates and code.
 
     Each file contributes its name, size and first and last MiB.
 
@@ -104,11 +108,15 @@ def weights_fingerprint(directory: Path) -> str:
     changes whenever a checkpoint is retrained or re-quantised.
     """
     digest = hashlib.sha256()
-    for file in sorted(directory.iterdir()):
+    files = [*directory.iterdir()]
+    for folder in FINGERPRINTED_SUBFOLDERS:
+        if (directory / folder).is_dir():
+            files += (directory / folder).iterdir()
+    for file in sorted(files):
         if file.suffix not in FINGERPRINTED_SUFFIXES or not file.is_file():
             continue
         size = file.stat().st_size
-        digest.update(f"{file.name}:{size}".encode())
+        digest.update(f"{file.relative_to(directory).as_posix()}:{size}".encode())
         with file.open("rb") as handle:
             digest.update(handle.read(1 << 20))
             if size > 2 << 20:
@@ -156,7 +164,14 @@ class HFAdapter(ModelAdapter):
             self._load_metadata()
         else:
             self._capabilities = remembered
-        self._revision = params.revision if self._local else hub_commit(self.source, params.revision)
+        if self._local:
+            self._revision = params.revision
+        else:  # the cached commit, and the weights loaded later come from that same commit
+            self._revision = hub_commit(self.source, params.revision) or getattr(
+                self._config, "_commit_hash", None
+            )
+            if self._revision:
+                self._load_kwargs["revision"] = self._revision
 
     def _load_metadata(self) -> None:
         """Tokenizer, config, device and dtype: everything but the weights (a missing model fails here)."""

@@ -62,7 +62,7 @@ def torch_is_cpu_only(version_file: Path | None = None) -> bool:
         return False
     try:
         build = literal_assignments(version_file.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    except (OSError, SyntaxError, ValueError):  # unreadable, not Python, or a NUL byte: ask torch
         return False
     return "cuda" in build and build["cuda"] is None and build.get("hip") is None
 

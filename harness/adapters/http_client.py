@@ -161,6 +161,16 @@ class ResilientClient:
         self.transient_reasons: Counter[str] = Counter()
         """Transient failures (retried or final) by category: HTTP status, timed out, malformed, ..."""
 
+    @property
+    def job_limit(self) -> int:
+        """How many jobs :func:`complete_all` should run at once: twice the connection limit.
+
+        A job waiting out a retry back-off releases its connection slot but keeps its worker;
+        the spare workers keep the slots busy meanwhile, while the gate still caps the requests
+        in flight at ``concurrency``.
+        """
+        return 2 * self.concurrency
+
     # -- running -------------------------------------------------------------------------------
 
     def run(self, factory: Callable[[], Awaitable[T]]) -> T:

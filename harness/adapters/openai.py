@@ -381,7 +381,7 @@ class OpenAIAdapter(ModelAdapter):
             lambda: complete_all(
                 [lambda r=r: self._generate_one(model_id, r, seed) for r in requests],
                 progress,
-                self.client.concurrency,
+                self.client.job_limit,
             )
         )
 
@@ -400,7 +400,7 @@ class OpenAIAdapter(ModelAdapter):
             lambda: complete_all(
                 [lambda r=r: self._score_one(probe.model_id, r) for r in requests],
                 progress,
-                self.client.concurrency,
+                self.client.job_limit,
             )
         )
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from harness.adapters import hf_metadata
-from harness.adapters.hf import HFAdapter, HFParams
+from harness.adapters.hf import HFAdapter, HFParams, weights_fingerprint
 from harness.adapters.hf_metadata import literal_assignments, static_device_dtype, torch_is_cpu_only
 from harness.types import Capability, GenerationParams, Request
 from tests.conftest import REPO
@@ -42,6 +42,7 @@ def test_literal_assignments_reads_plain_and_annotated_names() -> None:
         (CPU_BUILD.replace("hip: Optional[str] = None", "hip = '6.2.4'"), False),
         ("__version__ = '2.13.0'\n", False),  # no cuda entry: cannot tell, so torch decides
         ("this is not python(", False),
+        ("cuda = None\x00\n", False),  # a NUL byte: ast refuses the file, torch decides
     ],
 )
 def test_torch_build_is_read_from_its_version_file(
@@ -88,7 +89,7 @@ def _adapter_in_fresh_process(model_dir: Path, home: Path, extra_env: dict[str, 
     """Build the adapter in a new interpreter: what it imported to start, its identity, a generation."""
     script = f"""
 import json, sys
-from harness.adapters.hf import HFAdapter, HFParams
+from harness.adapters.hf import HFAdapter, HFParams, weights_fingerprint
 from harness.types import GenerationParams, Request
 adapter = HFAdapter(HFParams(pretrained={str(model_dir)!r}))
 report = {{
@@ -151,9 +152,23 @@ def test_a_hub_model_is_identified_by_its_cached_commit(tiny_gpt2_dir: Path, tmp
     (repo / "refs" / "main").write_text(commit)
     script = (
         "from harness.adapters.hf import HFAdapter, HFParams; "
-        "print(HFAdapter(HFParams(pretrained='acme/tiny')).info().revision)"
+        "a = HFAdapter(HFParams(pretrained='acme/tiny')); "
+        "print(a.info().revision, a._load_kwargs['revision'])"  # the weights load at that commit too
     )
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == commit
+    assert done.stdout.split() == [commit, commit]
+
+
+def test_the_fingerprint_covers_chat_templates_tokenizer_files_and_code(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    before = weights_fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("not part of the model")
+    assert weights_fingerprint(tmp_path) == before
+    changed = []
+    for name in ("additional_chat_templates/tool_use.jinja", "tokenizer.tiktoken", "modeling_custom.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+        changed.append(weights_fingerprint(tmp_path))
+    assert len({before, *changed}) == 4
