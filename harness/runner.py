@@ -10,10 +10,13 @@ Windows are pipelined: while the model generates window k+1 (on one worker threa
 call at a time, as before), the main thread scores window k and writes it, then plans window
 k+2. Model time and the engine's own work (scoring, writing, planning) overlap instead of
 adding up; for an API model this keeps the requests flowing while the previous answers are
-scored. Cache lookups for a window happen after the previous window's answers are cached, so a
-request repeated across windows is still generated once. A failure leaves every window before
-it written, as without pipelining; a generation still running when the run fails or is
-interrupted is stopped at its adapter's next progress report, so no more requests go out.
+scored. Adapters that compute their answers in Python (``ModelAdapter.pipelined`` false:
+``simulated``, ``replay``) generate on the main thread instead, since two threads would only
+take turns with the interpreter lock. Cache lookups for a window happen after the previous
+window's answers are cached, so a request repeated across windows is still generated once. A
+failure leaves every window before it written, as without pipelining; a generation still
+running when the run fails or is interrupted is stopped at its adapter's next progress report,
+so no more requests go out.
 """
 
 from __future__ import annotations
@@ -298,7 +301,12 @@ class Runner:
         pending = {rid: r for rid, r in unique.items() if rid not in answers}
         bar.total += len(unique)
         bar.update(len(answers))
-        generation = worker.submit(self._generate, pending, bar) if pending else None
+        generation: Future[Generated] | None = None
+        if pending and self.adapter.pipelined:
+            generation = worker.submit(self._generate, pending, bar)
+        elif pending:  # answers computed in Python: generating here is faster than taking turns
+            generation = Future()
+            generation.set_result(self._generate(pending, bar))
         return WindowJob(todo, answers, pending, generation)
 
     def _generate(self, pending: dict[str, Request], bar: tqdm) -> Generated:

@@ -179,6 +179,8 @@ def test_a_stop_list_from_a_plugin_becomes_a_hashable_tuple() -> None:
 class GatedAdapter(SimulatedAdapter):
     """Counts the generation calls that have started, and records the thread of each."""
 
+    pipelined = True  # stands in for a model that waits outside the interpreter
+
     def __init__(self, params: SimulatedParams, fail_call: int | None = None) -> None:
         super().__init__(params)
         self.started = 0
@@ -233,9 +235,21 @@ def test_each_window_is_generated_while_the_previous_one_is_scored(tmp_path: Pat
     runner, adapter, scenario = _gated_runner(tmp_path)
     runner.execute()
     assert scenario.overlapped == [True, True]
-    assert len(set(adapter.threads)) == 1 and adapter.threads[0].startswith("harness-generate")
+    assert adapter.threads == ["harness-generate"] * 3
     assert _sample_ids(tmp_path) == [f"c{i}" for i in range(18)]
     assert runner.stats["requests_sent"] == 18
+
+
+def test_an_adapter_computing_in_python_generates_on_the_main_thread(tmp_path: Path) -> None:
+    class Recording(SimulatedAdapter):  # pipelined = False, as every simulated adapter
+        def generate(self, requests, seed, progress=None):
+            self.thread = threading.current_thread().name
+            return super().generate(requests, seed, progress)
+
+    adapter = Recording(SimulatedParams(rules=coin_rules(0.5)))
+    runner = Runner(_scenario(n=12), adapter, tmp_path, RunSettings(progress=False, window_size=4))
+    runner.execute()
+    assert adapter.thread == "MainThread" and _sample_ids(tmp_path) == [f"c{i}" for i in range(12)]
 
 
 def test_a_failing_window_leaves_the_windows_before_it_written(tmp_path: Path) -> None:
@@ -259,6 +273,8 @@ def test_a_request_repeated_in_a_later_window_is_generated_once(tmp_path: Path) 
 
 class ProgressPerRequestAdapter(SimulatedAdapter):
     """Answers one request at a time (reporting progress after each), slowly enough to be stopped."""
+
+    pipelined = True
 
     def __init__(self, params: SimulatedParams) -> None:
         super().__init__(params)

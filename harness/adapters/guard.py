@@ -253,6 +253,7 @@ class GuardAdapter(ModelAdapter):
         self.inner = inner if inner is not None else build_inner_adapter(params.inner)
         self.deduplicate = self.inner.deduplicate
         self.cacheable = self.inner.cacheable
+        self.pipelined = self.inner.pipelined
         started = time.perf_counter()
         texts = load_protected_texts(params)
         self.index = NgramIndex(texts, params.ngram)

@@ -96,6 +96,7 @@ class ReplayAdapter(ModelAdapter):
 
     Params = ReplayParams
     cacheable = False
+    pipelined = False  # answers are looked up in Python: nothing to overlap
 
     def __init__(self, params: ReplayParams) -> None:
         super().__init__(params)

@@ -123,6 +123,7 @@ class SimulatedAdapter(ModelAdapter):
     """A declared probability table posing as a model (see the module docstring)."""
 
     Params = SimulatedParams
+    pipelined = False  # answers are drawn in Python: nothing to overlap with scoring
 
     def __init__(self, params: SimulatedParams) -> None:
         super().__init__(params)
