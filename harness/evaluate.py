@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import provenance, registry
+from harness import provenance, registry, reuse
 from harness.collector import end_startup
 from harness.config import HarnessSettings, selected_scenarios, validate_section
 from harness.errors import ConfigError
@@ -152,7 +152,16 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
         template_source = job.scenario.template_fingerprint_source()
         manifest["template_hash"] = stable_hash(template_source) if template_source is not None else plan_fp
         manifest["request_plan_hash"] = plan_fp
-        metrics, n_instances, n_errors = runner.aggregate()
+        reuse_key = None
+        if cache is not None:
+            reuse_key = reuse.aggregation_key(
+                manifest,
+                job.adapter.info().identity(),
+                type(job.scenario),
+                job.settings.bootstrap_resamples,
+                store.samples_path,
+            )
+        metrics, n_instances, n_errors = runner.aggregate(reuse_key)
     except BaseException as exc:
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["failure"] = f"{type(exc).__name__}: {exc}"
@@ -166,6 +175,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             "counts": {"instances": n_instances, "errors": n_errors, "selected": n_seen, **runner.stats},
             "protocol": job.scenario.protocol(),
             "decoding": runner.decoding,
+            "aggregation": runner.aggregation,
         }
     )
     manifest["timings"].update({"finished": _now(), "duration_s": round(time.time() - started, 3)})

@@ -36,6 +36,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from harness import reuse
 from harness.aggregate import RESERVED_COLUMNS, sample_frame
 from harness.background import BackgroundWorker
 from harness.errors import ConfigError, HarnessError
@@ -162,9 +163,12 @@ class Runner:
         self.store = RunDirectory(run_dir)
         self.settings = settings
         self.cache = cache if adapter.cacheable else None
+        # Aggregations are keyed by the samples themselves, so they are reused whatever the adapter.
+        self.aggregations = cache
         self._model_identity = adapter.info().identity()
         self._decodings: dict[tuple[str, GenerationParams | None], dict[str, Any]] = {}
         self._cancel = threading.Event()  # set when a run fails: its running generation stops
+        self.aggregation: dict[str, Any] | None = None  # how metrics were obtained, for the manifest
         self.stats = {
             "requests_sent": 0,
             "requests_cached": 0,
@@ -408,21 +412,37 @@ class Runner:
                     isolated.append((index, exc))
             return isolated
 
-    def aggregate(self) -> tuple[list[MetricValue], int, int]:
-        """Compute metrics from everything in samples.jsonl and write metrics.json."""
+    def aggregate(self, reuse_key: str | None = None) -> tuple[list[MetricValue], int, int]:
+        """Compute metrics from everything in samples.jsonl and write metrics.json and artifacts.
+
+        With a ``reuse_key`` (:func:`harness.reuse.aggregation_key`) and a cache, an aggregation
+        stored under that key is written back instead of recomputed, and a new one is stored.
+        """
+        stored = self.aggregations.get_aggregate(reuse_key) if reuse_key and self.aggregations else None
+        if stored is not None:
+            payload = stored["metrics"]
+            self.store.write_metrics(payload)
+            reuse.unpack_artifacts(stored, self.store.path)
+            self.aggregation = {"key": reuse_key, "reused": True}
+            metrics = [MetricValue(**metric) for metric in payload["metrics"]]
+            return metrics, int(payload["n_instances"]), int(payload["n_errors"])
         frame = sample_frame(self.store.path)
         metrics = self.scenario.aggregate(frame)
         n_errors = int(frame["error"].notna().sum()) if len(frame) else 0
-        self.store.write_metrics(
-            {
-                "scenario": self.scenario.name,
-                "protocol": self.scenario.protocol(),
-                "n_instances": len(frame),
-                "n_errors": n_errors,
-                "metrics": metrics,
-            }
-        )
-        self.scenario.write_artifacts(frame, metrics, self.store.path)
+        payload = {
+            "scenario": self.scenario.name,
+            "protocol": self.scenario.protocol(),
+            "n_instances": len(frame),
+            "n_errors": n_errors,
+            "metrics": metrics,
+        }
+        self.store.write_metrics(payload)
+        artifacts = self.scenario.write_artifacts(frame, metrics, self.store.path)
+        self.aggregation = {"key": reuse_key, "reused": False}
+        if reuse_key and self.aggregations:
+            packed = reuse.pack(to_jsonable(payload), artifacts, self.store.path)
+            if packed is not None:
+                self.aggregations.put_aggregate(reuse_key, packed)
         return metrics, len(frame), n_errors
 
 

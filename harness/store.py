@@ -8,7 +8,9 @@ A run directory holds exactly three files (plus optional artifacts such as plots
 * ``metrics.json`` – every metric with point estimate, 95% CI, n and n_errors.
 
 The response cache is one SQLite file in WAL mode shared by all processes of a sweep; a
-response is keyed by model identity + request + decoding parameters + seed.
+response is keyed by model identity + request + decoding parameters + seed. The same file keeps
+scorer outputs (keyed by scorer identity + text) and finished aggregations (metrics and
+artifacts keyed by everything they depend on, :mod:`harness.reuse`).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class RunDirectory:
 
 
 class ResponseCache:
-    """A process-safe SQLite cache of model responses (WAL mode, short write transactions)."""
+    """A process-safe SQLite cache of model responses, scores and aggregations (WAL, short writes)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
@@ -150,7 +152,7 @@ class ResponseCache:
         self._conn.execute("PRAGMA busy_timeout = 60000")
         self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        for table, value_type in (("responses", "TEXT"), ("scores", "REAL")):
+        for table, value_type in (("responses", "TEXT"), ("scores", "REAL"), ("aggregates", "TEXT")):
             self._retry(
                 lambda table=table, value_type=value_type: self._conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {table} "
@@ -218,11 +220,20 @@ class ResponseCache:
         """Store scorer outputs in one short transaction."""
         self._insert("scores", {key: float(value) for key, value in items.items()})
 
+    def get_aggregate(self, key: str) -> dict[str, Any] | None:
+        """A stored aggregation (metrics payload and artifacts, :mod:`harness.reuse`), or None."""
+        rows = self._select("aggregates", [key])
+        return json.loads(rows[0][1]) if rows else None
+
+    def put_aggregate(self, key: str, stored: Mapping[str, Any]) -> None:
+        """Store one aggregation under its key."""
+        self._insert("aggregates", {key: json.dumps(stored, default=str)})
+
     def clear(self) -> int:
-        """Delete every cached response and score; returns how many responses were removed."""
+        """Delete every cached response, score and aggregation; returns how many responses were removed."""
         count = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-        self._retry(lambda: self._conn.execute("DELETE FROM responses"))
-        self._retry(lambda: self._conn.execute("DELETE FROM scores"))
+        for table in ("responses", "scores", "aggregates"):
+            self._retry(lambda table=table: self._conn.execute(f"DELETE FROM {table}"))
         return int(count)
 
     def close(self) -> None:

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from harness import stats
 from harness.types import MetricSpec, MetricValue
@@ -55,6 +54,17 @@ class Settings:
     def suffix(self) -> str:
         """The protocol tag appended to metric names ("loglik" or "gen")."""
         return SUFFIX[self.protocol]
+
+
+def _scipy_stats() -> Any:
+    """``scipy.stats``, imported on first use.
+
+    Importing it costs about 0.5 s, and this module is imported whenever the scenario's parameters
+    are validated, including reruns whose metrics are reused (:mod:`harness.reuse`).
+    """
+    from scipy import stats
+
+    return stats
 
 
 def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) -> list[MetricSpec]:
@@ -252,7 +262,7 @@ def parity_binomial_p(she: int, gendered: int) -> float:
     """
     if gendered == 0:
         return math.nan
-    return float(min(1.0, 2.0 * sps.binom.cdf(min(she, gendered - she), gendered, 0.5)))
+    return float(min(1.0, 2.0 * _scipy_stats().binom.cdf(min(she, gendered - she), gendered, 0.5)))
 
 
 def _parity_t_test(shares: np.ndarray) -> float:
@@ -267,7 +277,7 @@ def _parity_t_test(shares: np.ndarray) -> float:
         return math.nan
     if np.ptp(shares) <= IDENTICAL:
         return 1.0 if abs(float(shares.mean()) - 0.5) <= IDENTICAL else 0.0
-    return float(sps.ttest_1samp(shares, 0.5).pvalue)
+    return float(_scipy_stats().ttest_1samp(shares, 0.5).pvalue)
 
 
 def occupation_results(part: pd.DataFrame, settings: Settings) -> list[OccupationResult]:
@@ -373,7 +383,7 @@ def slope_hc3(x: np.ndarray, y: np.ndarray, confidence: float = stats.CONFIDENCE
     residuals = y - y.mean() - slope * dx
     leverage = 1.0 / n + dx**2 / sxx
     variance = float(np.sum(dx**2 * residuals**2 / (1.0 - leverage) ** 2)) / sxx**2
-    half = float(sps.t.ppf(0.5 + confidence / 2.0, n - 2)) * math.sqrt(variance)
+    half = float(_scipy_stats().t.ppf(0.5 + confidence / 2.0, n - 2)) * math.sqrt(variance)
     return stats.Estimate(slope, slope - half, slope + half, n, "ols_hc3")
 
 
@@ -383,7 +393,7 @@ def spearman_interval(
     """Fisher-z interval for Spearman's rho with the Fieller et al. (1957) variance 1.06 / (n − 3)."""
     if n <= 3 or not np.isfinite(rho):
         return None, None
-    z = sps.norm.ppf(0.5 + confidence / 2.0)
+    z = _scipy_stats().norm.ppf(0.5 + confidence / 2.0)
     centre = np.arctanh(np.clip(rho, -0.999999, 0.999999))
     half = z * math.sqrt(SPEARMAN_VARIANCE / (n - 3))
     return float(np.tanh(centre - half)), float(np.tanh(centre + half))
@@ -474,8 +484,8 @@ def across_occupation_values(
     x = np.array([r.bls_share for r in usable], dtype=float)
     n = len(usable)
     if n >= 3 and np.ptp(x) > 0 and np.ptp(shares) > 0:
-        pearson = sps.pearsonr(x, shares)
-        spearman = sps.spearmanr(x, shares)
+        pearson = _scipy_stats().pearsonr(x, shares)
+        spearman = _scipy_stats().spearmanr(x, shares)
         r, p_r = float(pearson.statistic), float(pearson.pvalue)
         rho, p_rho = float(spearman.statistic), float(spearman.pvalue)
     else:

@@ -10,9 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 LABELLED = 6
 """How many of the occupations farthest from the identity line get a text label."""
 
@@ -32,6 +29,9 @@ def plot_she_share_vs_bls(
     points: Sequence[SharePoint], path: Path, *, title: str, slope: float | None, intercept: float | None
 ) -> Path:
     """Scatter of she-share (y, with CI bars) against BLS share (x), with identity, parity and OLS lines."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # on first use: 0.3 s to import
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(7.5, 6.5), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)

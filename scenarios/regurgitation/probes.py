@@ -1,7 +1,8 @@
 """Probe sources: collections of documents whose continuations a model may have memorized.
 
-Every source is returned as a :class:`datasets.Dataset` with the columns of
-:data:`PROBE_COLUMNS`:
+Every source is returned as a list of records (dicts) with the keys of :data:`PROBE_COLUMNS`
+(user corpora are loaded through ``datasets``; the records are built in memory either way, so
+wrapping them in a ``datasets.Dataset`` would only add its 0.3 s import to every run):
 
 * ``id`` – unique document id; ``document`` – the original document it was cut from (the
   bootstrap cluster; equals ``id`` unless the document was chunked);
@@ -76,12 +77,14 @@ _LICENSE_FILE = re.compile(r"^(LICEN[CS]E|COPYING)", re.IGNORECASE)
 _FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 
 
-def _dataset(records: list[dict[str, Any]], where: str) -> Any:
-    from datasets import Dataset
+ProbeDocuments = list[dict[str, Any]]
+"""Probe documents: one record per document (or chunk), with the keys of :data:`PROBE_COLUMNS`."""
 
+
+def _documents(records: list[dict[str, Any]], where: str) -> ProbeDocuments:
     if not records:
         raise DataError(f"the probe source {where} produced no documents")
-    return Dataset.from_list([{column: record.get(column) for column in PROBE_COLUMNS} for record in records])
+    return [{column: record.get(column) for column in PROBE_COLUMNS} for record in records]
 
 
 def _record(
@@ -103,7 +106,7 @@ def repeats_label(repeats: int) -> str:
     return "control" if repeats == 0 else f"{repeats}x"
 
 
-def reference_probes() -> Any:
+def reference_probes() -> ProbeDocuments:
     """The reference model's memorization passages (trained 1×/10×/100×) and held-out controls."""
     from harness.reference import world
 
@@ -118,7 +121,7 @@ def reference_probes() -> Any:
         )
         for passage in world.memorization_passages()
     ]
-    return _dataset(records, "'reference'")
+    return _documents(records, "'reference'")
 
 
 def _stdlib_dir() -> Path:
@@ -185,7 +188,7 @@ def license_probes() -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def builtin_probes(families: Sequence[str] = BUILTIN_FAMILIES) -> Any:
+def builtin_probes(families: Sequence[str] = BUILTIN_FAMILIES) -> ProbeDocuments:
     """The built-in probes read from the local Python installation (see the module docstring)."""
     unknown = sorted(set(families) - set(BUILTIN_FAMILIES))
     if unknown:
@@ -199,7 +202,7 @@ def builtin_probes(families: Sequence[str] = BUILTIN_FAMILIES) -> Any:
         records.append(_record("zen-of-python", zen_of_python(), "prose", "zen"))
     if "licenses" in families:
         records.extend(license_probes())
-    return _dataset(records, f"'builtin' ({', '.join(families)})")
+    return _documents(records, f"'builtin' ({', '.join(families)})")
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,7 @@ def load_corpus(spec: CorpusSpec) -> Any:
         ) from exc
 
 
-def user_probes(spec: CorpusSpec) -> Any:
+def user_probes(spec: CorpusSpec) -> ProbeDocuments:
     """A user corpus mapped onto :data:`PROBE_COLUMNS`; names the row and field of bad data."""
     if spec.kind not in KINDS:
         raise ConfigError(f"scenario.kind must be one of {list(KINDS)}, got {spec.kind!r}")
@@ -290,7 +293,7 @@ def user_probes(spec: CorpusSpec) -> Any:
         )
         language = spec.language if spec.kind == "code" else ""
         records.append(_record(doc_id, text, spec.kind, subset, repeats, language))
-    return _dataset(records, repr(spec.dataset))
+    return _documents(records, repr(spec.dataset))
 
 
 def _repeats(row: dict[str, Any], spec: CorpusSpec, row_number: int) -> int | None:
@@ -312,7 +315,7 @@ def _repeats(row: dict[str, Any], spec: CorpusSpec, row_number: int) -> int | No
     return repeats
 
 
-def chunk_documents(probes: Any, chunk_tokens: int, max_chunks: int) -> Any:
+def chunk_documents(probes: ProbeDocuments, chunk_tokens: int, max_chunks: int) -> ProbeDocuments:
     """Cut every document into consecutive chunks of ``chunk_tokens`` word tokens.
 
     ``chunk_tokens == 0`` leaves documents whole; ``max_chunks > 0`` keeps at most that many
@@ -329,4 +332,4 @@ def chunk_documents(probes: Any, chunk_tokens: int, max_chunks: int) -> Any:
             if max_chunks and index >= max_chunks:
                 break
             records.append({**row, "id": f"{row['id']}#{index}", "text": row["text"][start:end]})
-    return _dataset(records, "chunking")
+    return _documents(records, "chunking")

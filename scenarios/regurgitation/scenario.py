@@ -180,8 +180,8 @@ class RegurgitationScenario(Scenario):
             return self.params.source
         return "reference" if is_reference_model(self.context.model_info) else "builtin"
 
-    def probe_documents(self) -> Any:
-        """The probe documents as a ``datasets.Dataset`` (after chunking)."""
+    def probe_documents(self) -> probes.ProbeDocuments:
+        """The probe documents, one record each (after chunking)."""
         source = self.probe_source()
         if source == "reference":
             documents = probes.reference_probes()

@@ -13,14 +13,19 @@ from scenarios.regurgitation import probes
 from scenarios.regurgitation.metrics import word_tokens
 
 
+def column(documents: probes.ProbeDocuments, name: str) -> list[object]:
+    """One field of every probe document, in order."""
+    return [document[name] for document in documents]
+
+
 def test_builtin_probes_come_from_the_installation() -> None:
     documents = probes.builtin_probes()
-    assert list(documents.column_names) == list(probes.PROBE_COLUMNS)
-    by_subset = documents.to_pandas().groupby("subset")["id"].apply(list).to_dict()
+    assert list(documents[0]) == list(probes.PROBE_COLUMNS)
+    by_subset = pd.DataFrame(documents).groupby("subset")["id"].apply(list).to_dict()
     assert "zen-of-python" in by_subset["zen"]
     assert "license:psf-2.0" in by_subset["license"]
     assert "stdlib:heapq.py" in by_subset["stdlib"]
-    heapq = documents.filter(lambda row: row["id"] == "stdlib:heapq.py")[0]
+    heapq = next(row for row in documents if row["id"] == "stdlib:heapq.py")
     assert heapq["kind"] == "code" and heapq["language"] == "python"
     assert heapq["text"].startswith("def heappush(heap, item):")  # from the first top-level def
 
@@ -45,7 +50,7 @@ def test_unknown_builtin_family_is_a_config_error() -> None:
 
 
 def test_reference_corpus_has_controls_and_repeat_counts() -> None:
-    frame = probes.reference_probes().to_pandas()
+    frame = pd.DataFrame(probes.reference_probes())
     assert set(frame["subset"]) == {"control", "1x", "10x", "100x"}
     assert (frame.loc[frame["subset"] == "control", "repeats"] == 0).all()
     assert set(frame["kind"]) == {"prose", "code"}
@@ -56,7 +61,7 @@ def test_user_corpus_jsonl_with_fields(tmp_path: Path) -> None:
     rows = [{"doc": "a", "body": "one two", "n": 10}, {"doc": "b", "body": "three", "n": 0}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     spec = probes.CorpusSpec(dataset=str(path), text_field="body", id_field="doc", repeats_field="n")
-    frame = probes.user_probes(spec).to_pandas()
+    frame = pd.DataFrame(probes.user_probes(spec))
     assert frame["id"].tolist() == ["a", "b"]
     assert frame["subset"].tolist() == ["10x", "control"]
     assert frame["repeats"].tolist() == [10, 0]
@@ -66,22 +71,22 @@ def test_user_corpus_text_file_by_paragraph_and_parquet(tmp_path: Path) -> None:
     text = tmp_path / "book.txt"
     text.write_text("First paragraph here.\n\nSecond one.\n", encoding="utf-8")
     spec = probes.CorpusSpec(dataset=str(text), sample_by="paragraph")
-    assert probes.user_probes(spec)["id"] == ["doc000001", "doc000002"]
+    assert column(probes.user_probes(spec), "id") == ["doc000001", "doc000002"]
     whole = probes.user_probes(probes.CorpusSpec(dataset=str(text)))
-    assert whole.num_rows == 1
+    assert len(whole) == 1
     parquet = tmp_path / "code.parquet"
     pd.DataFrame({"text": ["x = 1\n", "y = 2\n"], "split": ["a", "b"]}).to_parquet(parquet)
     spec = probes.CorpusSpec(dataset=str(parquet), kind="code", language="python", subset_field="split")
     documents = probes.user_probes(spec)
-    assert documents["language"] == ["python", "python"]
-    assert documents["subset"] == ["a", "b"]
+    assert column(documents, "language") == ["python", "python"]
+    assert column(documents, "subset") == ["a", "b"]
 
 
 def test_user_corpus_builder_with_data_files(tmp_path: Path) -> None:
     for index in range(2):
         (tmp_path / f"part{index}.csv").write_text(f"text\ndocument {index}\n", encoding="utf-8")
     spec = probes.CorpusSpec(dataset="csv", data_files=(str(tmp_path / "part*.csv"),))
-    assert sorted(probes.user_probes(spec)["text"]) == ["document 0", "document 1"]
+    assert sorted(column(probes.user_probes(spec), "text")) == ["document 0", "document 1"]
 
 
 def test_bad_rows_name_file_and_line(tmp_path: Path) -> None:
@@ -105,12 +110,12 @@ def test_unloadable_corpus_says_what_to_do() -> None:
 
 
 def test_chunking_keeps_the_document_as_cluster() -> None:
-    documents = probes._dataset(
+    documents = probes._documents(
         [probes._record("doc", " ".join(f"w{i}" for i in range(25)), "prose", "all")], "test"
     )
     chunks = probes.chunk_documents(documents, chunk_tokens=10, max_chunks=0)
-    assert chunks["id"] == ["doc#0", "doc#1", "doc#2"]
-    assert chunks["document"] == ["doc", "doc", "doc"]
-    assert [len(word_tokens(t)) for t in chunks["text"]] == [10, 10, 5]
-    assert probes.chunk_documents(documents, 10, max_chunks=2).num_rows == 2
+    assert column(chunks, "id") == ["doc#0", "doc#1", "doc#2"]
+    assert column(chunks, "document") == ["doc", "doc", "doc"]
+    assert [len(word_tokens(t)) for t in column(chunks, "text")] == [10, 10, 5]
+    assert len(probes.chunk_documents(documents, 10, max_chunks=2)) == 2
     assert probes.chunk_documents(documents, 0, 0) is documents

@@ -1,0 +1,111 @@
+"""Reuse of finished aggregations: a run whose samples are unchanged gets its metrics back.
+
+A scenario's metrics and artifacts (``metrics.json``, plots, tables) are a function of its
+per-instance samples, its identity and parameters, the run's seed and bootstrap size, the model
+it describes, its scorers, its dataset, the code that computes them and the libraries behind
+that code. When every one of these matches an aggregation the response cache already holds,
+the runner writes the stored files instead of recomputing them: a rerun of a suite with one
+scenario's scoring parameter changed recomputes only that scenario's bootstrap intervals and
+charts (benchmarks/warm_cache.py).
+
+The key is deliberately strict. Samples are hashed byte for byte, and the code is identified by
+the contents of the scenario's package and the engine's modules, so editing a metric's code
+without bumping the scenario's version still recomputes it. ``cache.enabled=false`` turns reuse
+off together with the response cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sys
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.scorers.base import file_digest
+from harness.types import stable_hash
+
+#: Manifest fields that decide what a scenario's aggregation computes.
+KEY_FIELDS = (
+    "schema_version",
+    "harness_version",
+    "packages",
+    "scenario",
+    "scorers",
+    "seed",
+    "limit",
+    "dataset_fingerprint",
+    "template_hash",
+)
+
+
+@cache
+def _folder_digest(folder: Path) -> str:
+    """SHA-256 over the names and contents of every ``.py`` file in ``folder`` (not recursive)."""
+    digest = hashlib.sha256()
+    for source in sorted(folder.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_fingerprint(scenario_class: type) -> str:
+    """The source of the scenario's package (or module) and of the engine's top-level modules."""
+    module_file = getattr(sys.modules.get(scenario_class.__module__), "__file__", None)
+    scenario_folder = Path(module_file).resolve().parent if module_file else None
+    engine_folder = Path(harness.__file__).resolve().parent
+    return stable_hash(
+        [
+            scenario_class.__module__,
+            scenario_class.__qualname__,
+            _folder_digest(scenario_folder) if scenario_folder else None,
+            _folder_digest(engine_folder),
+        ]
+    )
+
+
+def aggregation_key(
+    manifest: Mapping[str, Any],
+    model_identity: str,
+    scenario_class: type,
+    bootstrap_resamples: int,
+    samples_path: Path,
+) -> str:
+    """The key under which one aggregation is stored and found (see the module docstring)."""
+    return stable_hash(
+        {
+            "manifest": {name: manifest.get(name) for name in KEY_FIELDS},
+            "model": model_identity,
+            "code": code_fingerprint(scenario_class),
+            "bootstrap_resamples": bootstrap_resamples,
+            "samples": file_digest([samples_path]) if samples_path.exists() else None,
+        }
+    )
+
+
+def pack(metrics_payload: Any, artifacts: Sequence[Path], run_dir: Path) -> dict[str, Any] | None:
+    """What to store: the metrics file's payload and each artifact's bytes by its path in ``run_dir``.
+
+    None when an artifact lies outside the run directory (it could not be restored faithfully).
+    """
+    files: dict[str, str] = {}
+    root = run_dir.resolve()
+    for artifact in artifacts:
+        path = Path(artifact).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        files[path.relative_to(root).as_posix()] = base64.b64encode(path.read_bytes()).decode("ascii")
+    return {"metrics": metrics_payload, "artifacts": files}
+
+
+def unpack_artifacts(stored: Mapping[str, Any], run_dir: Path) -> list[Path]:
+    """Write the stored artifacts into ``run_dir``; returns their paths."""
+    written = []
+    for relative, encoded in stored["artifacts"].items():
+        path = run_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(encoded))
+        written.append(path)
+    return written

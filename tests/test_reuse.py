@@ -1,0 +1,137 @@
+"""Reuse of finished aggregations: unchanged samples give back stored metrics and artifacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness import reuse
+from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
+from harness.config import HarnessSettings
+from harness.evaluate import ScenarioRun, run_scenario
+from harness.scenario import ScenarioContext
+from harness.store import ResponseCache
+from harness.types import MetricValue, to_jsonable
+from tests.helpers import CoinParams, CoinScenario, coin_rules
+
+
+class ChartingCoin(CoinScenario):
+    """The coin scenario, counting its aggregations and writing one artifact into a subfolder."""
+
+    aggregations = 0
+
+    def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
+        """The default metrics, counted."""
+        type(self).aggregations += 1
+        return super().aggregate(frame)
+
+    def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
+        """A small binary file standing in for a chart."""
+        path = run_dir / "charts" / "heads.bin"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(bytes(range(256)) + f"{metrics[0].value}".encode())
+        return [path]
+
+
+def _run(run_dir: Path, cache: ResponseCache | None, n: int = 40, p_heads: float = 0.5, seed: int = 0):
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(p_heads)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=200, seed=seed)
+    context = ScenarioContext(seed=seed, capabilities=adapter.capabilities(), bootstrap_resamples=200)
+    scenario = ChartingCoin(CoinParams(n=n, k=5), context)
+    return run_scenario(ScenarioRun(scenario, adapter, run_dir, {}, settings), cache)
+
+
+def _manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _reset_count() -> None:
+    ChartingCoin.aggregations = 0
+
+
+def test_unchanged_samples_reuse_metrics_and_artifacts(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    first = _run(tmp_path / "first", cache)
+    second = _run(tmp_path / "second", cache)
+    assert ChartingCoin.aggregations == 1, "the second run must not recompute its metrics"
+    for written in ("metrics.json", "charts/heads.bin"):
+        assert (tmp_path / "second" / written).read_bytes() == (tmp_path / "first" / written).read_bytes()
+    assert second.metrics == [MetricValue(**m) for m in json.loads(json.dumps(to_jsonable(first.metrics)))]
+    assert second.n_instances == first.n_instances == 40
+    assert _manifest(tmp_path / "first")["aggregation"]["reused"] is False
+    aggregation = _manifest(tmp_path / "second")["aggregation"]
+    assert aggregation == {"key": _manifest(tmp_path / "first")["aggregation"]["key"], "reused": True}
+
+
+def test_different_samples_or_seed_recompute(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    _run(tmp_path / "a", cache, n=40)
+    _run(tmp_path / "b", cache, n=30)  # other instances: other samples
+    _run(tmp_path / "c", cache, n=40, seed=1)  # other seed: other bootstrap draws
+    assert ChartingCoin.aggregations == 3
+    keys = {_manifest(tmp_path / d)["aggregation"]["key"] for d in "abc"}
+    assert len(keys) == 3
+
+
+def test_edited_samples_are_never_served_stale_metrics(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    _run(tmp_path / "a", cache)
+    samples = tmp_path / "a" / "samples.jsonl"
+    records = [json.loads(line) for line in samples.read_text().splitlines()]
+    records[0]["scores"]["heads"] = 1.0 - records[0]["scores"]["heads"]
+    key_before = _manifest(tmp_path / "a")["aggregation"]["key"]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _run(tmp_path / "a", cache)  # resumes the completed run: recomputes from the edited samples
+    assert ChartingCoin.aggregations == 2
+    assert _manifest(tmp_path / "a")["aggregation"]["key"] != key_before
+
+
+def test_without_a_cache_nothing_is_stored_or_reused(tmp_path: Path) -> None:
+    _run(tmp_path / "a", None)
+    _run(tmp_path / "b", None)
+    assert ChartingCoin.aggregations == 2
+    assert _manifest(tmp_path / "b")["aggregation"] == {"key": None, "reused": False}
+
+
+def test_code_fingerprint_follows_the_scenario_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "myplugin"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    source = package / "scenario.py"
+    source.write_text("class Mine:\n    VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import myplugin.scenario
+
+    before = reuse.code_fingerprint(myplugin.scenario.Mine)
+    source.write_text("class Mine:\n    VALUE = 2\n")
+    reuse._folder_digest.cache_clear()
+    assert reuse.code_fingerprint(myplugin.scenario.Mine) != before
+
+
+def test_artifacts_outside_the_run_directory_are_not_stored(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.png"
+    outside.write_bytes(b"png")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert reuse.pack({"metrics": []}, [outside], run_dir) is None
+    inside = run_dir / "chart.png"
+    inside.write_bytes(b"png")
+    packed = reuse.pack({"metrics": []}, [inside], run_dir)
+    assert packed is not None
+    restored = tmp_path / "restored"
+    assert reuse.unpack_artifacts(packed, restored) == [restored / "chart.png"]
+    assert (restored / "chart.png").read_bytes() == b"png"
+
+
+def test_clearing_the_cache_forgets_aggregations(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    _run(tmp_path / "a", cache)
+    cache.clear()
+    _run(tmp_path / "b", cache)
+    assert ChartingCoin.aggregations == 2
