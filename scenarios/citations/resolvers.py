@@ -22,14 +22,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
-
-import httpx
 
 from harness.errors import ConfigError
 from scenarios.citations.normalize import normalize_arxiv, normalize_doi
 from scenarios.citations.records import BibRecord
+
+if TYPE_CHECKING:  # imported when a client is built: 0.1 s that offline runs never need
+    import httpx
 
 USER_AGENT = "rai-harness-citations/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -84,6 +85,8 @@ class PoliteClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        import httpx
+
         agent = f"{USER_AGENT} (mailto:{mailto})" if mailto else USER_AGENT
         self.cache = cache
         self.mailto = mailto
@@ -98,6 +101,8 @@ class PoliteClient:
 
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any | None:
         """The JSON body of a 200 answer, None for 404; cached either way."""
+        import httpx  # already imported by __init__; kept local so offline runs never import it
+
         key = f"{url}?{urlencode(sorted((params or {}).items()))}" if params else url
         cached = self.cache.get(key)
         if cached is not None:

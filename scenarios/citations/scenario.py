@@ -21,9 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 import pandas as pd
 
 from harness.errors import ConfigError
@@ -46,6 +45,9 @@ from scenarios.citations.metrics import COUNT_COLUMNS, RATIO_METRICS, ratio_valu
 from scenarios.citations.prompts import FAMILIES, FORMS, completion_prefix, render, slug
 from scenarios.citations.resolvers import PoliteClient, ResponseCache, make_resolvers
 from scenarios.citations.verify import VERIFIER_VERSION, Thresholds, Verdict, Verifier
+
+if TYPE_CHECKING:  # httpx is imported by the resolvers only when they go online
+    import httpx
 
 REFERENCE_MODEL_ID = "reference"
 ARTIFACT = "citations_fabricated.csv"
