@@ -19,6 +19,7 @@ run, a fifth of a rerun whose answers are all cached (benchmarks/warm_cache.py).
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -131,10 +132,8 @@ def _local_csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         if first is None:
             return []
         header_line, header = first
-        # A header and data lines, numbered as in the file (a quoted field may span lines).
-        numbered: list[tuple[int, str]] = [(header_line, header), *lines]
-        reader = csv.DictReader(line for _, line in numbered)
-        try:
+        reader = csv.DictReader(itertools.chain([header], (line for _, line in lines)))
+        try:  # line_num counts the lines read so far, the header included (a quoted field may span lines)
             return [(header_line + reader.line_num - 1, row) for row in reader]
         except csv.Error as exc:
             raise DataError(f"cannot parse the file as csv: {exc}", path=str(path)) from exc
