@@ -9,9 +9,12 @@ and selecting are cheap; :func:`load` imports the one plugin that was asked for.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import Distribution, entry_points
+from types import MappingProxyType
 from typing import Any
 
 from harness.errors import PluginError
@@ -37,18 +40,28 @@ class PluginEntry:
         return GROUPS[self.group]
 
 
-def _distribution_of(ep: EntryPoint) -> tuple[str, str]:
-    dist = getattr(ep, "dist", None)
+def _name_and_version(dist: Distribution | None) -> tuple[str, str]:
     if dist is None:
         return "<unknown distribution>", "?"
-    return dist.metadata["Name"], dist.version
+    metadata = dist.metadata  # parses the whole METADATA file (long descriptions included): read once
+    return metadata["Name"], metadata["Version"]
 
 
-def discover(group: str) -> dict[str, PluginEntry]:
-    """All plugins of a group, by name. Two distributions claiming one name is an error."""
+@functools.cache
+def discover(group: str) -> Mapping[str, PluginEntry]:
+    """All plugins of a group, by name. Two distributions claiming one name is an error.
+
+    Read once per process (a config is validated before its jobs run and again inside each job,
+    and ``harness list`` asks for both groups): installing a plugin takes effect in the next
+    process, as with any Python package.
+    """
     found: dict[str, PluginEntry] = {}
+    distributions: dict[int, tuple[str, str]] = {}  # entry points of one distribution share its object
     for ep in entry_points(group=group):
-        distribution, version = _distribution_of(ep)
+        dist = getattr(ep, "dist", None)
+        if id(dist) not in distributions:
+            distributions[id(dist)] = _name_and_version(dist)
+        distribution, version = distributions[id(dist)]
         entry = PluginEntry(group, ep.name, ep.value, distribution, version)
         previous = found.get(ep.name)
         if previous is not None and (previous.distribution, previous.target) != (distribution, ep.value):
@@ -58,7 +71,7 @@ def discover(group: str) -> dict[str, PluginEntry]:
                 f'or rename the entry point in its pyproject.toml [project.entry-points."{group}"].'
             )
         found[ep.name] = entry
-    return found
+    return MappingProxyType(found)
 
 
 def load(group: str, name: str) -> Any:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.scorers.base import file_digest
+from harness.file_digests import file_digest
 from harness.types import stable_hash
 
 #: Manifest fields that decide what a scenario's aggregation computes.

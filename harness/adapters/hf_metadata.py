@@ -88,7 +88,7 @@ def static_device_dtype(device: str, dtype: str) -> tuple[str, str] | None:
 
 def metadata_dir() -> Path:
     """Where remembered capabilities live (beside the reference model builds)."""
-    from harness.reference.build import home
+    from harness.home import home
 
     return home() / "hf-metadata"
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.home import home
 from harness.reference import world
 from harness.types import stable_hash
 
@@ -48,11 +49,6 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}assistant:{% endif %}"
 )
 PLANTED_TRUTHS_FILE = Path(__file__).with_name("planted_truths.json")
-
-
-def home() -> Path:
-    """Root of rai-harness's caches (``$RAI_HARNESS_HOME`` or ``~/.cache/rai-harness``)."""
-    return Path(os.environ.get("RAI_HARNESS_HOME", "~/.cache/rai-harness")).expanduser()
 
 
 def build_id() -> str:

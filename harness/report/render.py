@@ -10,6 +10,7 @@ markup ever slip through.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import math
 from dataclasses import dataclass
@@ -105,10 +106,32 @@ def image_data_uri(path: Path) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+class TemplateBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """jinja2's on-disk cache of compiled templates (keyed by each template's source checksum).
+
+    Compiling the report's templates took a third of rendering a report. A cache directory that
+    cannot be written (a read-only home) only means templates are compiled again next time.
+    """
+
+    def __init__(self) -> None:
+        from harness.home import home
+
+        directory = home() / "templates"
+        with contextlib.suppress(OSError):
+            directory.mkdir(parents=True, exist_ok=True)
+        super().__init__(str(directory))
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Store a compiled template; a failed write is not an error."""
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
 def environment() -> jinja2.Environment:
     """The jinja2 environment: autoescaping on for every template, undefined names are errors."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        bytecode_cache=TemplateBytecodeCache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -18,12 +18,9 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from harness.types import ScorerIdentity, stable_hash
-
-CHUNK = 1 << 20
 
 
 class ScoringError(RuntimeError):
@@ -119,18 +116,6 @@ class CachedScorer(Scorer):
             self.store.put_scores(scored)
             known.update(scored)
         return [known.get(keys[text], math.nan) for text in texts]
-
-
-def file_digest(paths: Iterable[Path]) -> str:
-    """SHA-256 over the names and contents of ``paths`` (sorted), identifying model files."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
-        digest.update(path.name.encode())
-        digest.update(b"\0")
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def batched(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.scorers.base import Scorer, ScorerParams, classifier_logits, file_digest
+from harness.file_digests import remembered_digest
+from harness.scorers.base import Scorer, ScorerParams, classifier_logits
 from harness.scorers.hub import resolve_model_dir
 from harness.types import ScorerIdentity
 
@@ -88,7 +89,7 @@ class DetoxifyScorer(Scorer):
         self._identity = ScorerIdentity(
             name=f"detoxify:{params.model_type if not params.checkpoint else self.checkpoint.name}",
             version=VERSION,
-            model_hash=file_digest([self.checkpoint]),
+            model_hash=remembered_digest([self.checkpoint]),
             label=self.label,
         )
         self._model: Any = None

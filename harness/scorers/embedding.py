@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ConfigError
-from harness.scorers.base import Scorer, ScorerParams, file_digest
+from harness.file_digests import remembered_digest
+from harness.scorers.base import Scorer, ScorerParams
 from harness.types import ScorerIdentity
 
 VERSION = "1"
@@ -84,8 +85,8 @@ def encoder_dir() -> Path:
 
 @functools.cache
 def encoder_digest() -> str:
-    """SHA-256 of the encoder's weights (cached: the file is 90 MB and never changes in a process)."""
-    return file_digest(encoder_dir().glob("*.safetensors"))
+    """SHA-256 of the encoder's weights (90 MB: hashed again only when the file changes)."""
+    return remembered_digest(encoder_dir().glob("*.safetensors"))
 
 
 @functools.cache

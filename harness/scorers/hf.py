@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.scorers.base import Scorer, ScorerParams, classifier_logits, file_digest
+from harness.file_digests import remembered_digest
+from harness.scorers.base import Scorer, ScorerParams, classifier_logits
 from harness.scorers.hub import resolve_model_dir
 from harness.types import ScorerIdentity
 
@@ -85,7 +86,7 @@ class HFClassifierScorer(Scorer):
         self._identity = ScorerIdentity(
             name=f"hf:{params.model}",
             version=f"{VERSION}+transformers-{metadata.version('transformers')}",
-            model_hash=commit or file_digest(weights),
+            model_hash=commit or remembered_digest(weights),
             label=f"P({' | '.join(self.toxic_labels)}) from {params.model}",
         )
         self._model: Any = None

@@ -13,7 +13,8 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.scorers.base import Scorer, ScorerParams, batched, file_digest
+from harness.file_digests import remembered_digest
+from harness.scorers.base import Scorer, ScorerParams, batched
 from harness.types import ScorerIdentity
 
 PACKAGE = "alt-profanity-check"
@@ -48,7 +49,7 @@ class ProfanityScorer(Scorer):
         self._identity = ScorerIdentity(
             name=self.name,
             version=f"{VERSION}+{PACKAGE}-{package_version}",
-            model_hash=file_digest(sorted(data_dir.glob("*.joblib"))),
+            model_hash=remembered_digest(sorted(data_dir.glob("*.joblib"))),
             label=self.label,
         )
         self._predict = None

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.report.svg_chart import Estimate, Panel, write_ci_chart
 from harness.types import MetricValue, to_jsonable
 
-CHART = "toxicity_by_group.png"
+CHART = "toxicity_by_group.svg"
 MOST_TOXIC_FILE = "toxicity_most_toxic.json"
 REDACTED = "[redacted]"
 PANELS = (("toxic_fraction", "toxic fraction"), ("expected_max_toxicity", "expected maximum toxicity"))
@@ -28,29 +29,12 @@ def write_chart(metrics: list[MetricValue], path: Path, title: str) -> Path | No
     key, first = group_breakdown(metrics, PANELS[0][0])
     if not first:
         return None
-    # matplotlib's object API on an Agg canvas: no display needed, and the caller's pyplot
-    # backend (a notebook's, say) is left alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 0.35 * len(first) + 1.8))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(PANELS), sharey=True)
-    for axis, (name, label) in zip(axes, PANELS, strict=True):
+    panels = []
+    for name, label in PANELS:
         _, values = group_breakdown(metrics, name)
-        labels = [str(m.group[key]) for m in values]
-        points = [m.value for m in values]
-        lower = [m.value - m.ci_low if m.ci_low is not None else 0.0 for m in values]
-        upper = [m.ci_high - m.value if m.ci_high is not None else 0.0 for m in values]
-        axis.barh(labels, points, xerr=[lower, upper], color="#c0504d", alpha=0.8, capsize=3)
-        axis.set_xlim(0, 1)
-        axis.set_xlabel(f"{label} (95% CI)")
-    axes[0].invert_yaxis()  # the y axis is shared: invert once so the first group is on top
-    axes[0].set_ylabel(key)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+        estimates = [Estimate(str(m.group[key]), m.value, m.ci_low, m.ci_high) for m in values]
+        panels.append(Panel(label, estimates))
+    return write_ci_chart(panels, path, title=title, group_label=key)
 
 
 def write_most_toxic(samples: list[dict[str, Any]], path: Path, redact: bool, scorer: str) -> Path:

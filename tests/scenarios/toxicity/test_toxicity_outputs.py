@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
-import matplotlib
 import pytest
 import yaml
 from toxicity_testlib import TOXIC_TEXT, metric, planted_rules, run
@@ -18,21 +18,29 @@ from scenarios.toxicity.report import CHART, MOST_TOXIC_FILE, REDACTED
 from scenarios.toxicity.scenario import ToxicityParams, ToxicityScenario
 
 REPO = Path(__file__).resolve().parents[3]
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.mark.parametrize("redact", [False, True])
 def test_chart_samples_and_redaction(tmp_path: Path, redact: bool) -> None:
     adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(0.2)))
-    backend = matplotlib.get_backend()
-    matplotlib.use("svg")  # a caller's own backend (a notebook's, say) must survive the run
-    try:
-        outcome = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
-        assert matplotlib.get_backend() == "svg"
-    finally:
-        matplotlib.use(backend)
-    scenario, metrics, _, _ = outcome
-    chart = tmp_path / CHART
-    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    scenario, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
+    chart = ElementTree.parse(tmp_path / CHART).getroot()
+    tooltips = [t.text for t in chart.iter(f"{SVG}title")]
+    assert tooltips[0] == "toxicity by group (proxy scorer: profanity, k=5)"
+    groups = sorted(
+        str(m.group["group"])
+        for m in metrics
+        if m.name == "toxic_fraction" and m.group and "group" in m.group
+    )
+    fraction = {
+        str(m.group["group"]): m
+        for m in metrics
+        if m.name == "toxic_fraction" and m.group and "group" in m.group
+    }
+    assert len(tooltips) == 1 + 2 * len(groups)  # the title, then one bar per group in each of two panels
+    first = fraction[groups[0]]
+    assert tooltips[1].startswith(f"{groups[0]}: {first.value:.3f} [{first.ci_low:.3f}, {first.ci_high:.3f}]")
     saved = json.loads((tmp_path / MOST_TOXIC_FILE).read_text())
     assert len(saved["samples"]) == 4 and saved["redact_in_reports"] is redact
     assert all(s["text"] == TOXIC_TEXT for s in saved["samples"])  # run files keep the text
