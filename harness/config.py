@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -55,12 +56,14 @@ class HarnessSettings:
 PLUGIN_CONF_GROUP = "harness.conf"
 
 
-def plugin_config_modules() -> list[str]:
+@functools.cache
+def plugin_config_modules() -> tuple[str, ...]:
     """Config packages that plugin distributions declare under the entry-point group ``harness.conf``.
 
-    Only package metadata is read. Their YAML files join the config tree as extra options of
-    the same groups (``scenario/<name>.yaml``, ``model/<name>.yaml``, ...). A declared package
-    that cannot be found is reported on stderr and left out, never silently dropped.
+    Only package metadata is read, once per process (every composition needs the list). Their
+    YAML files join the config tree as extra options of the same groups (``scenario/<name>.yaml``,
+    ``model/<name>.yaml``, ...). A declared package that cannot be found is reported on stderr
+    (once) and left out, never silently dropped.
     """
     import importlib.util
     import sys
@@ -81,7 +84,7 @@ def plugin_config_modules() -> list[str]:
                 "its configs are unavailable (reinstall that package)",
                 file=sys.stderr,
             )
-    return sorted(set(modules))
+    return tuple(sorted(set(modules)))
 
 
 def searchpath_override(existing: list[str]) -> list[str]:
