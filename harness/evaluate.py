@@ -183,17 +183,25 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
     return RunResult(job.run_dir, metrics, n_instances, n_errors, "completed", job.scenario.summary(metrics))
 
 
-def hide_datasets_progress() -> None:
-    """Hide ``datasets``' progress bars; through its environment variable while it is not imported yet.
+def hide_library_progress() -> None:
+    """Hide the progress bars of ``datasets`` and of transformers' weight loading (``progress=false``).
 
-    Importing ``datasets`` only to call ``disable_progress_bars()`` cost 0.3 s of start-up in runs
-    whose scenarios never load a dataset. A value the user set in the environment wins.
+    Each library reads an environment variable when it is imported; one that is already imported
+    is told directly. Importing ``datasets`` only to call ``disable_progress_bars()`` cost 0.3 s of
+    start-up in runs whose scenarios never load a dataset. A value the user set in the
+    environment wins.
     """
-    loaded = sys.modules.get("datasets")
-    if loaded is not None:
-        loaded.disable_progress_bars()
+    datasets = sys.modules.get("datasets")
+    if datasets is not None:
+        datasets.disable_progress_bars()
     else:
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    else:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
@@ -204,7 +212,7 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
 
     settings = validate_job_config(cfg)
     if not settings.progress:
-        hide_datasets_progress()
+        hide_library_progress()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     scenarios = selected_scenarios(cfg)
     cache = None

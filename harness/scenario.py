@@ -148,7 +148,9 @@ def mean_metric(
 ) -> MetricValue:
     """The mean of ``spec.value`` over non-errored rows, with its clustered bootstrap CI."""
     ok = frame[frame["error"].isna()] if "error" in frame else frame
-    column = ok[spec.value] if spec.value in ok else pd.Series(dtype=float)
+    # A score no row produced (a small ``limit`` can leave a column out entirely) is all-missing,
+    # aligned with the rows so that the cluster column can be masked with it.
+    column = ok[spec.value] if spec.value in ok else pd.Series(float("nan"), index=ok.index, dtype=float)
     column = pd.to_numeric(column, errors="coerce")
     mask = column.notna()
     clusters = ok.loc[mask, spec.cluster] if spec.cluster and spec.cluster in ok else None

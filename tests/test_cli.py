@@ -130,3 +130,12 @@ def test_sweep_runs_every_job_and_points_at_the_leaderboard(
 def test_unknown_subcommand(tmp_path: Path) -> None:
     result = run(["lst"], tmp_path)
     assert result.returncode == 2 and "unknown subcommand 'lst'" in result.stderr
+
+
+def test_progress_false_hides_library_progress_bars(tmp_path: Path) -> None:
+    result = run(
+        ["scenario=regurgitation", "model=reference", "limit=2", "progress=false", "report=false"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Loading weights" not in result.stderr + result.stdout  # transformers' bar when weights load
+    assert "%|" not in result.stderr  # no tqdm bar of any library
