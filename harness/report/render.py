@@ -121,6 +121,11 @@ class TemplateBytecodeCache(jinja2.FileSystemBytecodeCache):
             directory.mkdir(parents=True, exist_ok=True)
         super().__init__(str(directory))
 
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Load a stored compiled template; any unreadable cache (home not a directory) is a miss."""
+        with contextlib.suppress(OSError):
+            super().load_bytecode(bucket)
+
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """Store a compiled template; a failed write is not an error."""
         with contextlib.suppress(OSError):
