@@ -72,7 +72,6 @@ def remembered_digest(paths: Iterable[Path]) -> str:
     if key in memo:
         return memo[key]
     digest = file_digest(files)
-    memo.pop(key, None)
-    memo[key] = digest
+    memo[key] = digest  # newest last: trimming keeps the most recent entries
     _write_memo(memo_path, dict(list(memo.items())[-MEMO_ENTRIES:]))
     return digest
