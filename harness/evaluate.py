@@ -187,21 +187,27 @@ def hide_library_progress() -> None:
     """Hide the progress bars of ``datasets`` and of transformers' weight loading (``progress=false``).
 
     Each library reads an environment variable when it is imported; one that is already imported
-    is told directly. Importing ``datasets`` only to call ``disable_progress_bars()`` cost 0.3 s of
-    start-up in runs whose scenarios never load a dataset. A value the user set in the
-    environment wins.
+    is told directly (transformers copies huggingface_hub's setting when it is imported). Importing
+    ``datasets`` only to call ``disable_progress_bars()`` cost 0.3 s of start-up in runs whose
+    scenarios never load a dataset. A value the user set in the environment wins. The switch is
+    process-wide, like the libraries' own: a later run in the same Python process with
+    ``progress=true`` shows the harness's bars but not these libraries'.
     """
     datasets = sys.modules.get("datasets")
     if datasets is not None:
         datasets.disable_progress_bars()
     else:
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    else:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if "transformers" in sys.modules:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-    else:
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:

@@ -3,8 +3,10 @@
 A scorer's identity includes the digest of its weights, so that a score is only ever reused with
 the classifier that produced it. Hashing a 90 MB encoder on every run cost a tenth of a second
 of a fully cached rerun. :func:`remembered_digest` keeps each digest with the files' status
-(path, size, modification time in nanoseconds, inode) in ``$RAI_HARNESS_HOME/digests.json`` and
-hashes again as soon as any of those changes, the same test ``git`` and ``make`` rely on.
+(path, size, modification and status-change times in nanoseconds, device and inode) in
+``$RAI_HARNESS_HOME/digests.json`` and hashes again as soon as any of those changes, the test
+``git`` relies on for its index. Writing a file, or copying one over it with its old time stamp
+preserved, changes its status-change time.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ def _status_key(paths: list[Path]) -> str:
     status = []
     for path in paths:
         stat = path.stat()
-        status.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+        status.append(
+            [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_dev, stat.st_ino]
+        )
     return json.dumps(status)
 
 
@@ -50,17 +54,29 @@ def _read_memo(memo_path: Path) -> dict[str, str]:
         memo = json.loads(memo_path.read_text())
     except (OSError, ValueError):  # none yet, unreadable or half-written by a crash: start afresh
         return {}
-    return memo if isinstance(memo, dict) else {}
+    if not isinstance(memo, dict):
+        return {}
+    return {key: value for key, value in memo.items() if isinstance(value, str)}
 
 
 def _write_memo(memo_path: Path, memo: dict[str, str]) -> None:
-    """Replace the memo atomically; a home that cannot be written only costs a re-hash next time."""
-    with contextlib.suppress(OSError):
+    """Replace the memo atomically; a home that cannot be written only costs a re-hash next time.
+
+    Two processes writing at once keep the last one's memo: the other's new entry is hashed again
+    on its next use, never wrong.
+    """
+    try:
         memo_path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=memo_path.parent, prefix=f".{MEMO_FILE}.")
+    except OSError:
+        return
+    try:
         with os.fdopen(handle, "w") as out:
             json.dump(memo, out)
         os.replace(temporary, memo_path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 def remembered_digest(paths: Iterable[Path]) -> str:

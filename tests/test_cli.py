@@ -139,3 +139,18 @@ def test_progress_false_hides_library_progress_bars(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Loading weights" not in result.stderr + result.stdout  # transformers' bar when weights load
     assert "%|" not in result.stderr  # no tqdm bar of any library
+
+
+def test_progress_switch_reaches_libraries_imported_before_it(tmp_path: Path) -> None:
+    code = (
+        "import huggingface_hub.utils.tqdm  # loads the hub constants, reading the environment now\n"
+        "from harness.evaluate import hide_library_progress\n"
+        "hide_library_progress()\n"
+        "import transformers.utils.logging as tl\n"
+        "print(tl.is_progress_bar_enabled())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    assert out.stdout.strip() == "False", out.stderr

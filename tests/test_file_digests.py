@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,10 @@ def test_a_changed_file_is_hashed_again(tmp_path: Path, home: Path, hash_calls: 
     paths = weights(tmp_path)
     before = remembered_digest(paths)
     stat = paths[0].stat()
-    paths[0].write_bytes(b"c" * 3)  # same size
-    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    time.sleep(0.05)  # past the file system's coarse clock, so the rewrite gets a new change time
+    paths[0].write_bytes(b"c" * 3)  # same size, same inode, and (like `cp -p`) the old mtime put back
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert paths[0].stat().st_mtime_ns == stat.st_mtime_ns and paths[0].stat().st_ino == stat.st_ino
     after = remembered_digest(paths)
     assert after != before and after == file_digest(paths)
     assert len(hash_calls) == 2

@@ -106,17 +106,32 @@ def image_data_uri(path: Path) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+ENVIRONMENT_OPTIONS: dict[str, Any] = {
+    "autoescape": True,
+    "undefined": jinja2.StrictUndefined,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+"""Compiled templates depend on these (autoescaping is compiled in), so they name the cache too."""
+
+
 class TemplateBytecodeCache(jinja2.FileSystemBytecodeCache):
     """jinja2's on-disk cache of compiled templates (keyed by each template's source checksum).
 
-    Compiling the report's templates took a third of rendering a report. A cache directory that
-    cannot be written (a read-only home) only means templates are compiled again next time.
+    Compiling the report's templates took a third of rendering a report. jinja2 keys a compiled
+    template by its name and source only, so the directory is named by what else is compiled in:
+    the jinja2 version and :data:`ENVIRONMENT_OPTIONS` (a change of either starts a new cache). A
+    cache directory that cannot be read or written (a read-only home) only means templates are
+    compiled again. Like Python's own bytecode caches, it lives in the user's home
+    (``$RAI_HARNESS_HOME``), which other users must not be able to write.
     """
 
     def __init__(self) -> None:
         from harness.home import home
 
-        directory = home() / "templates"
+        options = {key: getattr(value, "__name__", value) for key, value in ENVIRONMENT_OPTIONS.items()}
+        tag = hashlib.sha256(repr((jinja2.__version__, sorted(options.items()))).encode()).hexdigest()[:16]
+        directory = home() / "templates" / tag
         with contextlib.suppress(OSError):
             directory.mkdir(parents=True, exist_ok=True)
         super().__init__(str(directory))
@@ -137,10 +152,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         bytecode_cache=TemplateBytecodeCache(),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **ENVIRONMENT_OPTIONS,
     )
     env.filters["num"] = format_number
     env.filters["ci"] = format_ci

@@ -13,6 +13,7 @@ need real plotting (scatter plots with fitted lines) still use matplotlib.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,16 @@ PANEL_GAP = 30
 TOP = 44
 AXIS_HEIGHT = 46
 TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters XML 1.0 does not allow even escaped; a label holding one would make the file unreadable."""
+
+
+def _xml_text(text: str) -> str:
+    return XML_FORBIDDEN.sub("\ufffd", text)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -50,13 +61,12 @@ def _bar(estimate: Estimate, scale: Scale, left: float, width: float, top: float
     def x(value: float) -> float:
         return round(left + width * scale.position(value) / 100.0, 2)
 
-    low = estimate.low if estimate.low is not None else estimate.value
-    high = estimate.high if estimate.high is not None else estimate.value
+    low, high = _finite(estimate.low), _finite(estimate.high)
     return {
         "x0": x(0.0),
         "x": x(estimate.value),
-        "low": x(low),
-        "high": x(high),
+        "low": x(low if low is not None else estimate.value),  # no interval: the whisker is the point
+        "high": x(high if high is not None else estimate.value),
         "y": top + ROW_HEIGHT * 0.2,
         "height": ROW_HEIGHT * 0.6,
         "middle": top + ROW_HEIGHT / 2,
@@ -70,10 +80,13 @@ def write_ci_chart(panels: Sequence[Panel], path: Path, *, title: str, group_lab
     """Write panels of bars with CI whiskers (rows are the first panel's labels, top to bottom).
 
     Every panel must cover the same groups in the same order (as matplotlib's shared y axis did).
-    Values outside [0, 1] are clipped to the axis; the exact numbers are in each bar's tooltip.
+    Values outside [0, 1] are clipped to the axis; the exact numbers are in each bar's tooltip. A
+    missing or non-finite interval bound is drawn as no whisker and shown as "–".
     """
-    labels = [e.label for e in panels[0].estimates]
-    if any([e.label for e in p.estimates] != labels for p in panels):
+    if not panels:
+        raise ValueError("a CI chart needs at least one panel")
+    labels = [_xml_text(e.label) for e in panels[0].estimates]
+    if any([_xml_text(e.label) for e in p.estimates] != labels for p in panels):
         raise ValueError("every panel of a CI chart must list the same groups in the same order")
     if any(not math.isfinite(e.value) for p in panels for e in p.estimates):
         raise ValueError("a CI chart needs finite values")
@@ -86,7 +99,7 @@ def write_ci_chart(panels: Sequence[Panel], path: Path, *, title: str, group_lab
             {
                 "left": left,
                 "width": PANEL_WIDTH,
-                "axis_label": panel.axis_label,
+                "axis_label": _xml_text(panel.axis_label),
                 "ticks": [
                     {"x": round(left + PANEL_WIDTH * scale.position(t) / 100.0, 2), "label": f"{t:g}"}
                     for t in TICKS
@@ -101,8 +114,8 @@ def write_ci_chart(panels: Sequence[Panel], path: Path, *, title: str, group_lab
         environment()
         .get_template("ci_chart.svg.j2")
         .render(
-            title=title,
-            group_label=group_label,
+            title=_xml_text(title),
+            group_label=_xml_text(group_label),
             width=LABEL_WIDTH + len(panels) * (PANEL_WIDTH + PANEL_GAP),
             height=height,
             plot_top=TOP,

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.report.svg_chart import Estimate, Panel, write_ci_chart
 from harness.types import MetricValue, to_jsonable
 
 CHART = "toxicity_by_group.svg"
@@ -29,6 +28,8 @@ def write_chart(metrics: list[MetricValue], path: Path, title: str) -> Path | No
     key, first = group_breakdown(metrics, PANELS[0][0])
     if not first:
         return None
+    from harness.report.svg_chart import Estimate, Panel, write_ci_chart  # jinja2: only when drawing
+
     panels = []
     for name, label in PANELS:
         _, values = group_breakdown(metrics, name)

@@ -31,7 +31,7 @@ def test_geometry_of_bars_and_whiskers(tmp_path: Path) -> None:
     bars = bar_groups(root)
     assert [b.find(f"{SVG}title").text for b in bars] == [
         "a: 0.500 [0.250, 0.750]",
-        "b: 0.100 [0.100, 0.100]",  # no interval: the whisker collapses onto the point
+        "b: 0.100 –",  # no interval: none is invented, and the whisker collapses onto the point
         "a: 1.000 [0.900, 1.000]",
         "b: 0.000 [0.000, 0.200]",
     ]
@@ -45,6 +45,17 @@ def test_geometry_of_bars_and_whiskers(tmp_path: Path) -> None:
     assert float(bars[2].find(f"{SVG}rect").attrib["width"]) == PANEL_WIDTH
     assert float(bars[3].find(f"{SVG}line").attrib["x2"]) == second_panel_left + PANEL_WIDTH * 0.2
     assert float(root.attrib["width"]) == LABEL_WIDTH + 2 * (PANEL_WIDTH + PANEL_GAP)
+    point_only = bars[1].find(f"{SVG}line").attrib
+    assert float(point_only["x1"]) == float(point_only["x2"]) == LABEL_WIDTH + PANEL_WIDTH * 0.1
+
+
+def test_non_finite_bounds_are_no_whisker(tmp_path: Path) -> None:
+    panels = [Panel("rate", [Estimate("a", 0.4, float("nan"), float("inf"))])]
+    root = ElementTree.parse(write_ci_chart(panels, tmp_path / "c.svg", title="t", group_label="g")).getroot()
+    [bar] = bar_groups(root)
+    whisker = bar.find(f"{SVG}line").attrib
+    assert float(whisker["x1"]) == float(whisker["x2"]) == LABEL_WIDTH + PANEL_WIDTH * 0.4
+    assert bar.find(f"{SVG}title").text == "a: 0.400 –"
 
 
 def test_labels_from_data_are_escaped(tmp_path: Path) -> None:
@@ -58,7 +69,20 @@ def test_labels_from_data_are_escaped(tmp_path: Path) -> None:
     assert label in [t.text for t in root.iter(f"{SVG}text")]
 
 
+def test_characters_xml_forbids_are_replaced(tmp_path: Path) -> None:
+    path = write_ci_chart(
+        [Panel("rate\x01", [Estimate("bell\x07group", 0.2)])],
+        tmp_path / "c.svg",
+        title="t\x00",
+        group_label="g",
+    )
+    texts = [t.text for t in ElementTree.parse(path).getroot().iter(f"{SVG}text")]  # parses: valid XML
+    assert "bell\ufffdgroup" in texts and "rate\ufffd (95% CI)" in texts
+
+
 def test_panels_with_different_groups_or_missing_values_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least one panel"):
+        write_ci_chart([], tmp_path / "c.svg", title="t", group_label="g")
     with pytest.raises(ValueError, match="same groups in the same order"):
         write_ci_chart(
             [Panel("x", [Estimate("a", 0.1)]), Panel("y", [Estimate("b", 0.1)])],

@@ -16,11 +16,20 @@ def render(monkeypatch: pytest.MonkeyPatch, home: Path) -> str:
 
 def test_templates_compile_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = render(monkeypatch, tmp_path / "home")
-    stored = sorted((tmp_path / "home" / "templates").glob("__jinja2_*.cache"))
+    stored = sorted((tmp_path / "home" / "templates").glob("*/__jinja2_*.cache"))
     assert stored, "compiled templates were not stored"
-    mtimes = [p.stat().st_mtime_ns for p in stored]
+    inodes = [p.stat().st_ino for p in stored]  # jinja2 writes a new file and renames it over the old
     assert render(monkeypatch, tmp_path / "home") == first
-    assert [p.stat().st_mtime_ns for p in stored] == mtimes  # loaded, not compiled and written again
+    assert [p.stat().st_ino for p in stored] == inodes  # loaded, not compiled and written again
+
+
+def test_cache_is_separate_per_environment_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import render as render_module
+
+    render(monkeypatch, tmp_path / "home")
+    monkeypatch.setitem(render_module.ENVIRONMENT_OPTIONS, "autoescape", False)
+    render(monkeypatch, tmp_path / "home")
+    assert len(list((tmp_path / "home" / "templates").iterdir())) == 2
 
 
 def test_a_home_that_is_not_a_directory_still_renders(
