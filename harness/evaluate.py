@@ -156,7 +156,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
         if cache is not None:
             reuse_key = reuse.aggregation_key(
                 manifest,
-                job.adapter.info().identity(),
+                runner.model_identity,
                 type(job.scenario),
                 job.settings.bootstrap_resamples,
                 store.samples_path,

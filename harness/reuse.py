@@ -17,7 +17,6 @@ off together with the response cache.
 from __future__ import annotations
 
 import base64
-import hashlib
 import sys
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -44,11 +43,8 @@ KEY_FIELDS = (
 
 @cache
 def _folder_digest(folder: Path) -> str:
-    """SHA-256 over the names and contents of every ``.py`` file in ``folder`` (not recursive)."""
-    digest = hashlib.sha256()
-    for source in sorted(folder.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """:func:`~harness.file_digests.file_digest` of the ``.py`` files in ``folder`` (not recursive)."""
+    return file_digest(folder.glob("*.py"))
 
 
 def code_fingerprint(scenario_class: type) -> str:

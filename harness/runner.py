@@ -165,7 +165,7 @@ class Runner:
         self.cache = cache if adapter.cacheable else None
         # Aggregations are keyed by the samples themselves, so they are reused whatever the adapter.
         self.aggregations = cache
-        self._model_identity = adapter.info().identity()
+        self.model_identity = adapter.info().identity()  # keys its responses and its aggregation
         self._decodings: dict[tuple[str, GenerationParams | None], dict[str, Any]] = {}
         self._cancel = threading.Event()  # set when a run fails: its running generation stops
         self.aggregation: dict[str, Any] | None = None  # how metrics were obtained, for the manifest
@@ -281,7 +281,7 @@ class Runner:
 
     def _cache_key(self, request: Request) -> str:
         greedy = request.kind == "loglikelihood" or request.params.temperature == 0
-        return ResponseCache.key(self._model_identity, request.key(), 0 if greedy else self.settings.seed)
+        return ResponseCache.key(self.model_identity, request.key(), 0 if greedy else self.settings.seed)
 
     def _start_window(
         self, todo: Sequence[tuple[Instance, list[Request]]], bar: tqdm, worker: BackgroundWorker
