@@ -40,7 +40,7 @@ def _finite(value: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class Estimate:
+class Bar:
     """One bar: a group's value and its interval (None where the interval is missing)."""
 
     label: str
@@ -54,23 +54,23 @@ class Panel:
     """One metric's bars, drawn on a shared [0, 1] axis with ``axis_label`` under it."""
 
     axis_label: str
-    estimates: Sequence[Estimate]
+    bars: Sequence[Bar]
 
 
-def _bar(estimate: Estimate, scale: Scale, left: float, width: float, top: float) -> dict[str, float]:
+def _bar_geometry(bar: Bar, scale: Scale, left: float, width: float, top: float) -> dict[str, float]:
     def x(value: float) -> float:
         return round(left + width * scale.position(value) / 100.0, 2)
 
-    low, high = _finite(estimate.low), _finite(estimate.high)
+    low, high = _finite(bar.low), _finite(bar.high)
     return {
         "x0": x(0.0),
-        "x": x(estimate.value),
-        "low": x(low if low is not None else estimate.value),  # no interval: the whisker is the point
-        "high": x(high if high is not None else estimate.value),
+        "x": x(bar.value),
+        "low": x(low if low is not None else bar.value),  # no interval: the whisker is the point
+        "high": x(high if high is not None else bar.value),
         "y": top + ROW_HEIGHT * 0.2,
         "height": ROW_HEIGHT * 0.6,
         "middle": top + ROW_HEIGHT / 2,
-        "value": estimate.value,
+        "value": bar.value,
         "ci_low": low,
         "ci_high": high,
     }
@@ -85,10 +85,10 @@ def write_ci_chart(panels: Sequence[Panel], path: Path, *, title: str, group_lab
     """
     if not panels:
         raise ValueError("a CI chart needs at least one panel")
-    labels = [_xml_text(e.label) for e in panels[0].estimates]
-    if any([_xml_text(e.label) for e in p.estimates] != labels for p in panels):
+    labels = [_xml_text(e.label) for e in panels[0].bars]
+    if any([_xml_text(e.label) for e in p.bars] != labels for p in panels):
         raise ValueError("every panel of a CI chart must list the same groups in the same order")
-    if any(not math.isfinite(e.value) for p in panels for e in p.estimates):
+    if any(not math.isfinite(e.value) for p in panels for e in p.bars):
         raise ValueError("a CI chart needs finite values")
     scale = Scale(0.0, 1.0)
     height = TOP + ROW_HEIGHT * len(labels) + AXIS_HEIGHT
@@ -105,8 +105,8 @@ def write_ci_chart(panels: Sequence[Panel], path: Path, *, title: str, group_lab
                     for t in TICKS
                 ],
                 "bars": [
-                    _bar(e, scale, left, PANEL_WIDTH, TOP + row * ROW_HEIGHT)
-                    for row, e in enumerate(panel.estimates)
+                    _bar_geometry(e, scale, left, PANEL_WIDTH, TOP + row * ROW_HEIGHT)
+                    for row, e in enumerate(panel.bars)
                 ],
             }
         )

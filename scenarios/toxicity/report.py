@@ -28,13 +28,13 @@ def write_chart(metrics: list[MetricValue], path: Path, title: str) -> Path | No
     key, first = group_breakdown(metrics, PANELS[0][0])
     if not first:
         return None
-    from harness.report.svg_chart import Estimate, Panel, write_ci_chart  # jinja2: only when drawing
+    from harness.report.svg_chart import Bar, Panel, write_ci_chart  # jinja2: only when drawing
 
     panels = []
     for name, label in PANELS:
         _, values = group_breakdown(metrics, name)
-        estimates = [Estimate(str(m.group[key]), m.value, m.ci_low, m.ci_high) for m in values]
-        panels.append(Panel(label, estimates))
+        bars = [Bar(str(m.group[key]), m.value, m.ci_low, m.ci_high) for m in values]
+        panels.append(Panel(label, bars))
     return write_ci_chart(panels, path, title=title, group_label=key)
 
 

@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from harness.report.svg_chart import LABEL_WIDTH, PANEL_GAP, PANEL_WIDTH, Estimate, Panel, write_ci_chart
+from harness.report.svg_chart import LABEL_WIDTH, PANEL_GAP, PANEL_WIDTH, Bar, Panel, write_ci_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -22,8 +22,8 @@ def bar_groups(root: ElementTree.Element) -> list[ElementTree.Element]:
 
 def test_geometry_of_bars_and_whiskers(tmp_path: Path) -> None:
     panels = [
-        Panel("rate", [Estimate("a", 0.5, 0.25, 0.75), Estimate("b", 0.1)]),
-        Panel("other", [Estimate("a", 1.0, 0.9, 1.0), Estimate("b", 0.0, 0.0, 0.2)]),
+        Panel("rate", [Bar("a", 0.5, 0.25, 0.75), Bar("b", 0.1)]),
+        Panel("other", [Bar("a", 1.0, 0.9, 1.0), Bar("b", 0.0, 0.0, 0.2)]),
     ]
     root = ElementTree.parse(
         write_ci_chart(panels, tmp_path / "c.svg", title="t", group_label="group")
@@ -50,7 +50,7 @@ def test_geometry_of_bars_and_whiskers(tmp_path: Path) -> None:
 
 
 def test_non_finite_bounds_are_no_whisker(tmp_path: Path) -> None:
-    panels = [Panel("rate", [Estimate("a", 0.4, float("nan"), float("inf"))])]
+    panels = [Panel("rate", [Bar("a", 0.4, float("nan"), float("inf"))])]
     root = ElementTree.parse(write_ci_chart(panels, tmp_path / "c.svg", title="t", group_label="g")).getroot()
     [bar] = bar_groups(root)
     whisker = bar.find(f"{SVG}line").attrib
@@ -61,7 +61,7 @@ def test_non_finite_bounds_are_no_whisker(tmp_path: Path) -> None:
 def test_labels_from_data_are_escaped(tmp_path: Path) -> None:
     label = '<script>alert("x")</script> & co'
     path = write_ci_chart(
-        [Panel("rate", [Estimate(label, 0.2)])], tmp_path / "c.svg", title="<t>", group_label="g"
+        [Panel("rate", [Bar(label, 0.2)])], tmp_path / "c.svg", title="<t>", group_label="g"
     )
     text = path.read_text()
     assert "<script>" not in text and "&lt;script&gt;" in text
@@ -71,7 +71,7 @@ def test_labels_from_data_are_escaped(tmp_path: Path) -> None:
 
 def test_characters_xml_forbids_are_replaced(tmp_path: Path) -> None:
     path = write_ci_chart(
-        [Panel("rate\x01", [Estimate("bell\x07group", 0.2)])],
+        [Panel("rate\x01", [Bar("bell\x07group", 0.2)])],
         tmp_path / "c.svg",
         title="t\x00",
         group_label="g",
@@ -85,12 +85,10 @@ def test_panels_with_different_groups_or_missing_values_are_refused(tmp_path: Pa
         write_ci_chart([], tmp_path / "c.svg", title="t", group_label="g")
     with pytest.raises(ValueError, match="same groups in the same order"):
         write_ci_chart(
-            [Panel("x", [Estimate("a", 0.1)]), Panel("y", [Estimate("b", 0.1)])],
+            [Panel("x", [Bar("a", 0.1)]), Panel("y", [Bar("b", 0.1)])],
             tmp_path / "c.svg",
             title="t",
             group_label="g",
         )
     with pytest.raises(ValueError, match="finite values"):
-        write_ci_chart(
-            [Panel("x", [Estimate("a", float("nan"))])], tmp_path / "c.svg", title="t", group_label="g"
-        )
+        write_ci_chart([Panel("x", [Bar("a", float("nan"))])], tmp_path / "c.svg", title="t", group_label="g")
