@@ -13,18 +13,23 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.errors import ConfigError
 
+if TYPE_CHECKING:
+    from hydra._internal.hydra import Hydra
+
 CONFIG_MODULE = "harness.conf"
 CONFIG_NAME = "config"
+HYDRA_VERSION_BASE = "1.3"
 GROUPS = ("model", "scenario", "suite", "gate")
 
 
@@ -145,7 +150,7 @@ def compose(overrides: list[str]) -> DictConfig:
 
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=HYDRA_VERSION_BASE):
             return hydra_compose(
                 config_name=CONFIG_NAME,
                 overrides=[*overrides, *searchpath_override(overrides)],
@@ -230,13 +235,47 @@ def preflight(overrides: list[str]) -> list[DictConfig]:
     except HydraException as exc:
         raise ConfigError(f"cannot parse the overrides: {exc}") from exc
     for variant in variants:
-        try:
-            cfg = compose(variant)
-        except (HydraException, OmegaConfBaseException, ValueError) as exc:
-            raise ConfigError(_explain_composition_error(exc, variant)) from exc
+        cfg = _explained(lambda variant=variant: compose(variant), variant)
         validate_job_config(cfg)
         composed.append(cfg)
     return composed
+
+
+def _explained(composition: Callable[[], DictConfig], overrides: list[str]) -> DictConfig:
+    """Run a composition; Hydra's and OmegaConf's errors become one :class:`ConfigError` line."""
+    from hydra.errors import HydraException
+
+    try:
+        return composition()
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(_explain_composition_error(exc, overrides)) from exc
+
+
+def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConfig]:
+    """Compose and validate a single run's config (Hydra's own keys included), as Hydra's run would.
+
+    ``@hydra.main`` composes a run's config twice (once only to read ``hydra.mode``) and the
+    pre-flight check a third time; this is the one composition a plain run needs, with the
+    search path and job name ``@hydra.main`` derives from the task function's module
+    (``task_module``). Returns the initialised :class:`~hydra._internal.hydra.Hydra` (its config
+    loader runs the job) and the config, validated before any run directory exists.
+    """
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_automatic_config_search_path, detect_task_name
+    from hydra.types import RunMode
+    from hydra.version import setbase
+
+    setbase(HYDRA_VERSION_BASE)
+    search_path = create_automatic_config_search_path(None, task_module, str(config_dir()))
+    task_name = detect_task_name(None, task_module)
+    hydra = Hydra.create_main_hydra2(task_name=task_name, config_search_path=search_path)
+    full = [*overrides, *searchpath_override(overrides), "hydra.mode=RUN"]
+    cfg = _explained(
+        lambda: hydra.compose_config(CONFIG_NAME, full, run_mode=RunMode.RUN, with_log_configuration=True),
+        overrides,
+    )
+    validate_job_config(cfg)
+    return hydra, cfg
 
 
 def validate_job_config(cfg: DictConfig) -> HarnessSettings:

@@ -127,6 +127,40 @@ def test_sweep_runs_every_job_and_points_at_the_leaderboard(
     assert "harness leaderboard results/sweeps/t" in result.stdout
 
 
+def test_plain_run_writes_what_hydra_main_writes(tmp_path: Path, demo_plugin_installed: None) -> None:
+    """A plain run composes once (harness.cli._run_single); a flag sends it through @hydra.main."""
+    common = ["scenario=demo_arithmetic", "model=demo_calculator", "seed=3", "progress=false", "report=false"]
+    plain = run([*common, "hydra.run.dir=run-a"], tmp_path)
+    flagged = run(["--run", *common, "hydra.run.dir=run-b"], tmp_path)
+    assert plain.returncode == 0 and flagged.returncode == 0, plain.stderr + flagged.stderr
+    for name in ("config.yaml", "overrides.yaml"):
+        assert (tmp_path / "run-a/.hydra" / name).read_text() == (
+            tmp_path / "run-b/.hydra" / name
+        ).read_text()
+    hydra_yaml = (tmp_path / "run-a/.hydra/hydra.yaml").read_text().replace("run-a", "run-b")
+    assert hydra_yaml == (tmp_path / "run-b/.hydra/hydra.yaml").read_text()
+    assert "version_base: '1.3'" in hydra_yaml and "name: cli" in hydra_yaml
+    assert sorted(p.name for p in (tmp_path / "run-a").iterdir()) == sorted(
+        p.name for p in (tmp_path / "run-b").iterdir()
+    )
+    plain_run = json.loads((tmp_path / "run-a/demo_arithmetic/run.json").read_text())
+    assert plain_run["status"] == "completed" and plain_run["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("seeed=1", "unknown config key 'seeed'"),
+        ("model.batch_size=many", "invalid value for 'model.batch_size'"),
+    ],
+)
+def test_config_error_creates_no_run_directory(tmp_path: Path, override: str, message: str) -> None:
+    result = run([override, "hydra.run.dir=never"], tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "never").exists()
+
+
 def test_unknown_subcommand(tmp_path: Path) -> None:
     result = run(["lst"], tmp_path)
     assert result.returncode == 2 and "unknown subcommand 'lst'" in result.stderr
