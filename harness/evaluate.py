@@ -145,6 +145,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             progress=job.settings.progress,
         ),
         cache,
+        manifest,
     )
     try:
         n_seen, _, dataset_fp, plan_fp = runner.execute()

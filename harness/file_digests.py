@@ -1,4 +1,4 @@
-"""SHA-256 digests of files that identify a model or a result, and a memo for large unchanged ones.
+"""SHA-256 digests of files that identify a model or a result, and a memo for costly derived values.
 
 A scorer's identity includes the digest of its weights, so that a score is only ever reused with
 the classifier that produced it. Hashing a 90 MB encoder on every run cost a tenth of a second
@@ -6,7 +6,8 @@ of a fully cached rerun. :func:`remembered_digest` keeps each digest with the fi
 (path, size, modification and status-change times in nanoseconds, device and inode) in
 ``$RAI_HARNESS_HOME/digests.json`` and hashes again as soon as any of those changes, the test
 ``git`` relies on for its index. Writing a file, or copying one over it with its old time stamp
-preserved, changes its status-change time.
+preserved, changes its status-change time. :func:`remembered` keeps other values derived from
+files the same way (the reference model's build id, :mod:`harness.reference.build`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from harness.home import home
@@ -39,9 +40,10 @@ def file_digest(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def _status_key(paths: list[Path]) -> str:
+def status_key(paths: Iterable[Path]) -> str:
+    """The files' status (resolved path, size, times in ns, device, inode) as one string."""
     status = []
-    for path in paths:
+    for path in map(Path, paths):
         stat = path.stat()
         status.append(
             [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_dev, stat.st_ino]
@@ -79,15 +81,22 @@ def _write_memo(memo_path: Path, memo: dict[str, str]) -> None:
             os.unlink(temporary)
 
 
-def remembered_digest(paths: Iterable[Path]) -> str:
-    """:func:`file_digest` of ``paths``, reused while none of the files' status has changed."""
-    files = sorted(Path(p) for p in paths)
-    key = _status_key(files)
+def remembered(key: str, compute: Callable[[], str]) -> str:
+    """``compute()``, kept in the memo under ``key`` and returned from it while the key recurs.
+
+    ``key`` must name everything the value depends on (for files, their :func:`status_key`).
+    """
     memo_path = home() / MEMO_FILE
     memo = _read_memo(memo_path)
     if key in memo:
         return memo[key]
-    digest = file_digest(files)
-    memo[key] = digest  # newest last: trimming keeps the most recent entries
+    value = compute()
+    memo[key] = value  # newest last: trimming keeps the most recent entries
     _write_memo(memo_path, dict(list(memo.items())[-MEMO_ENTRIES:]))
-    return digest
+    return value
+
+
+def remembered_digest(paths: Iterable[Path]) -> str:
+    """:func:`file_digest` of ``paths``, reused while none of the files' status has changed."""
+    files = sorted(Path(p) for p in paths)
+    return remembered(status_key(files), lambda: file_digest(files))

@@ -1,4 +1,5 @@
-"""Reuse of finished aggregations: a run whose samples are unchanged gets its metrics back.
+"""Reuse of finished work: a run whose samples are unchanged gets its metrics back, and a window
+of instances whose records are unchanged gets its scores back.
 
 A scenario's metrics and artifacts (``metrics.json``, plots, tables) are a function of its
 per-instance samples, its identity and parameters, the run's seed and bootstrap size, the model
@@ -8,8 +9,12 @@ the runner writes the stored files instead of recomputing them: a rerun of a sui
 scenario's scoring parameter changed recomputes only that scenario's bootstrap intervals and
 charts (benchmarks/warm_cache.py).
 
-The key is deliberately strict. Samples are hashed byte for byte, and the code is identified by
-the contents of the scenario's package and the engine's modules, so editing a metric's code
+Scores are reused the same way (:func:`scoring_key`): a scenario rerun into a new run directory
+with the same parameters (the other scenarios of that suite rerun, or a run that only changes
+``report`` or ``bootstrap_resamples``) does not score the same outputs again.
+
+The keys are deliberately strict. Samples are hashed byte for byte, and the code is identified
+by the contents of the scenario's package and the engine's modules, so editing a metric's code
 without bumping the scenario's version still recomputes it. ``cache.enabled=false`` turns reuse
 off together with the response cache.
 """
@@ -59,6 +64,26 @@ def code_fingerprint(scenario_class: type) -> str:
             _folder_digest(scenario_folder) if scenario_folder else None,
             _folder_digest(engine_folder),
         ]
+    )
+
+
+#: Manifest fields that, besides an instance and its model outputs, decide the scores it gets.
+SCORING_FIELDS = ("schema_version", "harness_version", "packages", "scenario", "scorers", "seed")
+
+
+def scoring_key(manifest: Mapping[str, Any], model_identity: str, scenario_class: type) -> str:
+    """What a scenario's scores depend on besides the instances and outputs being scored.
+
+    The scenario's identity and parameters, its scorers' identities (weights digests included),
+    the seed, the model, the code and the libraries. :class:`harness.runner.Runner` combines it
+    with a window's records to find the scores it gave the same records before.
+    """
+    return stable_hash(
+        {
+            "manifest": {name: manifest.get(name) for name in SCORING_FIELDS},
+            "model": model_identity,
+            "code": code_fingerprint(scenario_class),
+        }
     )
 
 

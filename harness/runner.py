@@ -27,7 +27,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -49,6 +49,7 @@ from harness.types import (
     Instance,
     MetricValue,
     Request,
+    json_default,
     stable_hash,
     to_jsonable,
 )
@@ -157,6 +158,7 @@ class Runner:
         run_dir: Path,
         settings: RunSettings,
         cache: ResponseCache | None = None,
+        manifest: Mapping[str, Any] | None = None,
     ) -> None:
         self.scenario = scenario
         self.adapter = adapter
@@ -166,6 +168,13 @@ class Runner:
         # Aggregations are keyed by the samples themselves, so they are reused whatever the adapter.
         self.aggregations = cache
         self.model_identity = adapter.info().identity()  # keys its responses and its aggregation
+        # With a cache and the run's manifest, a window whose records were scored before under
+        # this key gets those scores back (harness.reuse.scoring_key).
+        self.scoring_key = (
+            reuse.scoring_key(manifest, self.model_identity, type(scenario))
+            if cache is not None and manifest is not None
+            else None
+        )
         self._decodings: dict[tuple[str, GenerationParams | None], dict[str, Any]] = {}
         self._cancel = threading.Event()  # set when a run fails: its running generation stops
         self.aggregation: dict[str, Any] | None = None  # how metrics were obtained, for the manifest
@@ -173,6 +182,7 @@ class Runner:
             "requests_sent": 0,
             "requests_cached": 0,
             "requests_deduplicated": 0,
+            "windows_scores_reused": 0,
             "generation_s": 0.0,
         }
 
@@ -383,7 +393,7 @@ class Runner:
             )
             if not failures:
                 scorable.append((len(records) - 1, instance, outputs))
-        for index, scores in self._score(scorable):
+        for index, scores in self._scores_for(records, scorable):
             if isinstance(scores, Exception):
                 records[index]["error"] = f"scoring failed: {type(scores).__name__}: {scores}"
             else:
@@ -391,6 +401,27 @@ class Runner:
                 records[index]["scores"] = scores
         self.store.append_samples(records)
         return sum(1 for r in records if r["error"] is not None)
+
+    def _scores_for(
+        self, records: list[dict[str, Any]], scorable: list[tuple[int, Instance, list[Completion]]]
+    ) -> list[tuple[int, Any]]:
+        """The scorable records' scores: those given to the same records before, else fresh ones.
+
+        The key is the run's :func:`~harness.reuse.scoring_key` with the records themselves
+        (instance, requests, outputs). Fresh scores are remembered only when none failed, so a
+        scorer that failed for a passing reason is tried again on the next run.
+        """
+        key = None
+        if self.scoring_key is not None and self.aggregations is not None and scorable:
+            key = _records_digest(self.scoring_key, [records[index] for index, _, _ in scorable])
+            remembered = self.aggregations.get_window_scores(key)
+            if remembered is not None and len(remembered) == len(scorable):
+                self.stats["windows_scores_reused"] += 1
+                return [(index, scores) for (index, _, _), scores in zip(scorable, remembered, strict=True)]
+        results = self._score(scorable)
+        if key is not None and not any(isinstance(scores, Exception) for _, scores in results):
+            self.aggregations.put_window_scores(key, [scores for _, scores in results])
+        return results
 
     def _score(self, scorable: list[tuple[int, Instance, list[Completion]]]) -> list[tuple[int, Any]]:
         if not scorable:
@@ -444,6 +475,19 @@ class Runner:
             if packed is not None:
                 self.aggregations.put_aggregate(reuse_key, packed)
         return metrics, len(frame), n_errors
+
+
+def _records_digest(prefix: str, records: list[dict[str, Any]]) -> str:
+    """SHA-256 of ``[prefix, records]`` as canonical JSON, walking plain values in C.
+
+    The records are JSON values but for the odd dataclass or numpy scalar, which ``json_default``
+    converts; converting them all first (``stable_hash``) took most of a cached window's time.
+    """
+    try:
+        text = json.dumps([prefix, records], sort_keys=True, ensure_ascii=False, default=json_default)
+    except TypeError:  # a dict key JSON refuses: convert everything first
+        return stable_hash([prefix, records])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _request_record(request: Request) -> dict[str, Any]:

@@ -9,8 +9,9 @@ A run directory holds exactly three files (plus optional artifacts such as plots
 
 The response cache is one SQLite file in WAL mode shared by all processes of a sweep; a
 response is keyed by model identity + request + decoding parameters + seed. The same file keeps
-scorer outputs (keyed by scorer identity + text) and finished aggregations (metrics and
-artifacts keyed by everything they depend on, :mod:`harness.reuse`).
+scorer outputs (keyed by scorer identity + text), the scores a scenario gave a window of
+instances, and finished aggregations (metrics and artifacts keyed by everything they depend on,
+:mod:`harness.reuse`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(to_jsonable(payload), handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
+            # json.dumps + one write: json.dump encodes in Python and writes each small piece.
+            handle.write(json.dumps(to_jsonable(payload), indent=2, sort_keys=False, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -142,6 +143,10 @@ class RunDirectory:
         return read_json(self.metrics_path) if self.metrics_path.exists() else None
 
 
+TABLES = (("responses", "TEXT"), ("scores", "REAL"), ("window_scores", "TEXT"), ("aggregates", "TEXT"))
+"""The cache's tables and their value types: responses, scorer outputs, a window's scores, aggregations."""
+
+
 class ResponseCache:
     """A process-safe SQLite cache of model responses, scores and aggregations (WAL, short writes)."""
 
@@ -152,7 +157,7 @@ class ResponseCache:
         self._conn.execute("PRAGMA busy_timeout = 60000")
         self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        for table, value_type in (("responses", "TEXT"), ("scores", "REAL"), ("aggregates", "TEXT")):
+        for table, value_type in TABLES:
             self._retry(
                 lambda table=table, value_type=value_type: self._conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {table} "
@@ -220,6 +225,15 @@ class ResponseCache:
         """Store scorer outputs in one short transaction."""
         self._insert("scores", {key: float(value) for key, value in items.items()})
 
+    def get_window_scores(self, key: str) -> list[dict[str, Any]] | None:
+        """The scores a scenario gave one window of instances (see :meth:`harness.runner.Runner`), or None."""
+        rows = self._select("window_scores", [key])
+        return json.loads(rows[0][1]) if rows else None
+
+    def put_window_scores(self, key: str, scores: Sequence[Mapping[str, Any]]) -> None:
+        """Store the scores of one window of instances under its key."""
+        self._insert("window_scores", {key: json.dumps(to_jsonable(list(scores)), default=str)})
+
     def get_aggregate(self, key: str) -> dict[str, Any] | None:
         """A stored aggregation (metrics payload and artifacts, :mod:`harness.reuse`), or None."""
         rows = self._select("aggregates", [key])
@@ -232,7 +246,7 @@ class ResponseCache:
     def clear(self) -> int:
         """Delete every cached response, score and aggregation; returns how many responses were removed."""
         count = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-        for table in ("responses", "scores", "aggregates"):
+        for table, _ in TABLES:
             self._retry(lambda table=table: self._conn.execute(f"DELETE FROM {table}"))
         return int(count)
 

@@ -96,7 +96,7 @@ class Request:
         if known is None:
             payload = to_jsonable(self)
             payload.pop("instance_id")
-            known = stable_hash(payload)
+            known = _json_digest(payload)  # already plain: stable_hash would convert it again
             object.__setattr__(self, "_key", known)
         return known
 
@@ -233,7 +233,11 @@ def json_default(obj: Any) -> Any:
 
 def stable_hash(obj: Any) -> str:
     """SHA-256 of the canonical JSON form of ``obj`` (sorted keys), as hex."""
-    payload = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), default=str)
+    return _json_digest(to_jsonable(obj))
+
+
+def _json_digest(plain: Any) -> str:
+    payload = json.dumps(plain, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

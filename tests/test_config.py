@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from harness import registry
-from harness.config import compose, config_dir, preflight
+from harness.config import HarnessSettings, compose, config_dir, preflight, validate_section
 from harness.errors import ConfigError
 
 
@@ -60,3 +60,13 @@ def test_a_group_set_to_null_is_named_with_its_options() -> None:
 def test_suite_settings_are_validated_per_scenario() -> None:
     with pytest.raises(ConfigError, match=r"unknown config key 'suite.scenarios.toxicity.kk'"):
         preflight(["suite.scenarios.toxicity.kk=3"])
+
+
+def test_a_section_validated_twice_gives_equal_independent_objects() -> None:
+    first = validate_section({"seed": 7, "cache": {"path": "x.sqlite"}}, HarnessSettings, "config")
+    first.cache.path = "changed"
+    second = validate_section({"seed": 7, "cache": {"path": "x.sqlite"}}, HarnessSettings, "config")
+    assert second.seed == 7 and second.cache.path == "x.sqlite" and second is not first
+    for _ in range(2):  # failures are not remembered: each call names the key again
+        with pytest.raises(ConfigError, match=r"invalid value for 'config.seed'"):
+            validate_section({"seed": "x"}, HarnessSettings, "config")

@@ -93,3 +93,17 @@ def test_memo_keeps_only_the_latest_entries(
         remembered_digest([path])
     memo = json.loads((home / MEMO_FILE).read_text())
     assert len(memo) == 2 and all("w0.bin" not in key for key in memo)
+
+
+def test_remembered_value_is_computed_once_per_key(home: Path) -> None:
+    calls: list[str] = []
+
+    def compute(value: str) -> str:
+        calls.append(value)
+        return value
+
+    assert file_digests.remembered("k1", lambda: compute("one")) == "one"
+    assert file_digests.remembered("k1", lambda: compute("other")) == "one"
+    assert file_digests.remembered("k2", lambda: compute("two")) == "two"
+    assert calls == ["one", "two"]
+    assert json.loads((home / MEMO_FILE).read_text()) == {"k1": "one", "k2": "two"}

@@ -9,6 +9,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.reference import build as build_module
 from harness.reference import world
 from harness.reference.build import PLANTED_TRUTHS_FILE, build_id
@@ -89,3 +91,26 @@ def test_a_new_build_deletes_only_builds_unused_for_thirty_days(tmp_path: Path) 
 def test_an_unwritable_build_is_used_without_a_stamp(tmp_path: Path) -> None:
     build_module.stamp_use(tmp_path / "read-only" / "build")  # the stamp cannot be written: no error
     assert not (tmp_path / "read-only").exists()
+
+
+def test_build_id_is_remembered_and_follows_world_py_and_the_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAI_HARNESS_HOME", str(tmp_path / "home"))
+    fresh = build_module._computed_build_id()
+    calls: list[int] = []
+    real = world.training_documents
+
+    def counting() -> str:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(world, "training_documents", counting)
+    assert build_id() == fresh and build_id() == fresh
+    assert len(calls) == 1, "the second call reads the memo instead of generating the corpus"
+    copy = tmp_path / "world.py"
+    copy.write_text(Path(world.__file__).read_text())
+    monkeypatch.setattr(world, "__file__", str(copy))  # an edited world.py: generated again
+    assert build_id() == fresh and len(calls) == 2
+    monkeypatch.setitem(build_module.RECIPE, "epochs", 99)  # another recipe: another build
+    assert build_id() != fresh and len(calls) == 3

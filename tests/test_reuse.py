@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from harness.config import HarnessSettings
 from harness.evaluate import ScenarioRun, run_scenario
 from harness.scenario import ScenarioContext
 from harness.store import ResponseCache
-from harness.types import MetricValue, to_jsonable
+from harness.types import Completion, Instance, MetricValue, to_jsonable
 from tests.helpers import CoinParams, CoinScenario, coin_rules
 
 
@@ -22,6 +24,12 @@ class ChartingCoin(CoinScenario):
     """The coin scenario, counting its aggregations and writing one artifact into a subfolder."""
 
     aggregations = 0
+    scored = 0
+
+    def score(self, instance: Instance, outputs: Sequence[Completion]) -> dict[str, Any]:
+        """The default score, counted."""
+        type(self).scored += 1
+        return super().score(instance, outputs)
 
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
         """The default metrics, counted."""
@@ -51,6 +59,55 @@ def _manifest(run_dir: Path) -> dict:
 @pytest.fixture(autouse=True)
 def _reset_count() -> None:
     ChartingCoin.aggregations = 0
+    ChartingCoin.scored = 0
+
+
+def test_unchanged_records_get_their_scores_back(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    _run(tmp_path / "first", cache)
+    _run(tmp_path / "second", cache)
+    assert ChartingCoin.scored == 40, "the second run must not score the same outputs again"
+    assert (tmp_path / "second/samples.jsonl").read_bytes() == (tmp_path / "first/samples.jsonl").read_bytes()
+    assert _manifest(tmp_path / "first")["counts"]["windows_scores_reused"] == 0
+    assert _manifest(tmp_path / "second")["counts"]["windows_scores_reused"] == 1
+    _run(tmp_path / "uncached", None)
+    assert ChartingCoin.scored == 80, "without a cache nothing is remembered"
+
+
+class FlakyCoin(ChartingCoin):
+    """The coin scenario whose scorer fails on one instance."""
+
+    def score(self, instance: Instance, outputs: Sequence[Completion]) -> dict[str, Any]:
+        """Fails on c3, else the counted default."""
+        if instance.id == "c3":
+            raise ValueError("scorer unavailable")
+        return super().score(instance, outputs)
+
+
+def test_a_window_with_a_failed_score_is_scored_again(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=200)
+    context = ScenarioContext(seed=0, capabilities=adapter.capabilities(), bootstrap_resamples=200)
+    for name in ("first", "second"):
+        scenario = FlakyCoin(CoinParams(n=10, k=5), context)
+        run_scenario(ScenarioRun(scenario, adapter, tmp_path / name, {}, settings), cache)
+        assert _manifest(tmp_path / name)["counts"]["windows_scores_reused"] == 0
+    lines = (tmp_path / "second/samples.jsonl").read_text().splitlines()
+    errors = [json.loads(line)["error"] for line in lines]
+    assert errors.count("scoring failed: ValueError: scorer unavailable") == 1
+
+
+def test_scoring_key_follows_the_scenario_parameters_seed_and_model() -> None:
+    manifest = {"scenario": {"name": "coin", "params": {"n": 40}}, "seed": 0, "packages": {"x": "1"}}
+    key = reuse.scoring_key(manifest, "model-a", ChartingCoin)
+    assert reuse.scoring_key(dict(manifest), "model-a", ChartingCoin) == key
+    other_params = {**manifest, "scenario": {"name": "coin", "params": {"n": 41}}}
+    assert reuse.scoring_key(other_params, "model-a", ChartingCoin) != key
+    assert reuse.scoring_key({**manifest, "seed": 1}, "model-a", ChartingCoin) != key
+    assert reuse.scoring_key({**manifest, "packages": {"x": "2"}}, "model-a", ChartingCoin) != key
+    assert reuse.scoring_key(manifest, "model-b", ChartingCoin) != key
+    assert reuse.scoring_key(manifest, "model-a", FlakyCoin) != key
 
 
 def test_unchanged_samples_reuse_metrics_and_artifacts(tmp_path: Path) -> None:
