@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -491,17 +491,23 @@ def _records_digest(prefix: str, records: list[dict[str, Any]]) -> str:
 
 
 def _request_record(request: Request) -> dict[str, Any]:
-    record = to_jsonable(request)
-    record.pop("instance_id", None)
-    if request.kind == "generate":
-        record.pop("continuations", None)
-    else:
-        record.pop("params", None)
+    record = request.payload()
+    record.pop("continuations" if request.kind == "generate" else "params", None)
     return record
 
 
+OUTPUT_FIELDS = tuple(f.name for f in fields(Completion))
+"""The fields of a completion that samples.jsonl records when they are not empty."""
+
+
 def _output_record(completion: Completion) -> dict[str, Any]:
-    return {k: v for k, v in to_jsonable(completion).items() if v not in ([], None)}
+    """The completion's non-empty fields (lists copied; numpy scalars are converted when written)."""
+    record: dict[str, Any] = {}
+    for name in OUTPUT_FIELDS:
+        value = getattr(completion, name)
+        if value not in ([], None):
+            record[name] = list(value) if isinstance(value, list) else value
+    return record
 
 
 def _check_score_keys(scenario: str, scores: dict[str, Any], metadata: dict[str, Any]) -> None:

@@ -86,17 +86,27 @@ class Request:
         """True when the prompt is a list of chat messages rather than raw text."""
         return isinstance(self.prompt, tuple)
 
+    def payload(self) -> dict[str, Any]:
+        """The request as plain JSON values, without its instance id (a new dict on each call).
+
+        Converted once and kept on the (frozen, hence unchanging) request, like :meth:`key`.
+        """
+        known: dict[str, Any] | None = self.__dict__.get("_payload")
+        if known is None:
+            known = to_jsonable(self)
+            known.pop("instance_id")
+            object.__setattr__(self, "_payload", known)
+        return dict(known)
+
     def key(self) -> str:
         """A stable content hash of the request (prompt, kind, params, continuations).
 
         The runner asks for it several times per request (deduplication, cache, plan fingerprint,
-        records), so it is computed once and kept on the (frozen, hence unchanging) request.
+        records), so it is computed once and kept on the request.
         """
         known: str | None = self.__dict__.get("_key")
         if known is None:
-            payload = to_jsonable(self)
-            payload.pop("instance_id")
-            known = _json_digest(payload)  # already plain: stable_hash would convert it again
+            known = _json_digest(self.payload())  # already plain: stable_hash would convert it again
             object.__setattr__(self, "_key", known)
         return known
 
