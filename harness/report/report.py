@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,10 @@ class ScenarioSection:
 
 @dataclass
 class SampleView:
-    """One instance in the sample browser (all text fields are shown escaped)."""
+    """One instance in the sample browser (all text fields are shown escaped).
+
+    The derived views are cached: the template reads each of them more than once per sample.
+    """
 
     run_id: str
     label: str
@@ -103,17 +107,17 @@ class SampleView:
     scores: dict[str, Any]
     error: str | None
 
-    @property
+    @cached_property
     def meta_json(self) -> str:
         """Metadata as JSON (for the group filter)."""
         return json.dumps(self.metadata, sort_keys=True)
 
-    @property
+    @cached_property
     def numeric_scores(self) -> dict[str, float]:
         """Scores that are numbers (booleans as 0/1): shown as chips and filterable."""
         return {k: float(v) for k, v in self.scores.items() if isinstance(v, int | float)}
 
-    @property
+    @cached_property
     def other_scores(self) -> dict[str, str]:
         """Scores that are not numbers (texts, lists), as text."""
         return {
@@ -122,7 +126,7 @@ class SampleView:
             if not isinstance(v, int | float)
         }
 
-    @property
+    @cached_property
     def scores_json(self) -> str:
         """Numeric scores as JSON (for the score filter)."""
         return json.dumps(self.numeric_scores, sort_keys=True)
