@@ -147,27 +147,31 @@ def _run_single(overrides: list[str], task: Callable[[DictConfig], int]) -> None
     """
     from hydra._internal.callbacks import Callbacks
     from hydra._internal.utils import run_and_report
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.utils import run_job
     from hydra.types import HydraContext
 
     from harness.config import CONFIG_NAME, compose_run
 
-    hydra, cfg = compose_run(overrides, task.__module__)
-    callbacks = Callbacks(cfg)
+    try:
+        hydra, cfg = compose_run(overrides, task.__module__)
+        callbacks = Callbacks(cfg)
 
-    def run() -> None:
-        callbacks.on_run_start(config=cfg, config_name=CONFIG_NAME)
-        job = run_job(
-            hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-            task_function=task,
-            config=cfg,
-            job_dir_key="hydra.run.dir",
-            job_subdir_key=None,
-        )
-        callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=job)
-        _ = job.return_value  # raises the task's exception, as Hydra.run does
+        def run() -> None:
+            callbacks.on_run_start(config=cfg, config_name=CONFIG_NAME)
+            job = run_job(
+                hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+                task_function=task,
+                config=cfg,
+                job_dir_key="hydra.run.dir",
+                job_subdir_key=None,
+            )
+            callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=job)
+            _ = job.return_value  # raises the task's exception, as Hydra.run does
 
-    run_and_report(run)
+        run_and_report(run)
+    finally:
+        GlobalHydra.instance().clear()  # as @hydra.main does: the next run in this process starts afresh
 
 
 def run_task(cfg: object, job_dir: Path) -> int:

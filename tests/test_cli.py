@@ -147,6 +147,23 @@ def test_plain_run_writes_what_hydra_main_writes(tmp_path: Path, demo_plugin_ins
     assert plain_run["status"] == "completed" and plain_run["seed"] == 3
 
 
+def test_runs_follow_each_other_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra.core.global_hydra import GlobalHydra
+
+    from harness.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAI_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
+    common = ["scenario=regurgitation", "model=reference", "limit=2", "progress=false", "report=false"]
+    runs = (([*common, "seeed=1"], 2), ([*common, "hydra.run.dir=a"], 0), ([*common, "hydra.run.dir=b"], 0))
+    for argv, code in runs:
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == code
+        assert not GlobalHydra.instance().is_initialized()
+    assert json.loads((tmp_path / "b/regurgitation/run.json").read_text())["status"] == "completed"
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
