@@ -155,9 +155,9 @@ def _run_single(overrides: list[str], task: Callable[[DictConfig], int]) -> None
 
     try:
         hydra, cfg = compose_run(overrides, task.__module__)
-        callbacks = Callbacks(cfg)
 
         def run() -> None:
+            callbacks = Callbacks(cfg)  # inside run_and_report: a bad callback is Hydra's one message
             callbacks.on_run_start(config=cfg, config_name=CONFIG_NAME)
             job = run_job(
                 hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),

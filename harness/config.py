@@ -14,7 +14,6 @@ import copy
 import dataclasses
 import difflib
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -121,7 +120,10 @@ def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
 
 
 _VALIDATED: dict[tuple[type, str], Any] = {}
-"""Sections validated in this process, by schema and content (a run validates each twice)."""
+"""Sections validated in this process, by schema and content (a run validates each twice).
+
+Only successful validations are kept, one per distinct section, so it stays as small as the
+configs a process runs."""
 
 
 def validate_section(section: Any, schema: type, where: str) -> Any:
@@ -135,10 +137,7 @@ def validate_section(section: Any, schema: type, where: str) -> Any:
         if isinstance(section, DictConfig)
         else dict(section or {})
     )
-    try:
-        key = (schema, json.dumps(data, sort_keys=True))
-    except TypeError:  # a value JSON cannot hold: validate without remembering
-        return _validate(data, schema, where)
+    key = (schema, repr(data))  # repr tells a tuple from a list and 1 from "1", and keeps key order
     if key not in _VALIDATED:
         _VALIDATED[key] = _validate(data, schema, where)
     return copy.deepcopy(_VALIDATED[key])
@@ -238,7 +237,12 @@ def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
                     f"{parent}." if parent else "", leaf, valid
                 )
             return f"unknown config key '{key}'."
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "Ambiguous value for argument" in text:  # a comma list without -m: Hydra's advice, on one line
+        advice = "; ".join(line.split(". ", 1)[-1] for line in text.strip().splitlines()[1:])
+        return f"{text.strip().splitlines()[0]}: {advice}".replace("\\'", "'")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    cause = str(exc.__cause__ or "").strip()
+    return f"{first}: {cause.splitlines()[0]}" if cause else first
 
 
 def preflight(overrides: list[str]) -> list[DictConfig]:

@@ -501,12 +501,15 @@ OUTPUT_FIELDS = tuple(f.name for f in fields(Completion))
 
 
 def _output_record(completion: Completion) -> dict[str, Any]:
-    """The completion's non-empty fields (lists copied; numpy scalars are converted when written)."""
+    """The completion's non-empty fields (sequences copied as lists; numpy scalars converted when written)."""
     record: dict[str, Any] = {}
     for name in OUTPUT_FIELDS:
         value = getattr(completion, name)
-        if value not in ([], None):
-            record[name] = list(value) if isinstance(value, list) else value
+        if isinstance(value, list | tuple):
+            if value:
+                record[name] = list(value)
+        elif value is not None:
+            record[name] = value
     return record
 
 

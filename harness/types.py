@@ -87,7 +87,7 @@ class Request:
         return isinstance(self.prompt, tuple)
 
     def payload(self) -> dict[str, Any]:
-        """The request as plain JSON values, without its instance id (a new dict on each call).
+        """The request as plain JSON values, without its instance id (a new copy on each call).
 
         Converted once and kept on the (frozen, hence unchanging) request, like :meth:`key`.
         """
@@ -96,7 +96,13 @@ class Request:
             known = to_jsonable(self)
             known.pop("instance_id")
             object.__setattr__(self, "_payload", known)
-        return dict(known)
+        prompt = known["prompt"]
+        return {
+            **known,
+            "prompt": prompt if isinstance(prompt, str) else [dict(message) for message in prompt],
+            "params": dict(known["params"]),
+            "continuations": list(known["continuations"]),
+        }
 
     def key(self) -> str:
         """A stable content hash of the request (prompt, kind, params, continuations).

@@ -169,6 +169,8 @@ def test_runs_follow_each_other_in_one_process(tmp_path: Path, monkeypatch: pyte
     [
         ("seeed=1", "unknown config key 'seeed'"),
         ("model.batch_size=many", "invalid value for 'model.batch_size'"),
+        ("seed=1,2", "Ambiguous value for argument 'seed=1,2': To use it as a list"),
+        ("hydra.job.chdir=maybe", "hydra.job.chdir=maybe: Value 'maybe' is not a valid bool"),
     ],
 )
 def test_config_error_creates_no_run_directory(tmp_path: Path, override: str, message: str) -> None:

@@ -359,3 +359,24 @@ def test_answers_of_the_first_request_kind_are_cached_when_the_second_fails(tmp_
     ]
     keys = [runner._cache_key(r) for r in generations]
     assert set(cache.get_many(keys)) == set(keys) and runner.stats["requests_sent"] == 4
+
+
+def test_request_records_are_independent_copies_and_empty_outputs_are_left_out() -> None:
+    from harness.runner import _output_record, _request_record
+    from harness.types import ChatMessage
+
+    request = Request("generate", (ChatMessage("user", "hi"),), GenerationParams(max_new_tokens=4))
+    key = request.key()
+    first = _request_record(request)
+    first["params"]["n"] = 99
+    first["prompt"][0]["content"] = "changed"
+    assert (
+        _request_record(request)
+        == {
+            "kind": "generate",
+            "prompt": [{"role": "user", "content": "hi"}],
+            "params": {"max_new_tokens": 4, "temperature": 0.0, "top_p": 1.0, "n": 1, "stop": []},
+        }
+        and request.key() == key
+    )
+    assert _output_record(Completion(texts=("a", "b"), logprobs=())) == {"texts": ["a", "b"]}
