@@ -49,7 +49,7 @@ from harness.types import (
     Instance,
     MetricValue,
     Request,
-    json_default,
+    json_digest,
     stable_hash,
     to_jsonable,
 )
@@ -478,16 +478,16 @@ class Runner:
 
 
 def _records_digest(prefix: str, records: list[dict[str, Any]]) -> str:
-    """SHA-256 of ``[prefix, records]`` as canonical JSON, walking plain values in C.
+    """The digest of ``[prefix, records]``, a window's key for its remembered scores.
 
-    The records are JSON values but for the odd dataclass or numpy scalar, which ``json_default``
-    converts; converting them all first (``stable_hash``) took most of a cached window's time.
+    :func:`~harness.types.json_digest` (converting every value first, as ``stable_hash`` does,
+    took most of a cached window's time); records with dict keys JSON refuses fall back on
+    ``stable_hash``.
     """
     try:
-        text = json.dumps([prefix, records], sort_keys=True, ensure_ascii=False, default=json_default)
-    except TypeError:  # a dict key JSON refuses: convert everything first
+        return json_digest([prefix, records])
+    except TypeError:
         return stable_hash([prefix, records])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _request_record(request: Request) -> dict[str, Any]:

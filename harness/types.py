@@ -112,7 +112,7 @@ class Request:
         """
         known: str | None = self.__dict__.get("_key")
         if known is None:
-            known = _json_digest(self.payload())  # already plain: stable_hash would convert it again
+            known = json_digest(self.payload())  # already plain: stable_hash would convert it again
             object.__setattr__(self, "_key", known)
         return known
 
@@ -249,11 +249,19 @@ def json_default(obj: Any) -> Any:
 
 def stable_hash(obj: Any) -> str:
     """SHA-256 of the canonical JSON form of ``obj`` (sorted keys), as hex."""
-    return _json_digest(to_jsonable(obj))
+    return json_digest(to_jsonable(obj))
 
 
-def _json_digest(plain: Any) -> str:
-    payload = json.dumps(plain, sort_keys=True, separators=(",", ":"), default=str)
+def json_digest(value: Any) -> str:
+    """:func:`stable_hash` of a value that is (nearly) plain JSON already, without converting it first.
+
+    The encoder walks plain values in C and hands the odd dataclass or numpy scalar to
+    :func:`json_default`; for :func:`to_jsonable`'s output the digest equals ``stable_hash``'s.
+    Dict keys JSON refuses (tuples) raise ``TypeError``, and keys JSON spells differently from
+    ``to_jsonable`` (booleans, None, integers sorted as numbers) give another digest: use
+    :func:`stable_hash` where such keys can occur and the digest must not depend on the path.
+    """
+    payload = json.dumps(value, sort_keys=True, separators=(",", ":"), default=json_default)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
