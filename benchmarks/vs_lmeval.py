@@ -9,9 +9,12 @@ written here (``dataset_path: json`` over the prompt file, ``generate_until``, `
 so both tools read the prompts through ``datasets``. Arms in every round:
 
 * ``bare: length-sorted`` – the practical limit, in this process;
-* ``rai-harness: evaluation`` – a complete in-process scenario run with the model already loaded;
+* ``rai-harness: evaluation`` – a complete in-process scenario run with the model already loaded,
+  timed inside a fresh worker process (``harness_worker.py``) where nothing else runs torch, as in
+  a ``harness`` process;
 * ``lm-eval: evaluation`` – ``lm_eval.simple_evaluate`` on an already constructed ``HFLM`` (timed
-  inside a worker process in lm-eval's environment, beside a bare sorted loop in that process);
+  inside a worker process in lm-eval's environment, beside a bare sorted loop in that process,
+  which runs on the same thread as lm-eval's generation);
   both evaluation arms are warmed up first with a one-batch run of the same kind;
 * ``rai-harness: whole process`` – ``harness scenario=bench_generate model=hf ...``;
 * ``lm-eval: whole process`` – ``lm-eval run --model hf ... --log_samples --output_path ...``.
@@ -44,10 +47,11 @@ from benchmarks.common import (
     thread_env,
 )
 from benchmarks.models import ensure_model, make_prompts, parameter_count, write_prompts
-from benchmarks.workload_run import cli_run, in_process_run
+from benchmarks.workload_run import cli_run
 
 LMEVAL_VENV = REPO / "benchmarks" / ".venv-lmeval"
 WORKER = REPO / "benchmarks" / "lmeval_worker.py"
+HARNESS_WORKER = "benchmarks.harness_worker"
 TASK_NAME = "rai_bench_generate"
 WARMUP_TASK = "rai_bench_warmup"
 NEVER_STOP = "<<rai-bench: no stop sequence>>"
@@ -131,8 +135,6 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         raise SystemExit(3) from exc
     import torch
 
-    from harness.adapters.hf import HFAdapter, HFParams
-
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     env = benchmark_env(thread_env(args.threads))
@@ -148,10 +150,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         task_yaml(WARMUP_TASK, warmup_file, args.new_tokens, k, top_p)
     )
     sampling = {"samples": k, "temperature": 1.0, "top_p": top_p} if k > 1 else {}
-    adapter = HFAdapter(HFParams(pretrained=str(model_dir), batch_size=args.batch_size, device="cpu"))
-    # Warm-up, as the lm-eval worker does before timing: first-call costs (imports, kernels) excluded.
+    # Warm-up, as both workers do before timing: first-call costs (imports, kernels) excluded.
     batched_generate(model, tokenizer, prompts[: args.batch_size], args.batch_size, args.new_tokens)
-    in_process_run(adapter, warmup_file, args.new_tokens, **sampling).cleanup()
     expected = batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
     worker_bare: list[float] = []
     agreement: dict[str, str] = {}
@@ -165,11 +165,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     def bare() -> None:
         batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted", k, top_p)
 
-    def harness_eval() -> None:
-        run = in_process_run(adapter, prompts_file, args.new_tokens, **sampling)
-        texts = run.outputs()
-        agreement["rai-harness"] = check([texts[f"p{i:05d}"] for i in range(len(prompts))])
-        run.cleanup()
+    def harness_eval() -> float:
+        command = [sys.executable, "-m", HARNESS_WORKER, str(model_dir), str(prompts_file), str(warmup_file)]
+        command += [str(args.batch_size), str(args.new_tokens), str(k), str(top_p)]
+        payload = json.loads(run_process(command, env=env).stdout.strip().splitlines()[-1])
+        agreement["rai-harness"] = check(payload["outputs"])
+        return float(payload["seconds"])
 
     def lmeval_eval() -> float:
         order = "bare,lmeval" if len(worker_bare) % 2 == 0 else "lmeval,bare"

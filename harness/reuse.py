@@ -106,8 +106,8 @@ def aggregation_key(
     )
 
 
-def pack(metrics_payload: Any, artifacts: Sequence[Path], run_dir: Path) -> dict[str, Any] | None:
-    """What to store: the metrics file's payload and each artifact's bytes by its path in ``run_dir``.
+def pack(metrics_json: str, artifacts: Sequence[Path], run_dir: Path) -> dict[str, Any] | None:
+    """What to store: the metrics file's text and each artifact's bytes by its path in ``run_dir``.
 
     None when an artifact lies outside the run directory (it could not be restored faithfully).
     """
@@ -118,7 +118,7 @@ def pack(metrics_payload: Any, artifacts: Sequence[Path], run_dir: Path) -> dict
         if not path.is_relative_to(root) or not path.is_file():
             return None
         files[path.relative_to(root).as_posix()] = base64.b64encode(path.read_bytes()).decode("ascii")
-    return {"metrics": metrics_payload, "artifacts": files}
+    return {"metrics_json": metrics_json, "artifacts": files}
 
 
 def unpack_artifacts(stored: Mapping[str, Any], run_dir: Path) -> list[Path]:

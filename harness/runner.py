@@ -451,8 +451,7 @@ class Runner:
         """
         stored = self.aggregations.get_aggregate(reuse_key) if reuse_key and self.aggregations else None
         if stored is not None:
-            payload = stored["metrics"]
-            self.store.write_metrics(payload)
+            payload = self.store.restore_metrics(stored["metrics_json"])
             reuse.unpack_artifacts(stored, self.store.path)
             self.aggregation = {"key": reuse_key, "reused": True}
             metrics = [MetricValue(**metric) for metric in payload["metrics"]]
@@ -467,11 +466,11 @@ class Runner:
             "n_errors": n_errors,
             "metrics": metrics,
         }
-        self.store.write_metrics(payload)
+        metrics_json = self.store.write_metrics(payload)
         artifacts = self.scenario.write_artifacts(frame, metrics, self.store.path)
         self.aggregation = {"key": reuse_key, "reused": False}
         if reuse_key and self.aggregations:
-            packed = reuse.pack(to_jsonable(payload), artifacts, self.store.path)
+            packed = reuse.pack(metrics_json, artifacts, self.store.path)
             if packed is not None:
                 self.aggregations.put_aggregate(reuse_key, packed)
         return metrics, len(frame), n_errors

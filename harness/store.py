@@ -33,14 +33,24 @@ SAMPLES = "samples.jsonl"
 METRICS = "metrics.json"
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` so that readers see either the old or the new file, never half."""
+def write_json_atomic(path: Path, payload: Any) -> str:
+    """Write JSON to ``path`` so that readers see either the old or the new file, never half.
+
+    Returns the text written (metrics files are stored as written, :mod:`harness.reuse`).
+    """
+    # json.dumps + one write: json.dump encodes in Python and writes each small piece.
+    text = json.dumps(to_jsonable(payload), indent=2, sort_keys=False, default=str) + "\n"
+    write_text_atomic(path, text)
+    return text
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            # json.dumps + one write: json.dump encodes in Python and writes each small piece.
-            handle.write(json.dumps(to_jsonable(payload), indent=2, sort_keys=False, default=str) + "\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -134,9 +144,18 @@ class RunDirectory:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def write_metrics(self, payload: Mapping[str, Any]) -> None:
-        """Atomically replace metrics.json."""
-        write_json_atomic(self.metrics_path, {"schema_version": SCHEMA_VERSION, **payload})
+    def write_metrics(self, payload: Mapping[str, Any]) -> str:
+        """Atomically replace metrics.json; returns the text written."""
+        return write_json_atomic(self.metrics_path, {"schema_version": SCHEMA_VERSION, **payload})
+
+    def restore_metrics(self, text: str) -> dict[str, Any]:
+        """Atomically replace metrics.json with ``text`` (as an earlier run wrote it); returns its payload.
+
+        A stored file is written back as it is rather than re-encoded: the indented encoding is
+        pure Python in the standard library and took most of a reused aggregation's time.
+        """
+        write_text_atomic(self.metrics_path, text)
+        return json.loads(text)
 
     def read_metrics(self) -> dict[str, Any] | None:
         """metrics.json, or None when the run has not produced it."""

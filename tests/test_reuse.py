@@ -176,10 +176,10 @@ def test_artifacts_outside_the_run_directory_are_not_stored(tmp_path: Path) -> N
     outside.write_bytes(b"png")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    assert reuse.pack({"metrics": []}, [outside], run_dir) is None
+    assert reuse.pack("{}", [outside], run_dir) is None
     inside = run_dir / "chart.png"
     inside.write_bytes(b"png")
-    packed = reuse.pack({"metrics": []}, [inside], run_dir)
+    packed = reuse.pack("{}", [inside], run_dir)
     assert packed is not None
     restored = tmp_path / "restored"
     assert reuse.unpack_artifacts(packed, restored) == [restored / "chart.png"]
