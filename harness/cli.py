@@ -189,11 +189,7 @@ def run_task(cfg: object, job_dir: Path) -> int:
     print(summary_table(results))
     print(f"\nrun directory: {job_dir}")
     if getattr(cfg, "report", False):
-        from harness.report.frames import load_runs
-        from harness.report.report import ReportOptions, write_report
-
-        written = write_report(load_runs([str(job_dir)]), job_dir / "report", ReportOptions())
-        print(f"report:        {next(p for p in written if p.suffix == '.html')}")
+        print(f"report:        {write_job_report(cfg, job_dir)}")
     gate_cfg = getattr(cfg, "gate", None)
     if gate_cfg:
         from omegaconf import OmegaConf
@@ -203,6 +199,27 @@ def run_task(cfg: object, job_dir: Path) -> int:
         policy = OmegaConf.to_container(gate_cfg, resolve=True)
         return evaluate_gate(policy, [r.run_dir for r in results], job_dir)
     return 0
+
+
+def write_job_report(cfg: object, job_dir: Path) -> Path:
+    """Write the job's report into ``job_dir/report``; returns report.html's path.
+
+    The job's response cache (when enabled) gives back the sample-browser drawings of runs whose
+    samples were reported before.
+    """
+    from harness.config import validate_job_config
+    from harness.report.frames import load_runs
+    from harness.report.report import ReportOptions, write_report
+    from harness.store import ResponseCache
+
+    settings = validate_job_config(cfg)
+    cache = ResponseCache(Path(settings.cache.path)) if settings.cache.enabled else None
+    try:
+        written = write_report(load_runs([str(job_dir)]), job_dir / "report", ReportOptions(), cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    return next(p for p in written if p.suffix == ".html")
 
 
 def report_sweep(sweep_dir: Path) -> int:

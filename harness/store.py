@@ -162,8 +162,15 @@ class RunDirectory:
         return read_json(self.metrics_path) if self.metrics_path.exists() else None
 
 
-TABLES = (("responses", "TEXT"), ("scores", "REAL"), ("window_scores", "TEXT"), ("aggregates", "TEXT"))
-"""The cache's tables and their value types: responses, scorer outputs, a window's scores, aggregations."""
+TABLES = (
+    ("responses", "TEXT"),
+    ("scores", "REAL"),
+    ("window_scores", "TEXT"),
+    ("aggregates", "TEXT"),
+    ("report_samples", "TEXT"),
+)
+"""The cache's tables and their value types: responses, scorer outputs, a window's scores,
+aggregations and a run's drawing in the report's sample browser."""
 
 
 class ResponseCache:
@@ -261,6 +268,15 @@ class ResponseCache:
     def put_aggregate(self, key: str, stored: Mapping[str, Any]) -> None:
         """Store one aggregation under its key."""
         self._insert("aggregates", {key: json.dumps(stored, default=str)})
+
+    def get_report_samples(self, slot: str) -> dict[str, Any] | None:
+        """The sample-browser drawing kept in ``slot`` (:mod:`harness.report.sample_browser`), or None."""
+        rows = self._select("report_samples", [slot])
+        return json.loads(rows[0][1]) if rows else None
+
+    def put_report_samples(self, slot: str, stored: Mapping[str, Any]) -> None:
+        """Keep a sample-browser drawing in ``slot``, replacing the one there."""
+        self._insert("report_samples", {slot: json.dumps(stored)})
 
     def clear(self) -> int:
         """Delete every cached response, score and aggregation; returns how many responses were removed."""

@@ -164,6 +164,30 @@ def test_runs_follow_each_other_in_one_process(tmp_path: Path, monkeypatch: pyte
     assert json.loads((tmp_path / "b/regurgitation/run.json").read_text())["status"] == "completed"
 
 
+def test_a_rerun_reports_unchanged_samples_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli import main
+    from harness.report import sample_browser
+
+    drawn: list[str] = []
+    draw = sample_browser.render_run_samples
+    monkeypatch.setattr(
+        sample_browser,
+        "render_run_samples",
+        lambda run, limit: drawn.append(str(run.path)) or draw(run, limit),
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAI_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
+    common = ["scenario=regurgitation", "model=reference", "limit=2", "progress=false", "report=true"]
+    for run_dir in ("a", "b"):
+        with pytest.raises(SystemExit) as exited:
+            main([*common, f"hydra.run.dir={run_dir}"])
+        assert exited.value.code == 0
+    assert drawn == [str(tmp_path / "a/regurgitation")], "b's unchanged samples come from the cache"
+    assert (tmp_path / "b/report/report.html").read_text().count('<article class="sample"') == 2
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

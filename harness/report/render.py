@@ -173,3 +173,8 @@ def render_page(template: str, **context: Any) -> str:
     return env.get_template(template).render(
         inline_script=Markup(script), inline_style=Markup(style), csp=csp, **context
     )
+
+
+def render_fragment(template: str, **context: Any) -> Markup:
+    """Render part of a page (already escaped HTML, inserted into a page as it is)."""
+    return Markup(environment().get_template(template).render(**context))

@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,11 @@ from harness.report.frames import (
 from harness.report.leaderboard import Leaderboard, build_leaderboard, leaderboard_frame
 from harness.report.markdown import leaderboard_document, report_markdown
 from harness.report.render import Scale, image_data_uri, render_page
+from harness.report.sample_browser import group_filter_options, run_samples
 from harness.report.tables import write_tables
-from harness.store import RunDirectory
-from harness.types import prompt_from_json, prompt_text
+from harness.store import ResponseCache
 
 MAX_IMAGE_BYTES = 5_000_000
-GROUP_FILTER_MAX_VALUES = 50
 
 
 @dataclass
@@ -87,49 +85,6 @@ class ScenarioSection:
     breakdowns: list[Breakdown]
     images: list[dict[str, str]]
     notes: list[str]
-
-
-@dataclass
-class SampleView:
-    """One instance in the sample browser (all text fields are shown escaped).
-
-    The derived views are cached: the template reads each of them more than once per sample.
-    """
-
-    run_id: str
-    label: str
-    scenario: str
-    instance_id: str
-    input: str
-    references: list[str]
-    outputs: list[dict[str, Any]]
-    metadata: dict[str, str]
-    scores: dict[str, Any]
-    error: str | None
-
-    @cached_property
-    def meta_json(self) -> str:
-        """Metadata as JSON (for the group filter)."""
-        return json.dumps(self.metadata, sort_keys=True)
-
-    @cached_property
-    def numeric_scores(self) -> dict[str, float]:
-        """Scores that are numbers (booleans as 0/1): shown as chips and filterable."""
-        return {k: float(v) for k, v in self.scores.items() if isinstance(v, int | float)}
-
-    @cached_property
-    def other_scores(self) -> dict[str, str]:
-        """Scores that are not numbers (texts, lists), as text."""
-        return {
-            k: v if isinstance(v, str) else json.dumps(v, default=str)
-            for k, v in self.scores.items()
-            if not isinstance(v, int | float)
-        }
-
-    @cached_property
-    def scores_json(self) -> str:
-        """Numeric scores as JSON (for the score filter)."""
-        return json.dumps(self.numeric_scores, sort_keys=True)
 
 
 def _row(run: LoadedRun, record: dict[str, Any], scale: Scale) -> MetricRow:
@@ -226,68 +181,6 @@ def _images(runs: Sequence[LoadedRun]) -> list[dict[str, str]]:
     return images
 
 
-def _output_views(record: dict[str, Any]) -> list[dict[str, Any]]:
-    views = []
-    for request, output in zip(record.get("requests") or [], record.get("outputs") or [], strict=False):
-        if output.get("error"):
-            views.append({"kind": "error", "error": str(output["error"])})
-        elif output.get("texts") is not None:
-            views.append({"kind": "texts", "texts": [str(t) for t in output["texts"]]})
-        elif output.get("logprobs") is not None:
-            continuations = request.get("continuations") or []
-            views.append(
-                {
-                    "kind": "loglikelihood",
-                    "items": [
-                        {
-                            "continuation": str(continuations[i]) if i < len(continuations) else f"#{i}",
-                            "logprob": logprob,
-                            "greedy": bool((output.get("greedy") or [False] * (i + 1))[i]),
-                        }
-                        for i, logprob in enumerate(output["logprobs"])
-                    ],
-                }
-            )
-    return views
-
-
-def sample_views(run: LoadedRun, limit: int) -> tuple[list[SampleView], int]:
-    """Up to ``limit`` instances of a run for the browser (0 = all), and the run's total count."""
-    views = []
-    total = 0
-    for record in RunDirectory(run.path).iter_samples():
-        total += 1
-        if limit and len(views) >= limit:
-            continue
-        views.append(
-            SampleView(
-                run_id=run.run_id,
-                label=run.label,
-                scenario=run.scenario,
-                instance_id=str(record.get("id")),
-                input=prompt_text(prompt_from_json(record.get("input") or "")),
-                references=[str(r) for r in record.get("references") or []],
-                outputs=_output_views(record),
-                metadata={str(k): str(v) for k, v in (record.get("metadata") or {}).items()},
-                scores=dict(record.get("scores") or {}),
-                error=record.get("error"),
-            )
-        )
-    return views, total
-
-
-def group_filter_options(samples: Sequence[SampleView], runs: Sequence[LoadedRun]) -> list[tuple[str, str]]:
-    """(key, value) choices for the group filter: keys that metrics are broken down by, else small ones."""
-    keys = {k for run in runs for r in run.metric_records for k in (r.get("group") or {})}
-    values: dict[str, set[str]] = {}
-    for sample in samples:
-        for key, value in sample.metadata.items():
-            values.setdefault(key, set()).add(value)
-    if not keys:
-        keys = {k for k, v in values.items() if len(v) <= GROUP_FILTER_MAX_VALUES}
-    return [(k, v) for k in sorted(keys) for v in sorted(values.get(k, ()))[:GROUP_FILTER_MAX_VALUES]]
-
-
 def manifest_view(run: LoadedRun) -> dict[str, Any]:
     """The manifest fields a reader checks first, plus the full JSON for the rest."""
     model = run.model
@@ -323,18 +216,18 @@ def manifest_view(run: LoadedRun) -> dict[str, Any]:
 
 
 def report_context(
-    runs: Sequence[LoadedRun], options: ReportOptions, leaderboard: Leaderboard | None
+    runs: Sequence[LoadedRun],
+    options: ReportOptions,
+    leaderboard: Leaderboard | None,
+    response_cache: ResponseCache | None = None,
 ) -> dict[str, Any]:
-    """Everything the report template needs."""
-    samples: list[SampleView] = []
-    sample_notes = []
-    for run in runs:
-        views, total = sample_views(run, options.max_samples)
-        samples.extend(views)
-        if len(views) < total:
-            sample_notes.append(
-                f"{run.label} ({run.scenario}): showing the first {len(views)} of {total} instances"
-            )
+    """Everything the report template needs (runs' sample browsers from ``response_cache`` if drawn)."""
+    sample_parts = [run_samples(run, options.max_samples, response_cache) for run in runs]
+    sample_notes = [
+        f"{run.label} ({run.scenario}): showing the first {part.shown} of {part.total} instances"
+        for run, part in zip(runs, sample_parts, strict=True)
+        if part.shown < part.total
+    ]
     scales = metric_scales(runs)
     summary = [
         _row(run, record, scales[record["name"]])
@@ -342,7 +235,6 @@ def report_context(
         for record in run.metric_records
         if not record.get("group")
     ]
-    score_keys = sorted({k for s in samples for k, v in s.scores.items() if isinstance(v, int | float)})
     return {
         "title": options.title,
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -352,10 +244,10 @@ def report_context(
         "scenarios": sorted({run.scenario for run in runs}),
         "summary": summary,
         "sections": scenario_sections(runs),
-        "samples": samples,
+        "sample_parts": sample_parts,
         "sample_notes": sample_notes,
-        "group_options": group_filter_options(samples, runs),
-        "score_keys": score_keys,
+        "group_options": group_filter_options(sample_parts, runs),
+        "score_keys": sorted({key for part in sample_parts for key in part.score_keys}),
         "manifests": [manifest_view(run) for run in runs],
         "leaderboard": leaderboard,
     }
@@ -366,8 +258,16 @@ def has_several_models(runs: Sequence[LoadedRun]) -> bool:
     return len({run.model_identity for run in runs}) > 1
 
 
-def write_report(runs: Sequence[LoadedRun], out_dir: Path, options: ReportOptions) -> list[Path]:
-    """Write report.html, summary.md and the metrics/runs/samples tables; returns the paths."""
+def write_report(
+    runs: Sequence[LoadedRun],
+    out_dir: Path,
+    options: ReportOptions,
+    response_cache: ResponseCache | None = None,
+) -> list[Path]:
+    """Write report.html, summary.md and the metrics/runs/samples tables; returns the paths.
+
+    With a ``response_cache``, runs whose samples were drawn for a report before are not drawn again.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     leaderboard = None
     if has_several_models(runs):
@@ -378,7 +278,7 @@ def write_report(runs: Sequence[LoadedRun], out_dir: Path, options: ReportOption
             resamples=options.resamples,
             seed=options.seed,
         )
-    context = report_context(runs, options, leaderboard)
+    context = report_context(runs, options, leaderboard, response_cache)
     html_path = out_dir / "report.html"
     html_path.write_text(render_page("report.html.j2", **context), encoding="utf-8")
     md_path = out_dir / "summary.md"
