@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from harness import stats
@@ -128,19 +129,31 @@ class Scenario(ABC):
 def declared_metric_values(
     specs: Iterable[MetricSpec], frame: pd.DataFrame, context: ScenarioContext
 ) -> list[MetricValue]:
-    """Compute every spec that names a per-instance ``value``: overall and per group."""
+    """Compute every spec that names a per-instance ``value``: overall and per group.
+
+    Columns are converted once per spec and groups found once per key; each group's estimate
+    then works on slices of those arrays (building a sub-table per group and metric was most of
+    a scenario's aggregation time). The values are those :func:`mean_metric` gives per group.
+    """
     results: list[MetricValue] = []
-    n_errors = int(frame["error"].notna().sum()) if "error" in frame else 0
+    errored = _errored(frame)
+    groupings: dict[str, list[tuple[Any, np.ndarray]]] = {}
     for spec in specs:
         if spec.value is None:
             continue
-        results.append(mean_metric(spec, frame, n_errors, None, context))
+        values, clusters = _score_values(frame, spec.value), _clusters(frame, spec.cluster)
+        results.append(_mean(spec, values, clusters, errored, None, context))
         for key in spec.group_by:
             if key not in frame:
                 continue
-            for group_value, part in frame.groupby(key, sort=True, dropna=True):
-                part_errors = int(part["error"].notna().sum())
-                results.append(mean_metric(spec, part, part_errors, {key: group_value}, context))
+            if key not in groupings:
+                indices = frame.groupby(key, sort=True, dropna=True).indices  # sorted, as iterating
+                groupings[key] = [(_plain(value), rows) for value, rows in indices.items()]
+            for group_value, rows in groupings[key]:
+                part_clusters = None if clusters is None else clusters[rows]
+                results.append(
+                    _mean(spec, values[rows], part_clusters, errored[rows], {key: group_value}, context)
+                )
     return results
 
 
@@ -152,16 +165,46 @@ def mean_metric(
     context: ScenarioContext,
 ) -> MetricValue:
     """The mean of ``spec.value`` over non-errored rows, with its clustered bootstrap CI."""
-    ok = frame[frame["error"].isna()] if "error" in frame else frame
-    # A score no row produced (a small ``limit`` can leave a column out entirely) is all-missing,
-    # aligned with the rows so that the cluster column can be masked with it.
-    column = ok[spec.value] if spec.value in ok else pd.Series(float("nan"), index=ok.index, dtype=float)
-    column = pd.to_numeric(column, errors="coerce")
-    mask = column.notna()
-    clusters = ok.loc[mask, spec.cluster] if spec.cluster and spec.cluster in ok else None
+    values, clusters = _score_values(frame, spec.value), _clusters(frame, spec.cluster)
+    return _mean(spec, values, clusters, _errored(frame), group, context, n_errors)
+
+
+def _errored(frame: pd.DataFrame) -> np.ndarray:
+    """True for the rows whose instance failed."""
+    return frame["error"].notna().to_numpy() if "error" in frame else np.zeros(len(frame), dtype=bool)
+
+
+def _score_values(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    """A score column as floats (NaN where missing or not a number; all NaN when no row has it)."""
+    if column is None or column not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _clusters(frame: pd.DataFrame, column: str | None) -> np.ndarray | None:
+    """The cluster ids of the rows, or None when the spec names no cluster column the table has."""
+    return frame[column].to_numpy() if column and column in frame else None
+
+
+def _plain(value: Any) -> Any:
+    """A group value as a Python scalar (pandas hands numpy scalars to ``indices``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _mean(
+    spec: MetricSpec,
+    values: np.ndarray,
+    clusters: np.ndarray | None,
+    errored: np.ndarray,
+    group: dict[str, Any] | None,
+    context: ScenarioContext,
+    n_errors: int | None = None,
+) -> MetricValue:
+    """The estimate over rows that did not fail and have a value (``n_errors``: default the failed rows)."""
+    usable = ~errored & ~np.isnan(values)
     estimate = stats.cluster_bootstrap_mean(
-        column[mask].to_numpy(dtype=float),
-        None if clusters is None else clusters.to_numpy(),
+        values[usable],
+        None if clusters is None else clusters[usable],
         resamples=context.bootstrap_resamples,
         seed=context.seed,
     )
@@ -170,8 +213,8 @@ def mean_metric(
         value=estimate.value,
         ci_low=estimate.low,
         ci_high=estimate.high,
-        n=int(mask.sum()),
-        n_errors=n_errors,
+        n=int(usable.sum()),
+        n_errors=int(errored.sum()) if n_errors is None else n_errors,
         ci_method=estimate.method,
         direction=spec.direction,
         unit=spec.unit,

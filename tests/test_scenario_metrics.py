@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.scenario import ScenarioContext, mean_metric
+from harness.scenario import ScenarioContext, declared_metric_values, mean_metric
 from harness.types import MetricSpec
 
 
@@ -23,3 +23,34 @@ def test_score_column_absent_from_every_row_is_an_empty_estimate() -> None:
     spec = MetricSpec("mean_pz", "", value="pz", cluster="doc")
     value = mean_metric(spec, frame, 0, None, ScenarioContext())
     assert value.n == 0 and value.value is None and value.ci_low is None
+
+
+def test_grouped_values_match_the_mean_of_each_group_table() -> None:
+    # Groups with integer and text keys, a missing key, failed rows, non-numeric and missing scores.
+    frame = pd.DataFrame(
+        {
+            "id": [f"i{n}" for n in range(9)],
+            "error": [None, None, "boom", None, None, None, None, "late", None],
+            "hit": [1.0, 0.0, 1.0, "n/a", 1.0, None, 0.0, 1.0, 1.0],
+            "size": [3, 1, 3, 1, 2, 2, 3, 1, 3],
+            "lang": ["fr", "en", "en", None, "fr", "en", "de", "de", "fr"],
+            "doc": ["d1", "d1", "d2", "d2", "d3", "d3", "d4", "d4", "d5"],
+        },
+        index=[10, 3, 5, 8, 1, 0, 2, 9, 4],
+    )
+    spec = MetricSpec("rate", "", value="hit", group_by=("size", "lang"), cluster="doc")
+    context = ScenarioContext(bootstrap_resamples=300, seed=4)
+    expected = [mean_metric(spec, frame, 2, None, context)]
+    for key in spec.group_by:
+        for value, part in frame.groupby(key, sort=True, dropna=True):
+            errors = int(part["error"].notna().sum())
+            expected.append(mean_metric(spec, part, errors, {key: value}, context))
+    values = declared_metric_values([spec], frame, context)
+    assert values == expected
+    assert [v.group for v in values] == [
+        None, {"size": 1}, {"size": 2}, {"size": 3}, {"lang": "de"}, {"lang": "en"}, {"lang": "fr"},
+    ]  # fmt: skip
+    assert type(values[1].group["size"]) is int, "group values are plain Python values"
+    by_size = {v.group["size"]: v for v in values if v.group and "size" in v.group}
+    assert (by_size[3].value, by_size[3].n, by_size[3].n_errors) == (2 / 3, 3, 1)
+    assert (by_size[1].n, by_size[1].n_errors) == (1, 1)  # "n/a" is not a number; i7 failed
