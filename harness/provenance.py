@@ -22,10 +22,26 @@ def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in KEY_PACKAGES:
         try:
-            versions[name] = metadata.version(name)
+            versions[name] = installed_version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def installed_version(name: str) -> str:
+    """The installed version of distribution ``name`` (as ``importlib.metadata.version`` gives it).
+
+    Read from the metadata file's header block: ``metadata.version`` parses the whole file with
+    the email parser, long description included (this project's is its README), which cost more
+    than every other package's lookup together. Falls back to it when the header is not found.
+    """
+    distribution = metadata.distribution(name)
+    text = distribution.read_text("METADATA") or distribution.read_text("PKG-INFO") or ""
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "version":
+            return value.strip()
+    return distribution.version
 
 
 @lru_cache(maxsize=1)
