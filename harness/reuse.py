@@ -47,22 +47,37 @@ KEY_FIELDS = (
 
 
 @cache
-def _folder_digest(folder: Path) -> str:
-    """:func:`~harness.file_digests.file_digest` of the ``.py`` files in ``folder`` (not recursive)."""
-    return file_digest(folder.glob("*.py"))
+def _source_digest(root: Path) -> str:
+    """:func:`~harness.file_digests.file_digest` of ``root``'s ``.py`` files, subpackages included.
+
+    A folder that is not a package (a single-module plugin installed beside every other
+    distribution in ``site-packages``) counts only the module itself: its folder holds other
+    projects' code.
+    """
+    if root.is_file():
+        return file_digest([root])
+    return file_digest(root.rglob("*.py"))
 
 
 def code_fingerprint(scenario_class: type) -> str:
-    """The source of the scenario's package (or module) and of the engine's top-level modules."""
+    """The source of the scenario's package (or module) and of the whole engine package.
+
+    Subpackages count: the engine's scorers, adapters and report code, and a plugin's own helper
+    packages, change scores and metrics as much as its top-level modules do.
+    """
     module_file = getattr(sys.modules.get(scenario_class.__module__), "__file__", None)
-    scenario_folder = Path(module_file).resolve().parent if module_file else None
+    scenario_source = None
+    if module_file:
+        module_path = Path(module_file).resolve()
+        is_package = (module_path.parent / "__init__.py").exists()
+        scenario_source = module_path.parent if is_package else module_path
     engine_folder = Path(harness.__file__).resolve().parent
     return stable_hash(
         [
             scenario_class.__module__,
             scenario_class.__qualname__,
-            _folder_digest(scenario_folder) if scenario_folder else None,
-            _folder_digest(engine_folder),
+            _source_digest(scenario_source) if scenario_source else None,
+            _source_digest(engine_folder),
         ]
     )
 

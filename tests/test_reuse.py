@@ -167,8 +167,30 @@ def test_code_fingerprint_follows_the_scenario_source(
 
     before = reuse.code_fingerprint(myplugin.scenario.Mine)
     source.write_text("class Mine:\n    VALUE = 2\n")
-    reuse._folder_digest.cache_clear()
-    assert reuse.code_fingerprint(myplugin.scenario.Mine) != before
+    reuse._source_digest.cache_clear()
+    changed_module = reuse.code_fingerprint(myplugin.scenario.Mine)
+    assert changed_module != before
+    helpers = package / "helpers"
+    helpers.mkdir()
+    (helpers / "__init__.py").write_text("WEIGHT = 1\n")
+    reuse._source_digest.cache_clear()
+    assert reuse.code_fingerprint(myplugin.scenario.Mine) != changed_module, "subpackages count"
+
+
+def test_a_single_module_plugin_counts_only_its_own_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "loneplugin.py").write_text("class Lone:\n    VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import loneplugin
+
+    before = reuse.code_fingerprint(loneplugin.Lone)
+    (tmp_path / "unrelated.py").write_text("X = 1\n")  # another project installed beside it
+    reuse._source_digest.cache_clear()
+    assert reuse.code_fingerprint(loneplugin.Lone) == before
+    (tmp_path / "loneplugin.py").write_text("class Lone:\n    VALUE = 2\n")
+    reuse._source_digest.cache_clear()
+    assert reuse.code_fingerprint(loneplugin.Lone) != before
 
 
 def test_artifacts_outside_the_run_directory_are_not_stored(tmp_path: Path) -> None:
