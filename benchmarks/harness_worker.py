@@ -37,7 +37,8 @@ def main(argv: list[str]) -> None:
     seconds = time.perf_counter() - started
     texts = run.outputs()
     run.cleanup()
-    outputs = [texts[f"p{i:05d}"] for i in range(len(texts))]
+    n_prompts = len(Path(prompts_file).read_text(encoding="utf-8").splitlines())
+    outputs = [texts.get(f"p{i:05d}", []) for i in range(n_prompts)]  # a missing one fails the check
     print(json.dumps({"seconds": seconds, "outputs": outputs, "threads": torch.get_num_threads()}))
 
 

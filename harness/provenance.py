@@ -38,6 +38,8 @@ def installed_version(name: str) -> str:
     distribution = metadata.distribution(name)
     text = distribution.read_text("METADATA") or distribution.read_text("PKG-INFO") or ""
     for line in text.split("\n\n", 1)[0].splitlines():
+        if line[:1].isspace():  # a folded continuation of the header above
+            continue
         key, _, value = line.partition(":")
         if key.strip().lower() == "version":
             return value.strip()

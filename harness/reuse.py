@@ -50,9 +50,9 @@ KEY_FIELDS = (
 def _source_digest(root: Path) -> str:
     """:func:`~harness.file_digests.file_digest` of ``root``'s ``.py`` files, subpackages included.
 
-    A folder that is not a package (a single-module plugin installed beside every other
-    distribution in ``site-packages``) counts only the module itself: its folder holds other
-    projects' code.
+    ``root`` is a package's folder, or the file of a top-level module (a single-module plugin
+    installed beside every other distribution in ``site-packages``, whose folder holds other
+    projects' code).
     """
     if root.is_file():
         return file_digest([root])
@@ -65,12 +65,15 @@ def code_fingerprint(scenario_class: type) -> str:
     Subpackages count: the engine's scorers, adapters and report code, and a plugin's own helper
     packages, change scores and metrics as much as its top-level modules do.
     """
-    module_file = getattr(sys.modules.get(scenario_class.__module__), "__file__", None)
+    module = sys.modules.get(scenario_class.__module__)
+    module_file = getattr(module, "__file__", None)
     scenario_source = None
     if module_file:
         module_path = Path(module_file).resolve()
-        is_package = (module_path.parent / "__init__.py").exists()
-        scenario_source = module_path.parent if is_package else module_path
+        # A module inside a package (namespace packages included) counts its package's folder;
+        # a top-level module only itself.
+        in_package = bool(getattr(getattr(module, "__spec__", None), "parent", ""))
+        scenario_source = module_path.parent if in_package else module_path
     engine_folder = Path(harness.__file__).resolve().parent
     return stable_hash(
         [

@@ -174,7 +174,7 @@ aggregations and a run's drawing in the report's sample browser."""
 
 
 class ResponseCache:
-    """A process-safe SQLite cache of model responses, scores and aggregations (WAL, short writes)."""
+    """A process-safe SQLite cache of responses, scores, aggregations and report drawings (WAL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
@@ -261,7 +261,7 @@ class ResponseCache:
         self._insert("window_scores", {key: json.dumps(to_jsonable(list(scores)), default=str)})
 
     def get_aggregate(self, key: str) -> dict[str, Any] | None:
-        """A stored aggregation (metrics payload and artifacts, :mod:`harness.reuse`), or None."""
+        """A stored aggregation (metrics.json text and artifacts, :mod:`harness.reuse`), or None."""
         rows = self._select("aggregates", [key])
         return json.loads(rows[0][1]) if rows else None
 
@@ -269,17 +269,27 @@ class ResponseCache:
         """Store one aggregation under its key."""
         self._insert("aggregates", {key: json.dumps(stored, default=str)})
 
-    def get_report_samples(self, slot: str) -> dict[str, Any] | None:
-        """The sample-browser drawing kept in ``slot`` (:mod:`harness.report.sample_browser`), or None."""
-        rows = self._select("report_samples", [slot])
+    def get_report_samples(self, key: str) -> dict[str, Any] | None:
+        """The sample-browser drawing kept under ``key`` (:mod:`harness.report.sample_browser`), or None."""
+        rows = self._select("report_samples", [key])
         return json.loads(rows[0][1]) if rows else None
 
-    def put_report_samples(self, slot: str, stored: Mapping[str, Any]) -> None:
-        """Keep a sample-browser drawing in ``slot``, replacing the one there."""
-        self._insert("report_samples", {slot: json.dumps(stored)})
+    def put_report_samples(self, key: str, drawing: Mapping[str, Any], keep: int) -> None:
+        """Keep a sample-browser drawing under ``key``; only the newest ``keep`` drawings stay."""
+        self._insert("report_samples", {key: json.dumps(drawing)})
+
+        def prune() -> None:
+            with self._conn:
+                self._conn.execute(
+                    "DELETE FROM report_samples WHERE key NOT IN "
+                    "(SELECT key FROM report_samples ORDER BY created DESC, rowid DESC LIMIT ?)",
+                    (keep,),
+                )
+
+        self._retry(prune)
 
     def clear(self) -> int:
-        """Delete every cached response, score and aggregation; returns how many responses were removed."""
+        """Delete everything cached (drawings included); returns how many responses were removed."""
         count = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         for table, _ in TABLES:
             self._retry(lambda table=table: self._conn.execute(f"DELETE FROM {table}"))

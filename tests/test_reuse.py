@@ -193,6 +193,23 @@ def test_a_single_module_plugin_counts_only_its_own_file(
     assert reuse.code_fingerprint(loneplugin.Lone) != before
 
 
+def test_a_namespace_package_plugin_counts_its_whole_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "nsplugin"  # PEP 420: no __init__.py
+    package.mkdir()
+    (package / "scen.py").write_text("class Spaced:\n    VALUE = 1\n")
+    helper = package / "helper.py"
+    helper.write_text("WEIGHT = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import nsplugin.scen
+
+    before = reuse.code_fingerprint(nsplugin.scen.Spaced)
+    helper.write_text("WEIGHT = 2\n")
+    reuse._source_digest.cache_clear()
+    assert reuse.code_fingerprint(nsplugin.scen.Spaced) != before
+
+
 def test_artifacts_outside_the_run_directory_are_not_stored(tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere.png"
     outside.write_bytes(b"png")

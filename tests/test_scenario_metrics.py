@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness import stats
 from harness.scenario import ScenarioContext, declared_metric_values, mean_metric
 from harness.types import MetricSpec
 
@@ -51,6 +52,22 @@ def test_grouped_values_match_the_mean_of_each_group_table() -> None:
         None, {"size": 1}, {"size": 2}, {"size": 3}, {"lang": "de"}, {"lang": "en"}, {"lang": "fr"},
     ]  # fmt: skip
     assert type(values[1].group["size"]) is int, "group values are plain Python values"
+    # The same estimates computed without the engine's helpers: filter rows by hand, bootstrap directly.
+    rows = list(frame.itertuples(index=False))
+    for value in values[1:]:
+        ((key, group_value),) = value.group.items()
+        usable = [
+            r
+            for r in rows
+            if getattr(r, key) == group_value and not isinstance(r.error, str) and isinstance(r.hit, float)
+        ]
+        usable = [r for r in usable if r.hit == r.hit]  # not NaN
+        estimate = stats.cluster_bootstrap_mean(
+            [r.hit for r in usable], [r.doc for r in usable], resamples=300, seed=4
+        )
+        assert (value.value, value.ci_low, value.ci_high, value.n) == (
+            estimate.value, estimate.low, estimate.high, len(usable),
+        )  # fmt: skip
     by_size = {v.group["size"]: v for v in values if v.group and "size" in v.group}
     assert (by_size[3].value, by_size[3].n, by_size[3].n_errors) == (2 / 3, 3, 1)
     assert (by_size[1].n, by_size[1].n_errors) == (1, 1)  # "n/a" is not a number; i7 failed

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +127,10 @@ class TemplateBytecodeCache(jinja2.FileSystemBytecodeCache):
     (``$RAI_HARNESS_HOME``), which other users must not be able to write.
     """
 
-    def __init__(self) -> None:
-        from harness.home import home
-
+    def __init__(self, root: Path) -> None:
         options = {key: getattr(value, "__name__", value) for key, value in ENVIRONMENT_OPTIONS.items()}
         tag = hashlib.sha256(repr((jinja2.__version__, sorted(options.items()))).encode()).hexdigest()[:16]
-        directory = home() / "templates" / tag
+        directory = root / "templates" / tag
         with contextlib.suppress(OSError):
             directory.mkdir(parents=True, exist_ok=True)
         super().__init__(str(directory))
@@ -148,10 +147,23 @@ class TemplateBytecodeCache(jinja2.FileSystemBytecodeCache):
 
 
 def environment() -> jinja2.Environment:
-    """The jinja2 environment: autoescaping on for every template, undefined names are errors."""
+    """The jinja2 environment: autoescaping on for every template, undefined names are errors.
+
+    One per ``$RAI_HARNESS_HOME`` and :data:`ENVIRONMENT_OPTIONS` per process (the bytecode
+    cache lives in the home and depends on the options), so a report drawing many runs loads
+    each template once.
+    """
+    from harness.home import home
+
+    return _environment(str(home()), repr(sorted(ENVIRONMENT_OPTIONS.items())))
+
+
+@lru_cache(maxsize=4)
+def _environment(home_dir: str, options: str) -> jinja2.Environment:
+    """A new environment for ``home_dir`` (``options`` only tells cached environments apart)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        bytecode_cache=TemplateBytecodeCache(),
+        bytecode_cache=TemplateBytecodeCache(Path(home_dir)),
         **ENVIRONMENT_OPTIONS,
     )
     env.filters["num"] = format_number

@@ -1,16 +1,18 @@
-"""The report's sample browser: each run's instances as escaped HTML, rendered once per run's samples.
+"""The report's sample browser: each run's instances as escaped HTML, drawn once per samples file.
 
-Rendering the browser (up to ``max_samples`` instances per run, every string escaped) was the
+Drawing the browser (up to ``max_samples`` instances per run, every string escaped) was the
 largest part of writing a report. A run's part of it is a function of its ``samples.jsonl``, its
-model label and scenario, the sample cap and the code and templates that draw it, so with a
-response cache it is kept there (one slot per model, label, scenario and cap, replaced when the
-samples change) and a report over runs whose samples were drawn before — a rerun of a suite in
-which three of four scenarios come back from the cache unchanged — renders only the others.
+label and scenario, the sample cap and the code and templates that draw it, so with a response
+cache it is kept there under the digest of all of these, and a report over runs whose samples
+were drawn before (a rerun of a suite in which three of four scenarios come back unchanged, or of
+a sweep) draws only the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache, cached_property
@@ -21,14 +23,16 @@ import jinja2
 from markupsafe import Markup
 
 import harness
-import harness.types
 from harness.file_digests import file_digest
+from harness.provenance import installed_version
 from harness.report.frames import LoadedRun
 from harness.report.render import TEMPLATE_DIR, render_fragment
 from harness.store import ResponseCache, RunDirectory
 from harness.types import prompt_from_json, prompt_text, stable_hash
 
 GROUP_FILTER_MAX_VALUES = 50
+KEPT_DRAWINGS = 64
+"""How many sample-browser drawings the response cache keeps (the newest)."""
 
 
 @dataclass
@@ -151,29 +155,52 @@ def render_run_samples(run: LoadedRun, limit: int) -> RunSamples:
 
 @cache
 def _drawing_code() -> str:
-    """The files that decide how samples are drawn: this package's code and templates, the types."""
+    """What decides how samples are drawn: this package's code and templates, the types and store
+    modules (which records are read), and the versions of jinja2 and markupsafe (escaping)."""
     report = Path(__file__).resolve().parent
-    files = [*report.glob("*.py"), *TEMPLATE_DIR.glob("*.j2"), Path(harness.types.__file__)]
-    return stable_hash([file_digest(files), jinja2.__version__, harness.__version__])
+    engine = report.parent
+    files = [*report.glob("*.py"), *TEMPLATE_DIR.glob("*.j2"), engine / "types.py", engine / "store.py"]
+    versions = [jinja2.__version__, installed_version("markupsafe"), harness.__version__]
+    return stable_hash([file_digest(files), *versions])
 
 
 def run_samples(run: LoadedRun, limit: int, response_cache: ResponseCache | None = None) -> RunSamples:
-    """One run's part of the browser: from ``response_cache`` when its samples were drawn before.
+    """One run's part of the browser: from ``response_cache`` when the same samples were drawn before.
 
-    The cache holds one drawing per model, label, scenario and cap (a newer one replaces it), tagged
-    with the digest of the samples file and of the drawing code, so a changed file is drawn again.
+    A drawing is kept under the digest of everything it depends on (the samples file, the run's
+    label and scenario, the cap and the drawing code), so runs of a sweep each find their own,
+    and only the newest :data:`KEPT_DRAWINGS` are kept. The cache is trusted like the code: a
+    drawing is inserted into the page as it was stored. A row that cannot be read, or a cache
+    that cannot be written, only means the run is drawn again.
     """
     samples_path = RunDirectory(run.path).samples_path
     if response_cache is None or not samples_path.exists():
         return render_run_samples(run, limit)
-    slot = stable_hash([run.model_identity, run.label, run.scenario, limit])
-    digest = stable_hash([file_digest([samples_path]), _drawing_code()])
-    stored = response_cache.get_report_samples(slot)
-    if stored is not None and stored.get("digest") == digest:
-        return RunSamples(**{**stored["samples"], "html": Markup(stored["samples"]["html"])})
+    key = stable_hash([file_digest([samples_path]), run.label, run.scenario, limit, _drawing_code()])
+    stored = _stored_drawing(response_cache, key)
+    if stored is not None:
+        return stored
     drawn = render_run_samples(run, limit)
-    response_cache.put_report_samples(slot, {"digest": digest, "samples": asdict(drawn)})
+    with contextlib.suppress(sqlite3.Error):
+        response_cache.put_report_samples(key, asdict(drawn), keep=KEPT_DRAWINGS)
     return drawn
+
+
+def _stored_drawing(response_cache: ResponseCache, key: str) -> RunSamples | None:
+    """The drawing kept under ``key``; None when there is none or its row is damaged."""
+    try:
+        stored = response_cache.get_report_samples(key)
+        if stored is None:
+            return None
+        return RunSamples(
+            html=Markup(stored["html"]),
+            shown=int(stored["shown"]),
+            total=int(stored["total"]),
+            metadata_values={str(k): [str(v) for v in vs] for k, vs in stored["metadata_values"].items()},
+            score_keys=[str(k) for k in stored["score_keys"]],
+        )
+    except (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def group_filter_options(parts: Sequence[RunSamples], runs: Sequence[LoadedRun]) -> list[tuple[str, str]]:
