@@ -154,60 +154,66 @@ def test_without_a_cache_nothing_is_stored_or_reused(tmp_path: Path) -> None:
     assert _manifest(tmp_path / "b")["aggregation"] == {"key": None, "reused": False}
 
 
+def _write_sources(root: Path, files: dict[str, str]) -> None:
+    """Write plugin source files below ``root`` (folders created as needed)."""
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+
+
+def _fingerprint_after(root: Path, files: dict[str, str], scenario_class: type) -> str:
+    """The scenario's code fingerprint after writing ``files`` (the per-process digest memo cleared)."""
+    _write_sources(root, files)
+    reuse._source_digest.cache_clear()
+    return reuse.code_fingerprint(scenario_class)
+
+
 def test_code_fingerprint_follows_the_scenario_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    package = tmp_path / "myplugin"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    source = package / "scenario.py"
-    source.write_text("class Mine:\n    VALUE = 1\n")
+    _write_sources(
+        tmp_path, {"myplugin/__init__.py": "", "myplugin/scenario.py": "class Mine:\n    VALUE = 1\n"}
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import myplugin.scenario
 
     before = reuse.code_fingerprint(myplugin.scenario.Mine)
-    source.write_text("class Mine:\n    VALUE = 2\n")
-    reuse._source_digest.cache_clear()
-    changed_module = reuse.code_fingerprint(myplugin.scenario.Mine)
-    assert changed_module != before
-    helpers = package / "helpers"
-    helpers.mkdir()
-    (helpers / "__init__.py").write_text("WEIGHT = 1\n")
-    reuse._source_digest.cache_clear()
-    assert reuse.code_fingerprint(myplugin.scenario.Mine) != changed_module, "subpackages count"
+    edited = _fingerprint_after(
+        tmp_path, {"myplugin/scenario.py": "class Mine:\n    VALUE = 2\n"}, myplugin.scenario.Mine
+    )
+    assert edited != before
+    helpers = {"myplugin/helpers/__init__.py": "WEIGHT = 1\n"}
+    assert _fingerprint_after(tmp_path, helpers, myplugin.scenario.Mine) != edited, "subpackages count"
 
 
 def test_a_single_module_plugin_counts_only_its_own_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "loneplugin.py").write_text("class Lone:\n    VALUE = 1\n")
+    _write_sources(tmp_path, {"loneplugin.py": "class Lone:\n    VALUE = 1\n"})
     monkeypatch.syspath_prepend(str(tmp_path))
     import loneplugin
 
     before = reuse.code_fingerprint(loneplugin.Lone)
-    (tmp_path / "unrelated.py").write_text("X = 1\n")  # another project installed beside it
-    reuse._source_digest.cache_clear()
-    assert reuse.code_fingerprint(loneplugin.Lone) == before
-    (tmp_path / "loneplugin.py").write_text("class Lone:\n    VALUE = 2\n")
-    reuse._source_digest.cache_clear()
-    assert reuse.code_fingerprint(loneplugin.Lone) != before
+    # another project installed beside it
+    assert _fingerprint_after(tmp_path, {"unrelated.py": "X = 1\n"}, loneplugin.Lone) == before
+    assert (
+        _fingerprint_after(tmp_path, {"loneplugin.py": "class Lone:\n    VALUE = 2\n"}, loneplugin.Lone)
+        != before
+    )
 
 
 def test_a_namespace_package_plugin_counts_its_whole_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    package = tmp_path / "nsplugin"  # PEP 420: no __init__.py
-    package.mkdir()
-    (package / "scen.py").write_text("class Spaced:\n    VALUE = 1\n")
-    helper = package / "helper.py"
-    helper.write_text("WEIGHT = 1\n")
+    # PEP 420: no __init__.py
+    _write_sources(
+        tmp_path, {"nsplugin/scen.py": "class Spaced:\n    VALUE = 1\n", "nsplugin/helper.py": "W = 1\n"}
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import nsplugin.scen
 
     before = reuse.code_fingerprint(nsplugin.scen.Spaced)
-    helper.write_text("WEIGHT = 2\n")
-    reuse._source_digest.cache_clear()
-    assert reuse.code_fingerprint(nsplugin.scen.Spaced) != before
+    assert _fingerprint_after(tmp_path, {"nsplugin/helper.py": "W = 2\n"}, nsplugin.scen.Spaced) != before
 
 
 def test_artifacts_outside_the_run_directory_are_not_stored(tmp_path: Path) -> None:
