@@ -172,6 +172,12 @@ TABLES = (
 """The cache's tables and their value types: responses, scorer outputs, a window's scores,
 aggregations and a run's drawing in the report's sample browser."""
 
+KEPT_ROWS = {"window_scores": 2000, "aggregates": 256, "report_samples": 64}
+"""Tables of derived results that keep only their newest rows (each row can be recomputed from the
+responses and scores, which are kept: they are what costs model and classifier time). A window's
+scores are up to ``window_size`` score records, an aggregation carries its plots, a drawing is up
+to a few MB of HTML, so these bound the cache at a few hundred MB of derived results."""
+
 
 class ResponseCache:
     """A process-safe SQLite cache of responses, scores, aggregations and report drawings (WAL)."""
@@ -221,15 +227,23 @@ class ResponseCache:
         return rows
 
     def _insert(self, table: str, items: Mapping[str, Any]) -> None:
-        """Insert or replace (key, value) rows in one short transaction."""
+        """Insert or replace (key, value) rows in one short transaction (pruned to :data:`KEPT_ROWS`)."""
         rows = [(key, value, time.time()) for key, value in items.items()]
         if not rows:
             return
+
+        keep = KEPT_ROWS.get(table)
 
         def write() -> None:
             with self._conn:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
+                if keep is not None:
+                    self._conn.execute(
+                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+                        "ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                        (keep,),
+                    )
 
         self._retry(write)
 
@@ -274,19 +288,9 @@ class ResponseCache:
         rows = self._select("report_samples", [key])
         return json.loads(rows[0][1]) if rows else None
 
-    def put_report_samples(self, key: str, drawing: Mapping[str, Any], keep: int) -> None:
-        """Keep a sample-browser drawing under ``key``; only the newest ``keep`` drawings stay."""
+    def put_report_samples(self, key: str, drawing: Mapping[str, Any]) -> None:
+        """Keep a sample-browser drawing under ``key`` (the newest ``KEPT_ROWS`` drawings stay)."""
         self._insert("report_samples", {key: json.dumps(drawing)})
-
-        def prune() -> None:
-            with self._conn:
-                self._conn.execute(
-                    "DELETE FROM report_samples WHERE key NOT IN "
-                    "(SELECT key FROM report_samples ORDER BY created DESC, rowid DESC LIMIT ?)",
-                    (keep,),
-                )
-
-        self._retry(prune)
 
     def clear(self) -> int:
         """Delete everything cached (drawings included); returns how many responses were removed."""

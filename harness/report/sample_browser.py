@@ -31,8 +31,6 @@ from harness.store import ResponseCache, RunDirectory
 from harness.types import prompt_from_json, prompt_text, stable_hash
 
 GROUP_FILTER_MAX_VALUES = 50
-KEPT_DRAWINGS = 64
-"""How many sample-browser drawings the response cache keeps (the newest)."""
 
 
 @dataclass
@@ -169,7 +167,7 @@ def run_samples(run: LoadedRun, limit: int, response_cache: ResponseCache | None
 
     A drawing is kept under the digest of everything it depends on (the samples file, the run's
     label and scenario, the cap and the drawing code), so runs of a sweep each find their own,
-    and only the newest :data:`KEPT_DRAWINGS` are kept. The cache is trusted like the code: a
+    and only the newest are kept (:data:`harness.store.KEPT_ROWS`). The cache is trusted like the code: a
     drawing is inserted into the page as it was stored. A row that cannot be read, or a cache
     that cannot be written, only means the run is drawn again.
     """
@@ -182,7 +180,7 @@ def run_samples(run: LoadedRun, limit: int, response_cache: ResponseCache | None
         return stored
     drawn = render_run_samples(run, limit)
     with contextlib.suppress(sqlite3.Error):
-        response_cache.put_report_samples(key, asdict(drawn), keep=KEPT_DRAWINGS)
+        response_cache.put_report_samples(key, asdict(drawn))
     return drawn
 
 

@@ -116,11 +116,3 @@ def test_a_damaged_or_unwritable_cache_only_means_drawing_again(
     monkeypatch.setattr(cache, "get_report_samples", lambda key: None)
     assert _report([run], tmp_path / "locked", cache) == expected
     assert drawings == ["a", "a", "a", "a"]
-
-
-def test_only_the_newest_drawings_are_kept(tmp_path: Path, cache: ResponseCache) -> None:
-    for index in range(5):
-        cache.put_report_samples(f"k{index}", {"index": index}, keep=3)
-    assert [cache.get_report_samples(f"k{i}") for i in range(5)] == [
-        None, None, {"index": 2}, {"index": 3}, {"index": 4},
-    ]  # fmt: skip
