@@ -247,6 +247,11 @@ class ResponseCache:
 
         self._retry(write)
 
+    def _json_row(self, table: str, key: str) -> Any:
+        """The JSON value stored under ``key`` in ``table``, or None."""
+        rows = self._select(table, [key])
+        return json.loads(rows[0][1]) if rows else None
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
         """Cached completions for the given keys (missing keys are absent from the result)."""
         return {key: Completion(**json.loads(value)) for key, value in self._select("responses", keys)}
@@ -267,8 +272,7 @@ class ResponseCache:
 
     def get_window_scores(self, key: str) -> list[dict[str, Any]] | None:
         """The scores a scenario gave one window of instances (see :meth:`harness.runner.Runner`), or None."""
-        rows = self._select("window_scores", [key])
-        return json.loads(rows[0][1]) if rows else None
+        return self._json_row("window_scores", key)
 
     def put_window_scores(self, key: str, scores: Sequence[Mapping[str, Any]]) -> None:
         """Store the scores of one window of instances under its key."""
@@ -276,8 +280,7 @@ class ResponseCache:
 
     def get_aggregate(self, key: str) -> dict[str, Any] | None:
         """A stored aggregation (metrics.json text and artifacts, :mod:`harness.reuse`), or None."""
-        rows = self._select("aggregates", [key])
-        return json.loads(rows[0][1]) if rows else None
+        return self._json_row("aggregates", key)
 
     def put_aggregate(self, key: str, stored: Mapping[str, Any]) -> None:
         """Store one aggregation under its key."""
@@ -285,8 +288,7 @@ class ResponseCache:
 
     def get_report_samples(self, key: str) -> dict[str, Any] | None:
         """The sample-browser drawing kept under ``key`` (:mod:`harness.report.sample_browser`), or None."""
-        rows = self._select("report_samples", [key])
-        return json.loads(rows[0][1]) if rows else None
+        return self._json_row("report_samples", key)
 
     def put_report_samples(self, key: str, drawing: Mapping[str, Any]) -> None:
         """Keep a sample-browser drawing under ``key`` (the newest ``KEPT_ROWS`` drawings stay)."""
