@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,52 +169,46 @@ def _fingerprint_after(root: Path, files: dict[str, str], scenario_class: type) 
     return reuse.code_fingerprint(scenario_class)
 
 
+def _plugin_class(
+    root: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str], module: str, name: str
+) -> type:
+    """Write a plugin's sources below ``root``, put ``root`` on the path and import ``module.name``."""
+    _write_sources(root, files)
+    monkeypatch.syspath_prepend(str(root))
+    return getattr(importlib.import_module(module), name)
+
+
 def test_code_fingerprint_follows_the_scenario_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _write_sources(
-        tmp_path, {"myplugin/__init__.py": "", "myplugin/scenario.py": "class Mine:\n    VALUE = 1\n"}
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import myplugin.scenario
-
-    before = reuse.code_fingerprint(myplugin.scenario.Mine)
-    edited = _fingerprint_after(
-        tmp_path, {"myplugin/scenario.py": "class Mine:\n    VALUE = 2\n"}, myplugin.scenario.Mine
-    )
+    files = {"myplugin/__init__.py": "", "myplugin/scenario.py": "class Mine:\n    VALUE = 1\n"}
+    mine = _plugin_class(tmp_path, monkeypatch, files, "myplugin.scenario", "Mine")
+    before = reuse.code_fingerprint(mine)
+    edited = _fingerprint_after(tmp_path, {"myplugin/scenario.py": "class Mine:\n    VALUE = 2\n"}, mine)
     assert edited != before
     helpers = {"myplugin/helpers/__init__.py": "WEIGHT = 1\n"}
-    assert _fingerprint_after(tmp_path, helpers, myplugin.scenario.Mine) != edited, "subpackages count"
+    assert _fingerprint_after(tmp_path, helpers, mine) != edited, "subpackages count"
 
 
 def test_a_single_module_plugin_counts_only_its_own_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _write_sources(tmp_path, {"loneplugin.py": "class Lone:\n    VALUE = 1\n"})
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import loneplugin
-
-    before = reuse.code_fingerprint(loneplugin.Lone)
+    files = {"loneplugin.py": "class Lone:\n    VALUE = 1\n"}
+    lone = _plugin_class(tmp_path, monkeypatch, files, "loneplugin", "Lone")
+    before = reuse.code_fingerprint(lone)
     # another project installed beside it
-    assert _fingerprint_after(tmp_path, {"unrelated.py": "X = 1\n"}, loneplugin.Lone) == before
-    assert (
-        _fingerprint_after(tmp_path, {"loneplugin.py": "class Lone:\n    VALUE = 2\n"}, loneplugin.Lone)
-        != before
-    )
+    assert _fingerprint_after(tmp_path, {"unrelated.py": "X = 1\n"}, lone) == before
+    assert _fingerprint_after(tmp_path, {"loneplugin.py": "class Lone:\n    VALUE = 2\n"}, lone) != before
 
 
 def test_a_namespace_package_plugin_counts_its_whole_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # PEP 420: no __init__.py
-    _write_sources(
-        tmp_path, {"nsplugin/scen.py": "class Spaced:\n    VALUE = 1\n", "nsplugin/helper.py": "W = 1\n"}
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import nsplugin.scen
-
-    before = reuse.code_fingerprint(nsplugin.scen.Spaced)
-    assert _fingerprint_after(tmp_path, {"nsplugin/helper.py": "W = 2\n"}, nsplugin.scen.Spaced) != before
+    files = {"nsplugin/scen.py": "class Spaced:\n    VALUE = 1\n", "nsplugin/helper.py": "W = 1\n"}
+    spaced = _plugin_class(tmp_path, monkeypatch, files, "nsplugin.scen", "Spaced")
+    before = reuse.code_fingerprint(spaced)
+    assert _fingerprint_after(tmp_path, {"nsplugin/helper.py": "W = 2\n"}, spaced) != before
 
 
 def test_artifacts_outside_the_run_directory_are_not_stored(tmp_path: Path) -> None:
