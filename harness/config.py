@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from harness import composition_cache
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -282,10 +283,12 @@ def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConf
     pre-flight check a third time; this is the one composition a plain run needs, with the
     search path and job name ``@hydra.main`` derives from the task function's module
     (``task_module``). Returns the initialised :class:`~hydra._internal.hydra.Hydra` (its config
-    loader runs the job) and the config, validated before any run directory exists.
+    loader runs the job) and the config, validated before any run directory exists. A
+    composition made before from unchanged inputs is taken from :mod:`harness.composition_cache`.
     """
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_automatic_config_search_path, detect_task_name
+    from hydra.core.utils import configure_log
     from hydra.types import RunMode
     from hydra.version import setbase
 
@@ -294,10 +297,24 @@ def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConf
     task_name = detect_task_name(None, task_module)
     hydra = Hydra.create_main_hydra2(task_name=task_name, config_search_path=search_path)
     full = [*overrides, *searchpath_override(overrides), "hydra.mode=RUN"]
-    cfg = _explained(
-        lambda: hydra.compose_config(CONFIG_NAME, full, run_mode=RunMode.RUN, with_log_configuration=True),
-        overrides,
-    )
+
+    def hydra_compose(listed: list[str], log: bool) -> DictConfig:
+        def composition() -> DictConfig:
+            return hydra.compose_config(CONFIG_NAME, listed, RunMode.RUN, with_log_configuration=log)
+
+        return _explained(composition, overrides)
+
+    run = _explained(lambda: composition_cache.plan(full, GROUPS), overrides)
+    key = composition_cache.composition_key(CONFIG_NAME, run.base, task_name)
+    base = composition_cache.lookup(key)
+    if base is None:
+        base = hydra_compose(run.base, log=False)
+        composition_cache.keep(key, base)
+    cfg = _explained(lambda: composition_cache.finish(base, run), overrides)
+    if cfg is None:
+        cfg = hydra_compose(full, log=True)
+    else:
+        configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)  # as compose_config does
     validate_job_config(cfg)
     return hydra, cfg
 

@@ -1,0 +1,166 @@
+"""Hydra compositions reused across processes: same config as Hydra's, fresh on any change."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from harness import composition_cache
+from harness.composition_cache import finish, keep, lookup, plan
+from harness.config import CONFIG_NAME, GROUPS, compose_run, searchpath_override
+from harness.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private ``$RAI_HARNESS_HOME`` and a clean GlobalHydra around every test."""
+    monkeypatch.setenv("RAI_HARNESS_HOME", str(tmp_path / "home"))
+    GlobalHydra.instance().clear()
+    yield tmp_path / "home"
+    GlobalHydra.instance().clear()
+
+
+def compose_both(overrides: list[str]) -> tuple[str, str]:
+    """(our composition, Hydra's composition of the whole list) of one run, as YAML."""
+    hydra, ours = compose_run(overrides, "harness.cli")
+    full = [*overrides, *searchpath_override(overrides), "hydra.mode=RUN"]
+    theirs = hydra.compose_config(CONFIG_NAME, full, RunMode.RUN)
+    GlobalHydra.instance().clear()
+    return OmegaConf.to_yaml(ours), OmegaConf.to_yaml(theirs)
+
+
+CASES = [
+    [
+        "model=reference",
+        "progress=false",
+        "suite.scenarios.toxicity.threshold=0.6",
+        "cache.path=/tmp/c.sqlite",
+        "hydra.run.dir=/tmp/out",
+    ],
+    ["model=hf", "model.pretrained=gpt2", "scenario=toxicity", "scenario.threshold=0.3", "seed=3"],
+    ["cache.path=/tmp/y.sqlite", "cache={enabled:false}", "model=reference"],
+    ["model=reference", "++suite.scenarios.toxicity.threshold=0.2", "hydra.job.name=custom"],
+    ["model=reference", "hydra.job.config.override_dirname.kv_sep=-", "limit=3"],
+]
+
+
+@pytest.mark.parametrize("overrides", CASES)
+def test_a_composition_equals_hydras_on_a_miss_and_on_a_hit(overrides: list[str], home: Path) -> None:
+    first, hydras = compose_both(overrides)
+    assert first == hydras
+    assert list((home / composition_cache.CACHE_DIR).glob("*.pickle"))
+    second, _ = compose_both(overrides)
+    assert second == hydras
+
+
+def test_a_rerun_with_other_values_reuses_the_base_composition(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra._internal.hydra import Hydra
+
+    common = ["model=reference", "progress=false"]
+    compose_run([*common, "suite.scenarios.toxicity.threshold=0.5", "hydra.run.dir=a"], "harness.cli")
+    GlobalHydra.instance().clear()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("composed again")
+
+    monkeypatch.setattr(Hydra, "compose_config", refuse)
+    rerun = [*common, "suite.scenarios.toxicity.threshold=0.7", "hydra.run.dir=b"]
+    _, cfg = compose_run(rerun, "harness.cli")
+    assert cfg.suite.scenarios.toxicity.threshold == 0.7
+    assert cfg.hydra.run.dir == "b"
+    assert list(cfg.hydra.overrides.task) == [*common, "suite.scenarios.toxicity.threshold=0.7"]
+    # progress is one of conf/config.yaml's exclude_keys
+    assert cfg.hydra.job.override_dirname == "model=reference,suite.scenarios.toxicity.threshold=0.7"
+
+
+def test_an_unknown_value_key_is_named_as_before() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'model\.temprature'.*pretrained"):
+        compose_run(["model=reference", "model.temprature=0.5"], "harness.cli")
+
+
+def test_copying_environment_variables_is_left_to_hydra(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("RAI_TEST_COPIED", "copied value")
+    overrides = ["model=reference", "hydra.job.env_copy=[RAI_TEST_COPIED]"]
+    ours, hydras = compose_both(overrides)
+    assert ours == hydras
+    assert "RAI_TEST_COPIED: copied value" in ours
+
+
+@pytest.mark.parametrize(
+    ("overrides", "values"),
+    [
+        (["model=hf", "model.pretrained=x", "hydra.run.dir=d"], ["model.pretrained=x", "hydra.run.dir=d"]),
+        (["cache={enabled:false}", "cache.path=x"], []),  # order matters between the two: all composed
+        (["cache.path=x", "~cache"], []),  # a deletion stays in the base; the value lies below it
+        (["hydra.searchpath=[pkg://x]", "seed=1"], []),
+        (["scenario@foo=toxicity", "limit=2"], []),
+        (["+suite.scenarios.extra.name=x"], ["+suite.scenarios.extra.name=x"]),
+    ],
+)
+def test_value_overrides_are_split_from_the_base(overrides: list[str], values: list[str]) -> None:
+    split = plan(overrides, GROUPS)
+    assert [o.input_line for o in split.values] == values
+    assert split.base == [o for o in overrides if o not in values]
+
+
+def a_composition(source: Path) -> object:
+    """A minimal composed config whose only config source is the folder ``source``."""
+    return OmegaConf.create(
+        {
+            "seed": 1,
+            "hydra": {
+                "verbose": False,
+                "job": {"env_copy": []},
+                "runtime": {"config_sources": [{"path": str(source), "schema": "file", "provider": "main"}]},
+            },
+        }
+    )
+
+
+def test_an_entry_is_stale_once_a_config_file_changes(tmp_path: Path) -> None:
+    source = tmp_path / "conf"
+    (source / "model").mkdir(parents=True)
+    (source / "model/a.yaml").write_text("x: 1\n")
+    keep("k", a_composition(source))
+    assert lookup("k").seed == 1
+    (source / "model/a.yaml").write_text("x: 22\n")
+    assert lookup("k") is None
+    keep("k", a_composition(source))
+    (source / "model/b.yaml").write_text("y: 1\n")  # a new option
+    assert lookup("k") is None
+
+
+def test_a_damaged_entry_or_an_unwritable_home_only_means_composing(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep("k", a_composition(tmp_path))
+    (home / composition_cache.CACHE_DIR / "k.pickle").write_bytes(b"\x80\x05not a pickle")
+    assert lookup("k") is None
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the home's folder would be")
+    monkeypatch.setenv("RAI_HARNESS_HOME", str(blocked))
+    keep("k", a_composition(tmp_path))
+    assert lookup("k") is None
+
+
+def test_only_the_newest_entries_are_kept(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(composition_cache, "KEPT_ENTRIES", 2)
+    for index, key in enumerate("abc"):
+        keep(key, a_composition(tmp_path))
+        os.utime(home / composition_cache.CACHE_DIR / f"{key}.pickle", ns=(index * 10**9, index * 10**9))
+    keep("d", a_composition(tmp_path))
+    kept = sorted(p.stem for p in (home / composition_cache.CACHE_DIR).glob("*.pickle"))
+    assert kept == ["c", "d"]
+
+
+def test_finish_hands_debug_logging_back_to_hydra() -> None:
+    base = OmegaConf.create({"hydra": {"verbose": False, "job": {"env_copy": []}}})
+    assert finish(base, plan(["hydra.verbose=true"], GROUPS)) is None
