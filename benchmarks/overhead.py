@@ -13,10 +13,7 @@ batch ``--batch-size``. Arms, timed in rotated order in every round:
   model and tokenizer, without generating: the start-up every transformers-based tool pays, so
   ``whole process`` minus this is the harness's own start-up (Hydra, configuration, data, writing).
 
-Every ratio is against the length-sorted loop, paired by round, median over rounds. The adapter
-sets glibc's allocator for the whole process when it loads the model (``harness/allocator.py``),
-which happens in the warm-up, so every bare loop timed here runs with that setting too: these
-ratios are the harness's own overhead, and ``allocator.py`` measures the setting. With
+Every ratio is against the length-sorted loop, paired by round, median over rounds. With
 ``--samples k`` every arm samples k continuations per prompt (temperature 1, ``--top-p``) instead:
 the bare loops the way transformers does (``num_return_sequences``, ``batch_size // k`` prompts per
 call), the harness with shared-prompt sampling, ``batch_size`` rows per call in both.

@@ -19,10 +19,6 @@ so both tools read the prompts through ``datasets``. Arms in every round:
 * ``rai-harness: whole process`` – ``harness scenario=bench_generate model=hf ...``;
 * ``lm-eval: whole process`` – ``lm-eval run --model hf ... --log_samples --output_path ...``.
 
-Both rai-harness arms run with the ``hf`` adapter's allocator setting (``harness/allocator.py``,
-measured on its own by ``allocator.py``); lm-eval and both bare loops run with glibc's defaults,
-as they would for their users.
-
     .venv/bin/python -m benchmarks.vs_lmeval --model gpt2-small --rounds 3
 """
 

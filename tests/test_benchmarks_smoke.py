@@ -55,9 +55,8 @@ BENCHMARKS: dict[str, list[str]] = {
     # lm-eval's own CLI (about 12 s of imports and task indexing) is left out to keep this module fast;
     # its evaluation call runs, in lm-eval's environment, through the worker.
     "vs_lmeval": [*TINY, "--threads", "1", "--no-lmeval-cli"],
-    "allocator": [*TINY, "--threads", "1"],
 }
-NEEDS_TINY_MODEL = {"overhead", "vs_lmeval", "allocator"}
+NEEDS_TINY_MODEL = {"overhead", "vs_lmeval"}
 
 
 @dataclass
@@ -126,13 +125,6 @@ def test_vs_lmeval_runs_or_names_the_missing_environment(launched: dict[str, Lau
     assert (
         figures["lmeval_over_harness_evaluation"] > 0 and "lm-eval: whole process" not in figures["seconds"]
     )
-
-
-def test_allocator_arms_generate_the_same_texts(launched: dict[str, Launched]) -> None:
-    figures = launched["allocator"].figures()
-    assert figures["outputs_equal"] is True
-    assert set(figures["minor_faults"]) == {"glibc defaults", "reuse freed memory"}
-    assert figures["defaults_over_reuse"] > 0 and math.isfinite(figures["defaults_over_reuse"])
 
 
 def test_warm_cache_run_generates_nothing(launched: dict[str, Launched]) -> None:

@@ -12,9 +12,7 @@
   (:mod:`harness.adapters.hf_metadata`), so a fully cached rerun never imports torch or
   transformers. Loading runs with the garbage collector paused, then freezes what it created
   (:mod:`harness.collector`): importing torch and transformers creates about a million
-  long-lived objects, and collecting while they are created costs time and frees nothing. On
-  the CPU, glibc is told to keep freed memory for reuse (``reuse_freed_memory``,
-  :mod:`harness.allocator`): decoding then stops faulting the same pages in at every step.
+  long-lived objects, and collecting while they are created costs time and frees nothing.
 * Identity: local models are identified by a fingerprint of their files; Hub models by their
   commit in the local Hugging Face cache.
 * Generation: prompts are tokenised once, in one batched call; batches hold prompts sorted by
@@ -50,7 +48,6 @@ from harness.adapters.hf_metadata import (
     remembered_capabilities,
     static_device_dtype,
 )
-from harness.allocator import reuse_freed_memory
 from harness.collector import paused_then_frozen
 from harness.errors import AdapterError
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
@@ -78,8 +75,6 @@ class HFParams(AdapterParams):
     max_length: int | None = None
     batch_size: int = 16
     loglikelihood_batch_size: int = 32
-    reuse_freed_memory: bool = True
-    """On the CPU, keep freed tensor memory for reuse instead of unmapping it (:mod:`harness.allocator`)."""
 
 
 def resolve_pretrained(pretrained: str) -> str:
@@ -237,8 +232,6 @@ class HFAdapter(ModelAdapter):
     def _load_weights(self) -> Any:
         from transformers import AutoModelForCausalLM
 
-        if self.device == "cpu" and self.params.reuse_freed_memory:
-            reuse_freed_memory()
         try:
             dtype = getattr(self._torch, self._dtype_name)
             model = AutoModelForCausalLM.from_pretrained(

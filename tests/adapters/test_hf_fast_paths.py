@@ -76,15 +76,3 @@ def test_a_run_served_by_the_cache_never_loads_the_weights(tiny_gpt2_dir: Path, 
         )
     cache.close()
     assert results == [(True, 6, 0), (False, 0, 6)]
-
-
-@pytest.mark.parametrize("reuse", [True, False])
-def test_loading_on_the_cpu_sets_the_allocator_unless_turned_off(
-    tiny_gpt2_dir: Path, reuse: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[bool] = []
-    monkeypatch.setattr("harness.adapters.hf.reuse_freed_memory", lambda: calls.append(True) or True)
-    adapter = HFAdapter(HFParams(pretrained=str(tiny_gpt2_dir), device="cpu", reuse_freed_memory=reuse))
-    assert calls == []  # not before the weights load
-    adapter.generate([Request("generate", "a b", GenerationParams(max_new_tokens=2))], seed=0)
-    assert calls == ([True] if reuse else [])
