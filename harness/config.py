@@ -288,7 +288,7 @@ def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConf
     """
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_automatic_config_search_path, detect_task_name
-    from hydra.core.utils import configure_log
+    from hydra.errors import HydraException
     from hydra.types import RunMode
     from hydra.version import setbase
 
@@ -299,24 +299,42 @@ def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConf
     full = [*overrides, *searchpath_override(overrides), "hydra.mode=RUN"]
 
     def hydra_compose(listed: list[str], log: bool) -> DictConfig:
-        def composition() -> DictConfig:
-            return hydra.compose_config(CONFIG_NAME, listed, RunMode.RUN, with_log_configuration=log)
+        return hydra.compose_config(CONFIG_NAME, listed, RunMode.RUN, with_log_configuration=log)
 
-        return _explained(composition, overrides)
-
-    run = _explained(lambda: composition_cache.plan(full, GROUPS), overrides)
-    key = composition_cache.composition_key(CONFIG_NAME, run.base, task_name)
-    base = composition_cache.lookup(key)
-    if base is None:
-        base = hydra_compose(run.base, log=False)
-        composition_cache.keep(key, base)
-    cfg = _explained(lambda: composition_cache.finish(base, run), overrides)
+    try:
+        cfg = _reused_composition(full, task_name, [str(p) for p in search_path.get_path()], hydra_compose)
+    except (HydraException, OmegaConfBaseException, ValueError):  # Hydra names the override itself
+        cfg = None
     if cfg is None:
-        cfg = hydra_compose(full, log=True)
-    else:
-        configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)  # as compose_config does
+        cfg = _explained(lambda: hydra_compose(full, True), overrides)
     validate_job_config(cfg)
     return hydra, cfg
+
+
+def _reused_composition(
+    full: list[str],
+    task_name: str,
+    search_path: list[str],
+    hydra_compose: Callable[[list[str], bool], DictConfig],
+) -> DictConfig | None:
+    """The run's config from a kept (or newly kept) base composition plus its value overrides.
+
+    Configures Hydra's logging from it, as ``compose_config`` does. None where Hydra must compose
+    the whole list itself (:func:`composition_cache.composed_by_hydra_only`); Hydra's and
+    OmegaConf's errors are raised as they are, for Hydra to report on the whole list.
+    """
+    from hydra.core.utils import configure_log
+
+    run = composition_cache.plan(full, GROUPS)
+    key = composition_cache.composition_key(CONFIG_NAME, run.base_lines, task_name, search_path)
+    base = composition_cache.lookup(key)
+    if base is None:
+        started = composition_cache.composition_started()
+        base = hydra_compose(run.base_lines, False)
+        composition_cache.keep(key, base, started)
+    cfg = composition_cache.apply_values(base, run)
+    configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+    return None if composition_cache.composed_by_hydra_only(cfg) else cfg
 
 
 def validate_job_config(cfg: DictConfig) -> HarnessSettings:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from harness import composition_cache
-from harness.composition_cache import finish, keep, lookup, plan
+from harness.composition_cache import composed_by_hydra_only, keep, lookup, plan
 from harness.config import CONFIG_NAME, GROUPS, compose_run, searchpath_override
 from harness.errors import ConfigError
 
@@ -101,15 +102,18 @@ def test_copying_environment_variables_is_left_to_hydra(monkeypatch: pytest.Monk
         (["hydra.searchpath=[pkg://x]", "seed=1"], []),
         (["scenario@foo=toxicity", "limit=2"], []),
         (["+suite.scenarios.extra.name=x"], ["+suite.scenarios.extra.name=x"]),
+        (["model=hf", "hydra.runtime.cwd=/x"], []),  # Hydra writes it after the overrides
+        (["model=hf", "hydra.overrides.task=[a]"], []),
+        (["model=hf", "hydra.job.config_name=x"], []),
     ],
 )
 def test_value_overrides_are_split_from_the_base(overrides: list[str], values: list[str]) -> None:
     split = plan(overrides, GROUPS)
     assert [o.input_line for o in split.values] == values
-    assert split.base == [o for o in overrides if o not in values]
+    assert split.base_lines == [o for o in overrides if o not in values]
 
 
-def a_composition(source: Path) -> object:
+def a_composition(source: Path) -> DictConfig:
     """A minimal composed config whose only config source is the folder ``source``."""
     return OmegaConf.create(
         {
@@ -123,44 +127,129 @@ def a_composition(source: Path) -> object:
     )
 
 
+def write_old(path: Path, text: str, seconds_ago: int = 60) -> None:
+    """Write a config file dated in the past (files modified during a composition are not kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    then = time.time_ns() - seconds_ago * 10**9
+    os.utime(path, ns=(then, then))
+
+
 def test_an_entry_is_stale_once_a_config_file_changes(tmp_path: Path) -> None:
     source = tmp_path / "conf"
-    (source / "model").mkdir(parents=True)
-    (source / "model/a.yaml").write_text("x: 1\n")
-    keep("k", a_composition(source))
+    write_old(source / "model/a.yaml", "x: 1\n")
+    keep("k", a_composition(source), time.time_ns())
     assert lookup("k").seed == 1
-    (source / "model/a.yaml").write_text("x: 22\n")
+    write_old(source / "model/a.yaml", "x: 22\n", seconds_ago=30)
     assert lookup("k") is None
-    keep("k", a_composition(source))
-    (source / "model/b.yaml").write_text("y: 1\n")  # a new option
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is not None
+    write_old(source / "model/b.yaml", "y: 1\n")  # a new option
     assert lookup("k") is None
+
+
+def test_a_file_modified_while_composing_is_not_kept(tmp_path: Path) -> None:
+    source = tmp_path / "conf"
+    write_old(source / "config.yaml", "x: 1\n", seconds_ago=0)
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "defaults:\n  - scenario: ${oc.env:PICK,toxicity}\n",
+        "defaults:\n- /scenario@s: ${oc.env:PICK}\nseed: 1\n",
+        "hydra:\n  searchpath:\n    - file://${oc.env:HOME}/conf\n",
+    ],
+)
+def test_configs_chosen_through_an_interpolation_are_not_kept(text: str, tmp_path: Path) -> None:
+    source = tmp_path / "conf"
+    write_old(source / "suite/pick.yaml", text)
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is None
+
+
+def test_an_interpolated_value_outside_the_defaults_is_kept(tmp_path: Path) -> None:
+    source = tmp_path / "conf"
+    write_old(source / "config.yaml", "defaults:\n  - model: hf\nname: ${model.pretrained}\n")
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is not None
+
+
+def test_a_dangling_link_in_a_config_folder_is_harmless(tmp_path: Path) -> None:
+    source = tmp_path / "conf"
+    write_old(source / "config.yaml", "x: 1\n")
+    (source / ".#config.yaml").symlink_to("user@host.1234:1700000000")  # an editor's lock link
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is None  # it looks like an unreadable YAML file: not kept, and no error
+    (source / ".#config.yaml").unlink()
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is not None
 
 
 def test_a_damaged_entry_or_an_unwritable_home_only_means_composing(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    keep("k", a_composition(tmp_path))
+    source = tmp_path / "conf"
+    write_old(source / "config.yaml", "x: 1\n")
+    keep("k", a_composition(source), time.time_ns())
+    assert lookup("k") is not None
     (home / composition_cache.CACHE_DIR / "k.pickle").write_bytes(b"\x80\x05not a pickle")
     assert lookup("k") is None
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the home's folder would be")
     monkeypatch.setenv("RAI_HARNESS_HOME", str(blocked))
-    keep("k", a_composition(tmp_path))
+    keep("k", a_composition(source), time.time_ns())
     assert lookup("k") is None
 
 
-def test_only_the_newest_entries_are_kept(
+def test_only_the_most_recently_used_entries_are_kept(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(composition_cache, "KEPT_ENTRIES", 2)
-    for index, key in enumerate("abc"):
-        keep(key, a_composition(tmp_path))
+    source = tmp_path / "conf"
+    write_old(source / "config.yaml", "x: 1\n")
+    for index, key in enumerate("ab"):
+        keep(key, a_composition(source), time.time_ns())
         os.utime(home / composition_cache.CACHE_DIR / f"{key}.pickle", ns=(index * 10**9, index * 10**9))
-    keep("d", a_composition(tmp_path))
+    assert lookup("a") is not None  # the oldest written, now the most recently used
+    keep("c", a_composition(source), time.time_ns())
     kept = sorted(p.stem for p in (home / composition_cache.CACHE_DIR).glob("*.pickle"))
-    assert kept == ["c", "d"]
+    assert kept == ["a", "c"]
 
 
-def test_finish_hands_debug_logging_back_to_hydra() -> None:
-    base = OmegaConf.create({"hydra": {"verbose": False, "job": {"env_copy": []}}})
-    assert finish(base, plan(["hydra.verbose=true"], GROUPS)) is None
+def test_debug_logging_and_environment_copies_are_left_to_hydra() -> None:
+    assert composed_by_hydra_only(OmegaConf.create({"hydra": {"verbose": True, "job": {"env_copy": []}}}))
+    assert composed_by_hydra_only(OmegaConf.create({"hydra": {"verbose": False, "job": {"env_copy": ["X"]}}}))
+    assert not composed_by_hydra_only(
+        OmegaConf.create({"hydra": {"verbose": False, "job": {"env_copy": []}}})
+    )
+
+
+def test_hydras_debug_output_is_printed_as_before(capsys: pytest.CaptureFixture[str]) -> None:
+    compose_run(["model=reference", "hydra.hydra_logging.root.level=DEBUG"], "harness.cli")
+    assert "Hydra" in capsys.readouterr().out
+
+
+def test_another_config_folder_is_another_composition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from harness import config
+
+    compose_run(["model=reference"], "harness.cli")
+    GlobalHydra.instance().clear()
+    copy = tmp_path / "conf"
+    shutil.copytree(config.config_dir(), copy)
+    text = (copy / "config.yaml").read_text().replace("seed: 0", "seed: 42")
+    write_old(copy / "config.yaml", text)
+    monkeypatch.setattr(config, "config_dir", lambda: copy)
+    _, cfg = compose_run(["model=reference"], "harness.cli")
+    assert cfg.seed == 42
+
+
+def test_the_first_bad_override_is_named_as_hydra_names_it() -> None:
+    with pytest.raises(ConfigError, match=r"'cache\.pathh'"):
+        compose_run(["model=reference", "cache.pathh=1", "seedd=1"], "harness.cli")
