@@ -13,8 +13,9 @@ composes from the whole list (tested key for key). Values are applied after conf
 in Hydra too; a value override whose key is related to a top-level value override's key (where
 order could matter) keeps the whole list in the base.
 
-A base composition depends only on the config name, its overrides, the job name, the working
-directory, the versions of Python, hydra-core, OmegaConf and rai-harness, the structured configs
+A base composition depends only on the config name, its overrides, the job name, the config
+search path, the working directory, the Python installation, the versions of hydra-core,
+OmegaConf and rai-harness, the structured configs
 that hydra-core and its plugins (``hydra_plugins``) register in code, and the files of the config
 sources it read (``hydra.runtime.config_sources``: Hydra's own, ``conf/``, plugin config
 packages and any ``hydra.searchpath`` entry). It is kept under a digest of the first of these,
@@ -27,9 +28,10 @@ an interpolation (a ``defaults`` list or ``hydra.searchpath`` with ``${...}``, w
 resolves while composing, e.g. from the environment) is composed by Hydra every time, and so is
 one whose files changed while it was being composed. Overrides of what Hydra itself writes after
 applying overrides (``hydra.runtime.*``, ``hydra.overrides.*``, ``hydra.job.config_name``) and
-lists that fail to compose go to Hydra whole, so errors name the override Hydra names. Entries are pickles in
-``$RAI_HARNESS_HOME/compositions``, trusted like the template bytecode cache beside them (a home
-other users can write is unsafe for both); the newest :data:`KEPT_ENTRIES` are kept. An
+lists that fail to compose go to Hydra whole, so errors name the override Hydra names. Entries
+are pickles in ``$RAI_HARNESS_HOME/compositions``, trusted like the template bytecode cache
+beside them (a home other users can write is unsafe for both); the :data:`KEPT_ENTRIES` most
+recently used are kept. An
 unreadable, damaged or stale entry, or a home that cannot be written, only means composing again.
 """
 
