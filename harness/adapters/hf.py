@@ -77,6 +77,17 @@ class HFParams(AdapterParams):
     loglikelihood_batch_size: int = 32
 
 
+def _generate_cache_keyword() -> str:
+    """The name of the key/value cache in the installed transformers (``generate``'s and outputs').
+
+    Newer transformers releases call it ``cache`` and warn for the old name ``past_key_values``
+    (to be removed in 6.0; 5.24 does so); older releases know only ``past_key_values``.
+    """
+    from transformers.generation import utils
+
+    return "cache" if "cache" in getattr(utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
+
+
 def resolve_pretrained(pretrained: str) -> str:
     """A local path for ``builtin:`` models and existing directories, else the Hub id unchanged."""
     if pretrained.startswith(BUILTIN_PREFIX):
@@ -242,6 +253,7 @@ class HFAdapter(ModelAdapter):
         model = model.to(self.device).eval()
         self._accepts_logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._cache_is_dynamic = getattr(model.generation_config, "cache_implementation", None) is None
+        self._cache_keyword = _generate_cache_keyword()
         return model
 
     def _load_error(self, exc: OSError) -> str:
@@ -382,7 +394,7 @@ class HFAdapter(ModelAdapter):
                 cache = self._shared_prefill(ids, mask)
                 if cache is not None:
                     cache.batch_select_indices(index)
-                    kwargs["past_key_values"] = cache
+                    kwargs[self._cache_keyword] = cache
             output = model.generate(input_ids=ids[index], attention_mask=mask[index], **kwargs)
         texts = self.tokenizer.batch_decode(output[:, ids.shape[1] :], skip_special_tokens=True)
         return [cut_at_stop(text, params.stop) for text in texts]
@@ -403,7 +415,7 @@ class HFAdapter(ModelAdapter):
         output = self.model(
             input_ids=head, attention_mask=head_mask, position_ids=positions, use_cache=True, **extra
         )
-        cache = getattr(output, "past_key_values", None)
+        cache = getattr(output, self._cache_keyword, None)
         layers = getattr(cache, "layers", None)
         if type(cache) is not DynamicCache or not layers:
             return None
