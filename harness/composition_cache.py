@@ -5,8 +5,9 @@ them into OmegaConf nodes) took 0.15–0.25 s of a 1.2 s rerun whose answers wer
 (benchmarks/warm_cache.py), more than any step of the run itself. A rerun usually differs from
 the run before only in values (a threshold, ``cache.path``, ``hydra.run.dir``), so the
 overrides are split (:func:`plan`): those that choose configs or may change what is read
-(group choices, top-level keys, deletions, ``@package``, ``hydra.searchpath``) are composed by
-Hydra, and that *base* composition is kept; the *value* overrides (dotted keys) are then applied
+(group choices, deletions, ``@package``, ``hydra.searchpath``) are composed by Hydra, and that
+*base* composition is kept; the *value* overrides (dotted keys, and top-level keys that are not
+config groups: ``seed=1``) are then applied
 to it with Hydra's own override code, and the override lists and ``override_dirname`` rebuilt
 from the whole list, as Hydra's loader does (:func:`apply_values`). The result is the config Hydra
 composes from the whole list (tested key for key). Values are applied after config choices
@@ -84,22 +85,25 @@ class Plan:
     """The value overrides applied afterwards, in the order given."""
 
 
-def plan(overrides: list[str], groups: Iterable[str]) -> Plan:
+def plan(overrides: list[str], groups: Iterable[str], top_level_values: bool = True) -> Plan:
     """Split ``overrides`` into the base composition's and the value overrides applied to it.
 
-    A value override sets, adds or force-adds a dotted key (``suite.scenarios.toxicity.threshold``,
-    ``hydra.run.dir``) without a package or a sweep; ``hydra.searchpath`` stays in the base. If a
-    value override's key is the key of a base override that is not a config group (``groups``),
-    or lies below or above it, every override stays in the base: Hydra applies values in the
-    order given, and moving one past the other could change the result. So does every override
-    when one sets a key of :data:`WRITTEN_BY_HYDRA`.
+    A value override sets, adds or force-adds a key without a package or a sweep: a dotted key
+    (``suite.scenarios.toxicity.threshold``, ``hydra.run.dir``), or, with ``top_level_values``, a
+    top-level key that is not a config group (``groups``; ``seed``, ``limit``). The caller turns
+    that off when the user's own ``hydra.searchpath`` may bring in groups it does not know.
+    ``hydra.searchpath`` itself stays in the base. If a value override's key is the key of a
+    base override that is not a config group, or lies below or above it, every override stays
+    in the base: Hydra applies values in the order given, and moving one past the other could
+    change the result. So does every override when one sets a key of :data:`WRITTEN_BY_HYDRA`.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parsed = OverridesParser.create().parse_overrides(overrides)
-    values = [o for o in parsed if _is_value_override(o)]
-    base = [o for o in parsed if not _is_value_override(o)]
     group_names = set(groups)
+    known = group_names if top_level_values else None
+    values = [o for o in parsed if _is_value_override(o, known)]
+    base = [o for o in parsed if not _is_value_override(o, known)]
     base_keys = [o.key_or_group for o in base if o.key_or_group not in group_names]
     written = any(_related(value.key_or_group, key) for value in values for key in WRITTEN_BY_HYDRA)
     if written or any(_related(value.key_or_group, key) for value in values for key in base_keys):
@@ -140,16 +144,14 @@ def composed_by_hydra_only(config: DictConfig) -> bool:
     return bool(config.hydra.job.env_copy or config.hydra.verbose or debug)
 
 
-def _is_value_override(override: Override) -> bool:
+def _is_value_override(override: Override, groups: set[str] | None) -> bool:
+    """Whether an override sets a value (with ``groups`` None, only a dotted key counts)."""
     key = override.key_or_group
-    return (
-        "." in key
-        and "/" not in key
-        and override.package is None
-        and not override.is_sweep_override()
-        and not override.is_delete()
-        and not key.startswith("hydra.searchpath")
-    )
+    if override.package is not None or override.is_sweep_override() or override.is_delete() or "/" in key:
+        return False
+    if "." in key:
+        return not key.startswith("hydra.searchpath")
+    return groups is not None and key not in groups and not key.startswith("hydra")
 
 
 def _related(key: str, other: str) -> bool:

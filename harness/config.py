@@ -114,6 +114,20 @@ def group_options(group: str) -> list[str]:
     return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
 
 
+def config_groups() -> set[str]:
+    """Every config group's name, so that an override of any other top-level key is a value.
+
+    The folders of ``conf/`` and of plugin config packages, the groups that Hydra plugins
+    register in code, and :data:`GROUPS`.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    folders = [config_dir(), *(Path(str(resources.files(module))) for module in plugin_config_modules())]
+    names = {path.name for folder in folders if folder.is_dir() for path in folder.iterdir() if path.is_dir()}
+    registered = {name for name, entry in ConfigStore.instance().repo.items() if isinstance(entry, dict)}
+    return names | registered | set(GROUPS)
+
+
 def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(bad, valid, n=1)
     hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
@@ -302,7 +316,9 @@ def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConf
         return hydra.compose_config(CONFIG_NAME, listed, RunMode.RUN, with_log_configuration=log)
 
     try:
-        cfg = _reused_composition(full, task_name, [str(p) for p in search_path.get_path()], hydra_compose)
+        own_search_path = any(o.lstrip("+~").startswith("hydra.searchpath") for o in overrides)
+        paths = [str(p) for p in search_path.get_path()]
+        cfg = _reused_composition(full, task_name, paths, hydra_compose, top_level_values=not own_search_path)
     except (HydraException, OmegaConfBaseException, ValueError):  # Hydra names the override itself
         cfg = None
     if cfg is None:
@@ -316,16 +332,18 @@ def _reused_composition(
     task_name: str,
     search_path: list[str],
     hydra_compose: Callable[[list[str], bool], DictConfig],
+    top_level_values: bool,
 ) -> DictConfig | None:
     """The run's config from a kept (or newly kept) base composition plus its value overrides.
 
     Configures Hydra's logging from it, as ``compose_config`` does. None where Hydra must compose
     the whole list itself (:func:`composition_cache.composed_by_hydra_only`); Hydra's and
     OmegaConf's errors are raised as they are, for Hydra to report on the whole list.
+    ``top_level_values`` is off when the user extends the search path (it may bring groups in).
     """
     from hydra.core.utils import configure_log
 
-    run = composition_cache.plan(full, GROUPS)
+    run = composition_cache.plan(full, config_groups(), top_level_values=top_level_values)
     key = composition_cache.composition_key(CONFIG_NAME, run.base_lines, task_name, search_path)
     base = composition_cache.lookup(key)
     if base is None:

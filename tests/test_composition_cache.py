@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness import composition_cache
 from harness.composition_cache import composed_by_hydra_only, keep, lookup, plan
-from harness.config import CONFIG_NAME, GROUPS, compose_run, searchpath_override
+from harness.config import CONFIG_NAME, compose_run, config_groups, searchpath_override
 from harness.errors import ConfigError
 
 
@@ -80,6 +80,23 @@ def test_a_rerun_with_other_values_reuses_the_base_composition(monkeypatch: pyte
     assert cfg.hydra.job.override_dirname == "model=reference,suite.scenarios.toxicity.threshold=0.7"
 
 
+def test_a_rerun_with_another_seed_reuses_the_base_composition(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra._internal.hydra import Hydra
+
+    hydras = {}
+    for seed in (1, 2):  # Hydra's own compositions, to compare with
+        hydras[seed] = compose_both(["model=reference", f"seed={seed}", "limit=3"])[1]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("composed again")
+
+    monkeypatch.setattr(Hydra, "compose_config", refuse)
+    _, cfg = compose_run(["model=reference", "seed=7", "limit=3"], "harness.cli")
+    GlobalHydra.instance().clear()
+    assert cfg.seed == 7 and cfg.limit == 3
+    assert OmegaConf.to_yaml(cfg) == hydras[2].replace("seed=2", "seed=7").replace("seed: 2", "seed: 7")
+
+
 def test_an_unknown_value_key_is_named_as_before() -> None:
     with pytest.raises(ConfigError, match=r"unknown config key 'model\.temprature'.*pretrained"):
         compose_run(["model=reference", "model.temprature=0.5"], "harness.cli")
@@ -97,10 +114,12 @@ def test_copying_environment_variables_is_left_to_hydra(monkeypatch: pytest.Monk
     ("overrides", "values"),
     [
         (["model=hf", "model.pretrained=x", "hydra.run.dir=d"], ["model.pretrained=x", "hydra.run.dir=d"]),
-        (["cache={enabled:false}", "cache.path=x"], []),  # order matters between the two: all composed
+        (["cache={enabled:false}", "cache.path=x"], ["cache={enabled:false}", "cache.path=x"]),
+        (["seed=1", "model=hf", "limit=2"], ["seed=1", "limit=2"]),  # top-level values
+        (["~cache", "cache.path=x"], []),  # order matters between the two: all composed
         (["cache.path=x", "~cache"], []),  # a deletion stays in the base; the value lies below it
-        (["hydra.searchpath=[pkg://x]", "seed=1"], []),
-        (["scenario@foo=toxicity", "limit=2"], []),
+        (["hydra.searchpath=[pkg://x]", "seed=1"], []),  # the path may bring a group called seed
+        (["scenario@foo=toxicity", "limit=2"], ["limit=2"]),
         (["+suite.scenarios.extra.name=x"], ["+suite.scenarios.extra.name=x"]),
         (["model=hf", "hydra.runtime.cwd=/x"], []),  # Hydra writes it after the overrides
         (["model=hf", "hydra.overrides.task=[a]"], []),
@@ -108,7 +127,8 @@ def test_copying_environment_variables_is_left_to_hydra(monkeypatch: pytest.Monk
     ],
 )
 def test_value_overrides_are_split_from_the_base(overrides: list[str], values: list[str]) -> None:
-    split = plan(overrides, GROUPS)
+    own_search_path = any(o.startswith("hydra.searchpath") for o in overrides)  # as compose_run decides
+    split = plan(overrides, config_groups(), top_level_values=not own_search_path)
     assert [o.input_line for o in split.values] == values
     assert split.base_lines == [o for o in overrides if o not in values]
 
