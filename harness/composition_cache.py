@@ -7,17 +7,17 @@ the run before only in values (a threshold, ``cache.path``, ``hydra.run.dir``), 
 overrides are split (:func:`plan`): those that choose configs or may change what is read
 (group choices, deletions, ``@package``, ``hydra.searchpath``) are composed by Hydra, and that
 *base* composition is kept; the *value* overrides (dotted keys, and top-level keys that are not
-config groups: ``seed=1``) are then applied
-to it with Hydra's own override code, and the override lists and ``override_dirname`` rebuilt
-from the whole list, as Hydra's loader does (:func:`apply_values`). The result is the config Hydra
-composes from the whole list (tested key for key). Values are applied after config choices
-in Hydra too; a value override whose key is related to a top-level value override's key (where
-order could matter) keeps the whole list in the base.
+config groups: ``seed=1``) are then applied to it with Hydra's own override code, and the
+override lists and ``override_dirname`` rebuilt from the whole list, as Hydra's loader does
+(:func:`apply_values`). The result is the config Hydra composes from the whole list (tested key
+for key). Values are applied after config choices in Hydra too; a value override whose key is
+related to the key of a base override that is not a group choice (where order could matter)
+keeps the whole list in the base.
 
 A base composition depends only on the config name, its overrides, the job name, the config
 search path, the working directory, the Python installation, the versions of hydra-core,
-OmegaConf and rai-harness, the structured configs
-that hydra-core and its plugins (``hydra_plugins``) register in code, and the files of the config
+OmegaConf and rai-harness, the structured configs that hydra-core and its plugins
+(``hydra_plugins``) register in code, and the files of the config
 sources it read (``hydra.runtime.config_sources``: Hydra's own, ``conf/``, plugin config
 packages and any ``hydra.searchpath`` entry). It is kept under a digest of the first of these,
 with the status (relative path, size, modification time in ns) of every file below each config
@@ -32,8 +32,8 @@ applying overrides (``hydra.runtime.*``, ``hydra.overrides.*``, ``hydra.job.conf
 lists that fail to compose go to Hydra whole, so errors name the override Hydra names. Entries
 are pickles in ``$RAI_HARNESS_HOME/compositions``, trusted like the template bytecode cache
 beside them (a home other users can write is unsafe for both); the :data:`KEPT_ENTRIES` most
-recently used are kept. An
-unreadable, damaged or stale entry, or a home that cannot be written, only means composing again.
+recently used are kept. An unreadable, damaged or stale entry, or a home that cannot be written,
+only means composing again.
 """
 
 from __future__ import annotations

@@ -107,22 +107,26 @@ def config_dir() -> Path:
     return Path(str(resources.files(CONFIG_MODULE)))
 
 
+def config_folders() -> list[Path]:
+    """The config trees: ``conf/`` (the packaged one) and every plugin config package's folder."""
+    return [config_dir(), *(Path(str(resources.files(module))) for module in plugin_config_modules())]
+
+
 def group_options(group: str) -> list[str]:
     """The options of a config group: YAML files in ``conf/<group>/`` and in plugin config packages."""
-    folders = [config_dir() / group]
-    folders.extend(Path(str(resources.files(module))) / group for module in plugin_config_modules())
+    folders = [root / group for root in config_folders()]
     return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
 
 
 def config_groups() -> set[str]:
     """Every config group's name, so that an override of any other top-level key is a value.
 
-    The folders of ``conf/`` and of plugin config packages, the groups that Hydra plugins
+    The folders of the config trees (:func:`config_folders`), the groups that Hydra plugins
     register in code, and :data:`GROUPS`.
     """
     from hydra.core.config_store import ConfigStore
 
-    folders = [config_dir(), *(Path(str(resources.files(module))) for module in plugin_config_modules())]
+    folders = config_folders()
     names = {path.name for folder in folders if folder.is_dir() for path in folder.iterdir() if path.is_dir()}
     registered = {name for name, entry in ConfigStore.instance().repo.items() if isinstance(entry, dict)}
     return names | registered | set(GROUPS)
