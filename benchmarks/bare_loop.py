@@ -19,6 +19,7 @@ def batched_generate(
     order: str = "sorted",
     samples: int = 1,
     top_p: float = 1.0,
+    streams: int = 1,
 ) -> list[str]:
     """Greedy continuations of ``prompts`` (returned in the input order), or sampled ones.
 
@@ -28,7 +29,9 @@ def batched_generate(
     each prompt gets that many continuations sampled at temperature 1 and ``top_p``, the way
     transformers does it (``num_return_sequences``: each prompt repeated ``samples`` times), with
     ``batch_size`` rows (``batch_size // samples`` prompts) per call; the texts come back
-    prompt by prompt.
+    prompt by prompt. With ``streams`` > 1, that many batches are generated at once, each on
+    its own Python thread with an equal share of torch's threads (the CPU streams of rai-harness's
+    ``hf`` adapter, ``harness/adapters/cpu_streams.py``, without its imports).
     """
     import torch
 
@@ -48,8 +51,11 @@ def batched_generate(
         decoding = {"do_sample": True, "temperature": 1.0, "top_p": top_p, "num_return_sequences": samples}
     per_call = max(1, batch_size // samples)
     outputs: list[list[str]] = [[] for _ in prompts]
-    for start in range(0, len(indices), per_call):
-        chunk = indices[start : start + per_call]
+    threads = torch.get_num_threads()
+
+    def generate_chunk(chunk: list[int]) -> None:
+        if streams > 1:
+            torch.set_num_threads(max(1, threads // streams))
         encoded = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True)
         encoded = {k: v.to(model.device) for k, v in encoded.items()}
         with torch.inference_mode():
@@ -61,6 +67,17 @@ def batched_generate(
         )
         for row, text in enumerate(texts):
             outputs[chunk[row // samples]].append(text)
+
+    chunks = [indices[start : start + per_call] for start in range(0, len(indices), per_call)]
+    if streams > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(streams) as pool:
+            list(pool.map(generate_chunk, chunks))
+        torch.set_num_threads(threads)
+    else:
+        for chunk in chunks:
+            generate_chunk(chunk)
     return [text for texts in outputs for text in texts]
 
 

@@ -4,7 +4,10 @@ Workload: ``--prompts`` prompts of 10–60 tokens, greedy, exactly ``--new-token
 batch ``--batch-size``. Arms, timed in rotated order in every round:
 
 * ``bare: file order`` – batched ``generate`` over the prompts in file order;
-* ``bare: length-sorted`` – the same, prompts sorted by token length (the practical limit);
+* ``bare: length-sorted`` – the same, prompts sorted by token length (the practical limit of one
+  batch at a time);
+* ``bare: length-sorted, parallel streams`` – on a CPU with more than one torch thread only: one
+  batch per thread at once, each on one thread (what the ``hf`` adapter does there by default);
 * ``bare: one per prompt`` – one ``generate`` per prompt, as HELM's HF client does (``--single``);
 * ``harness: in-process`` – a complete scenario run (plan, cache, generate, score, samples.jsonl,
   metrics, manifest) with the adapter already loaded, as the bare loops have their model loaded;
@@ -86,11 +89,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     reference_texts = batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted")
     checks: dict[str, str] = {}
 
-    def bare(order: str) -> Callable[[], None]:
+    threads = torch.get_num_threads()
+
+    def bare(order: str, streams: int = 1) -> Callable[[], None]:
         def loop() -> None:
             batched_generate(
-                model, tokenizer, prompts, args.batch_size, args.new_tokens, order, args.samples, args.top_p
-            )
+                model, tokenizer, prompts, args.batch_size, args.new_tokens, order, args.samples, args.top_p,
+                streams,
+            )  # fmt: skip
 
         return loop
 
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         return run_process([sys.executable, "-c", code], env=benchmark_env(thread_env(args.threads))).seconds
 
     arms: dict[str, Callable[[], float | None]] = {"bare: file order": bare("file"), SORTED: bare("sorted")}
+    if threads > 1 and args.device == "cpu":
+        arms["bare: length-sorted, parallel streams"] = bare("sorted", threads)
     if args.single:
         arms["bare: one per prompt"] = bare("single")
     arms["harness: in-process"] = in_process

@@ -8,7 +8,10 @@ environment (``benchmarks/.venv-lmeval``, made by ``benchmarks/setup_lmeval.sh``
 written here (``dataset_path: json`` over the prompt file, ``generate_until``, ``bypass`` metric),
 so both tools read the prompts through ``datasets``. Arms in every round:
 
-* ``bare: length-sorted`` – the practical limit, in this process;
+* ``bare: length-sorted`` – the practical limit of one batch at a time, in this process;
+* ``bare: length-sorted, parallel streams`` – with more than one torch thread only: the same loop
+  generating one batch per thread at once, each on one thread (what rai-harness's ``hf`` adapter
+  does on a CPU by default, ``model.streams=auto``);
 * ``rai-harness: evaluation`` – a complete in-process scenario run with the model already loaded,
   timed inside a fresh worker process (``harness_worker.py``) where nothing else runs torch, as in
   a ``harness`` process;
@@ -56,6 +59,7 @@ TASK_NAME = "rai_bench_generate"
 WARMUP_TASK = "rai_bench_warmup"
 NEVER_STOP = "<<rai-bench: no stop sequence>>"
 SORTED = "bare: length-sorted"
+STREAMS = "bare: length-sorted, parallel streams"
 
 
 class LmEvalMissing(RuntimeError):
@@ -165,6 +169,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     def bare() -> None:
         batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted", k, top_p)
 
+    def bare_streams() -> None:
+        batched_generate(
+            model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted", k, top_p, streams=threads
+        )
+
     def harness_eval() -> float:
         command = [sys.executable, "-m", HARNESS_WORKER, str(model_dir), str(prompts_file), str(warmup_file)]
         command += [str(args.batch_size), str(args.new_tokens), str(k), str(top_p)]
@@ -209,8 +218,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         shutil.rmtree(out, ignore_errors=True)
         return result.seconds
 
+    threads = torch.get_num_threads()
     arms: dict[str, Callable[[], float | None]] = {
         SORTED: bare,
+        **({STREAMS: bare_streams} if threads > 1 else {}),
         "rai-harness: evaluation": harness_eval,
         "lm-eval: evaluation": lmeval_eval,
         "rai-harness: whole process": harness_cli,
@@ -219,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         arms["lm-eval: whole process"] = lmeval_cli
     rounds = run_rounds(arms, args.rounds)
     shutil.rmtree(task_dir, ignore_errors=True)
-    figures = summarise(args, rounds, worker_bare, agreement, parameter_count(model), torch.get_num_threads())
+    figures = summarise(args, rounds, worker_bare, agreement, parameter_count(model), threads)
     path = report(f"vs_lmeval-{args.model}" + (f"-k{k}" if k > 1 else ""), figures, args.out)
     print(f"\nwritten: {path}", file=sys.stderr)
     return figures

@@ -36,11 +36,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from harness.adapters.cpu_streams import parse_streams, run_in_streams
 from harness.adapters.hf_metadata import (
     hub_commit,
     metadata_key,
@@ -75,6 +77,7 @@ class HFParams(AdapterParams):
     max_length: int | None = None
     batch_size: int = 16
     loglikelihood_batch_size: int = 32
+    streams: str = "auto"
 
 
 def _generate_cache_keyword() -> str:
@@ -148,6 +151,7 @@ class HFAdapter(ModelAdapter):
     def __init__(self, params: HFParams) -> None:
         super().__init__(params)
         self.params: HFParams = params
+        self._streams = parse_streams(params.streams)
         self.source = resolve_pretrained(params.pretrained)
         self._local = Path(self.source).exists()
         # Computed once: info() is asked for by the runner, the scenario and each manifest write.
@@ -314,13 +318,16 @@ class HFAdapter(ModelAdapter):
         self, requests: Sequence[Request], seed: int, progress: ProgressCallback | None = None
     ) -> list[Completion]:
         """Batched, length-sorted generation; see the module docstring for seeding and sharing."""
-        texts: list[list[str]] = [[] for _ in requests]
+        texts: list[list[str]] = [[""] * r.params.n for r in requests]
+        missing = [r.params.n for r in requests]  # samples still to come, per request
         rendered = [self._render(r) for r in requests]
         token_ids = self.tokenizer(rendered).input_ids if rendered else []  # loads metadata if skipped
         groups: dict[tuple[Any, ...], list[int]] = {}
         for index, request in enumerate(requests):
             p = request.params
             groups.setdefault((p.max_new_tokens, p.temperature, p.top_p, p.stop), []).append(index)
+        batches: list[tuple[list[tuple[int, int]], bool]] = []
+        tasks = []
         for indices in groups.values():
             indices.sort(key=lambda i: -len(token_ids[i]))
             params = requests[indices[0]].params
@@ -331,18 +338,31 @@ class HFAdapter(ModelAdapter):
             for start in range(0, len(rows), self.params.batch_size):
                 chunk = rows[start : start + self.params.batch_size]
                 prompts = list(dict.fromkeys(i for i, _ in chunk))
-                outputs = self._generate_rows(
-                    [self._fit(token_ids[i], rendered[i], budget) for i in prompts],
-                    [prompts.index(i) for i, _ in chunk],
-                    [(keys.get(i, ""), j) for i, j in chunk],
-                    params,
-                    seed,
+                batches.append((chunk, greedy))
+                tasks.append(
+                    partial(
+                        self._generate_rows,
+                        [self._fit(token_ids[i], rendered[i], budget) for i in prompts],
+                        [prompts.index(i) for i, _ in chunk],
+                        [(keys.get(i, ""), j) for i, j in chunk],
+                        params,
+                        seed,
+                    )
                 )
-                for (i, _), text in zip(chunk, outputs, strict=True):
-                    texts[i].extend([text] * requests[i].params.n if greedy else [text])
-                finished = sum(1 for i, j in chunk if greedy or j == requests[i].params.n - 1)
-                if progress and finished:
-                    progress(finished)
+        longest = max((len(ids) for ids in token_ids), default=0)
+        tokens = min(longest, self.max_length) + max((r.params.max_new_tokens for r in requests), default=0)
+        batch_bytes = self._batch_bytes(self.params.batch_size, tokens, logit_positions=1)
+        for number, outputs in self._in_streams(tasks, batch_bytes):  # batches finish in any order
+            chunk, greedy = batches[number]
+            finished = 0
+            for (i, j), text in zip(chunk, outputs, strict=True):
+                if greedy:
+                    texts[i], missing[i] = [text] * requests[i].params.n, 0
+                else:
+                    texts[i][j], missing[i] = text, missing[i] - 1
+                finished += missing[i] == 0
+            if progress and finished:
+                progress(finished)
         return [Completion(texts=t) if t else Completion.failed("no output") for t in texts]
 
     def _fit(self, ids: list[int], text: str, budget: int) -> list[int]:
@@ -433,7 +453,6 @@ class HFAdapter(ModelAdapter):
         model supports it): with a large vocabulary the output layer and the softmax over every
         context position would otherwise cost more than the transformer.
         """
-        model, torch = self.model, self._torch
         contexts = [self._render(request) for request in requests]
         joined = [(i, c) for i, request in enumerate(requests) for c in range(len(request.continuations))]
         context_ids = self.tokenizer(contexts).input_ids if contexts else []
@@ -451,23 +470,13 @@ class HFAdapter(ModelAdapter):
             pairs.append((index, c_index, whole[-self.max_length :], max(1, len(whole) - split)))
         scores: dict[tuple[int, int], tuple[float, int, bool]] = {}
         pairs.sort(key=lambda p: -len(p[2]))
-        for start in range(0, len(pairs), self.params.loglikelihood_batch_size):
-            chunk = pairs[start : start + self.params.loglikelihood_batch_size]
-            ids, mask = self._left_pad([tokens for _, _, tokens, _ in chunk])
-            width = ids.shape[1]
-            keep = min(width, max(n_cont for *_, n_cont in chunk) + 1)
-            extra = {"logits_to_keep": keep} if self._accepts_logits_to_keep else {}
-            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-            with torch.inference_mode():
-                logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, **extra).logits
-            offset = width - logits.shape[1]
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            for row, (index, c_index, _tokens, n_cont) in enumerate(chunk):
-                targets = ids[row, width - n_cont :]
-                predicted = logprobs[row, width - n_cont - 1 - offset : width - 1 - offset]
-                token_lp = predicted.gather(1, targets.unsqueeze(1)).squeeze(1)
-                greedy = bool((predicted.argmax(dim=-1) == targets).all())
-                scores[(index, c_index)] = (float(token_lp.sum()), n_cont, greedy)
+        size = self.params.loglikelihood_batch_size
+        chunks = [pairs[start : start + size] for start in range(0, len(pairs), size)]
+        longest = len(pairs[0][2]) if pairs else 0
+        batch_bytes = self._batch_bytes(size, longest, logit_positions=longest)
+        tasks = [partial(self._score_batch, chunk) for chunk in chunks]
+        for _, batch_scores in self._in_streams(tasks, batch_bytes):
+            scores.update(batch_scores)
         results = []
         for index, request in enumerate(requests):
             values = [scores[(index, c)] for c in range(len(request.continuations))]
@@ -481,6 +490,61 @@ class HFAdapter(ModelAdapter):
         if progress:
             progress(len(requests))
         return results
+
+    def _score_batch(
+        self, chunk: list[tuple[int, int, list[int], int]]
+    ) -> dict[tuple[int, int], tuple[float, int, bool]]:
+        """(log-probability, token count, greediness) of each (request, continuation) in one batch."""
+        model, torch = self.model, self._torch
+        ids, mask = self._left_pad([tokens for _, _, tokens, _ in chunk])
+        width = ids.shape[1]
+        keep = min(width, max(n_cont for *_, n_cont in chunk) + 1)
+        extra = {"logits_to_keep": keep} if self._accepts_logits_to_keep else {}
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            logits = model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False, **extra
+            ).logits
+        offset = width - logits.shape[1]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        scores = {}
+        for row, (index, c_index, _tokens, n_cont) in enumerate(chunk):
+            targets = ids[row, width - n_cont :]
+            predicted = logprobs[row, width - n_cont - 1 - offset : width - 1 - offset]
+            token_lp = predicted.gather(1, targets.unsqueeze(1)).squeeze(1)
+            greedy = bool((predicted.argmax(dim=-1) == targets).all())
+            scores[(index, c_index)] = (float(token_lp.sum()), n_cont, greedy)
+        return scores
+
+    def _in_streams(self, tasks: list[Callable[[], Any]], batch_bytes: int) -> Iterator[tuple[int, Any]]:
+        """``(index, result)`` of each batch task, run on parallel CPU streams (``model.streams``).
+
+        The weights are loaded first, in this thread. Only models with dynamic key/value caches
+        run several batches at once: a static cache is one object the model keeps between calls.
+        """
+        model = self.model
+        streams = self._streams if self._cache_is_dynamic else 1
+        on_cpu = str(model.device) == "cpu"
+        return run_in_streams(self._torch, tasks, streams, on_cpu, batch_bytes)
+
+    def _batch_bytes(self, rows: int, tokens: int, logit_positions: int) -> int:
+        """Estimated peak memory of one batch of ``rows`` sequences of ``tokens`` tokens.
+
+        The key/value cache of every layer, the widest hidden state (a 4x MLP), and float32
+        logits (with their log-softmax) at ``logit_positions`` positions per row. An estimate for
+        deciding how many batches may run at once, read from the config's standard fields.
+        """
+        config = self.config.get_text_config() if hasattr(self.config, "get_text_config") else self.config
+        hidden = int(getattr(config, "hidden_size", 0) or 0)
+        heads = int(getattr(config, "num_attention_heads", 0) or 1)
+        kv_width = int(getattr(config, "num_key_value_heads", None) or heads) * int(
+            getattr(config, "head_dim", None) or hidden // heads
+        )
+        layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+        element = getattr(self._torch, self._dtype_name).itemsize
+        per_token = (layers * 2 * kv_width + 4 * hidden) * element
+        vocab = int(getattr(config, "vocab_size", 0) or 0)
+        return rows * tokens * per_token + rows * logit_positions * vocab * 8
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
