@@ -31,7 +31,7 @@ def batched_generate(
     ``batch_size`` rows (``batch_size // samples`` prompts) per call; the texts come back
     prompt by prompt. With ``streams`` > 1, that many batches are generated at once, each on
     its own Python thread with an equal share of torch's threads (the CPU streams of rai-harness's
-    ``hf`` adapter, ``harness/adapters/cpu_streams.py``, without its imports).
+    ``hf`` adapter, ``harness/adapters/cpu_streams.py``, reduced to what this loop needs).
     """
     import torch
 
@@ -52,32 +52,33 @@ def batched_generate(
     per_call = max(1, batch_size // samples)
     outputs: list[list[str]] = [[] for _ in prompts]
     threads = torch.get_num_threads()
+    chunks = [indices[start : start + per_call] for start in range(0, len(indices), per_call)]
+    # Encoded and decoded in this thread: the tokenizer is not safe to share between threads.
+    batches = [tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True) for chunk in chunks]
 
-    def generate_chunk(chunk: list[int]) -> None:
+    def generate_batch(encoded: Any) -> Any:
         if streams > 1:
             torch.set_num_threads(max(1, threads // streams))
-        encoded = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True)
         encoded = {k: v.to(model.device) for k, v in encoded.items()}
         with torch.inference_mode():
             generated = model.generate(
                 **encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **decoding
             )
-        texts = tokenizer.batch_decode(
-            generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True
-        )
-        for row, text in enumerate(texts):
-            outputs[chunk[row // samples]].append(text)
+        return generated[:, encoded["input_ids"].shape[1] :]
 
-    chunks = [indices[start : start + per_call] for start in range(0, len(indices), per_call)]
     if streams > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(streams) as pool:
-            list(pool.map(generate_chunk, chunks))
-        torch.set_num_threads(threads)
+        try:
+            with ThreadPoolExecutor(streams) as pool:
+                new_tokens = list(pool.map(generate_batch, batches))
+        finally:
+            torch.set_num_threads(threads)
     else:
-        for chunk in chunks:
-            generate_chunk(chunk)
+        new_tokens = [generate_batch(encoded) for encoded in batches]
+    for chunk, tokens in zip(chunks, new_tokens, strict=True):
+        for row, text in enumerate(tokenizer.batch_decode(tokens, skip_special_tokens=True)):
+            outputs[chunk[row // samples]].append(text)
     return [text for texts in outputs for text in texts]
 
 

@@ -7,7 +7,8 @@ batch ``--batch-size``. Arms, timed in rotated order in every round:
 * ``bare: length-sorted`` – the same, prompts sorted by token length (the practical limit of one
   batch at a time);
 * ``bare: length-sorted, parallel streams`` – on a CPU with more than one torch thread only: one
-  batch per thread at once, each on one thread (what the ``hf`` adapter does there by default);
+  batch per torch thread at once, each on one thread (what the ``hf`` adapter's ``auto`` does with
+  up to 8 threads and enough memory);
 * ``bare: one per prompt`` – one ``generate`` per prompt, as HELM's HF client does (``--single``);
 * ``harness: in-process`` – a complete scenario run (plan, cache, generate, score, samples.jsonl,
   metrics, manifest) with the adapter already loaded, as the bare loops have their model loaded;
@@ -93,10 +94,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     def bare(order: str, streams: int = 1) -> Callable[[], None]:
         def loop() -> None:
-            batched_generate(
-                model, tokenizer, prompts, args.batch_size, args.new_tokens, order, args.samples, args.top_p,
-                streams,
-            )  # fmt: skip
+            workload = (args.batch_size, args.new_tokens, order, args.samples, args.top_p)
+            batched_generate(model, tokenizer, prompts, *workload, streams=streams)
 
         return loop
 

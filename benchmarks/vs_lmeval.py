@@ -10,8 +10,8 @@ so both tools read the prompts through ``datasets``. Arms in every round:
 
 * ``bare: length-sorted`` – the practical limit of one batch at a time, in this process;
 * ``bare: length-sorted, parallel streams`` – with more than one torch thread only: the same loop
-  generating one batch per thread at once, each on one thread (what rai-harness's ``hf`` adapter
-  does on a CPU by default, ``model.streams=auto``);
+  generating one batch per torch thread at once, each on one thread (what rai-harness's ``hf``
+  adapter's ``model.streams=auto`` does on a CPU with up to 8 threads and enough memory);
 * ``rai-harness: evaluation`` – a complete in-process scenario run with the model already loaded,
   timed inside a fresh worker process (``harness_worker.py``) where nothing else runs torch, as in
   a ``harness`` process;

@@ -5,27 +5,36 @@ matrix product, a layer norm, a softmax over a few hundred positions). Most are 
 torch to split across threads, and those it splits pay a synchronisation per operation, so a
 second torch thread made a GPT-2-small-sized model (86M parameters) only 1.2–1.4× faster on this
 project's 2-core machines. Two batches generated at once, each on one thread, keep both cores
-busy instead: 1.35× faster than one batch on two threads, with the same texts
-(``benchmarks/README.md``). torch's operators release the interpreter lock, so Python threads
-suffice; the model's weights are shared, and each stream holds only its own batch's activations
-and key/value cache.
+busy instead: 1.4–1.5× faster than one batch on two threads (``benchmarks/README.md``). torch's
+operators release the interpreter lock, so Python threads suffice; the model's weights are
+shared, and each stream holds only its own batch's activations and key/value cache.
 
-torch's intra-op thread count is per calling thread (OpenMP's ``nthreads`` setting), so each
-stream sets its own; the caller's count, which torch also keeps as the default for threads it has
-not seen, is restored afterwards.
+Threads: with torch's OpenMP backend (its CPU builds), the intra-op thread count is a per-thread
+setting that a thread takes from torch's process-wide default the first time it runs torch code.
+Each stream therefore initialises itself, then sets its own count; once every stream has, the
+caller restores the process-wide default, so threads that start torch work later (a scorer on
+the main thread) still get the caller's count. Other backends keep one process-wide count, so
+there ``auto`` runs one batch at a time. The streams are daemon threads (through
+:class:`~harness.background.BackgroundWorker`): an interrupted or failed run exits without
+waiting for their batches.
 
-Each stream holds a batch's key/value cache and activations, so ``auto`` adds streams only while
-their estimated memory fits in half of the memory the system reports available: a large model on
-a many-core CPU, whose batch was sized to fit, is not made to run out of memory by default.
+Memory: each stream holds a batch's key/value cache and activations, so ``auto`` adds streams
+only while their estimated memory fits in half of the memory available to the process (the
+system's, or its cgroup's limit when lower): a large model on a many-core CPU, whose batch was
+sized to fit, is not made to run out of memory by default.
 """
 
 from __future__ import annotations
 
+import functools
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import wait
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.background import BackgroundWorker
 from harness.errors import AdapterError
 
 T = TypeVar("T")
@@ -41,89 +50,129 @@ def parse_streams(value: Any) -> int | None:
     text = str(value).strip().lower()
     if text == "auto":
         return None
-    if text.isdigit() and int(text) > 0:
+    if text.isdecimal() and int(text) > 0:
         return int(text)
     raise AdapterError(
         f"model.streams: expected 'auto' or a positive number of parallel batches, got {value!r}"
     )
 
 
-def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
-    """Bytes of memory the system can give without swapping (Linux's ``MemAvailable``), else None.
+def available_memory(
+    meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+) -> int | None:
+    """Bytes the process can still allocate without swapping, or None where it cannot be read.
 
-    Read by hand: the standard library has no portable call for it, and psutil is not a
-    dependency for this one number.
+    Linux's ``MemAvailable``, lowered to the room left under the process's cgroup (v2) limit
+    when there is one: in a container, the host's free memory is not the process's. Read by
+    hand: the standard library has no call for it, and psutil is not a dependency for this one
+    number.
     """
     try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
+        system = next(
+            int(line.split()[1]) * 1024
+            for line in meminfo.read_text().splitlines()
+            if line.startswith("MemAvailable:")
+        )
+    except (OSError, ValueError, IndexError, StopIteration):
         return None
-    return None
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            return min(system, int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return system
+
+
+@functools.cache
+def per_thread_counts(torch: Any) -> bool:
+    """Whether torch's intra-op thread count is per thread: its OpenMP backend (CPU builds)."""
+    return "OpenMP" in torch.__config__.parallel_info()
 
 
 def plan_streams(
     requested: int | None,
     threads: int,
     batches: int,
-    on_cpu: bool,
     batch_bytes: int = 0,
     available: int | None = None,
 ) -> tuple[int, int]:
-    """(streams, torch threads per stream) for ``batches`` batches and the caller's ``threads``.
+    """(streams, torch threads per stream) on a CPU, for ``batches`` batches and ``threads`` threads.
 
-    ``auto`` (None) gives one stream per thread on a CPU, up to :data:`AUTO_STREAM_LIMIT` and to as
-    many batches of ``batch_bytes`` as fit in half of the ``available`` memory, and one stream on
-    an accelerator, where one batch already fills the device. A requested count is used as
-    asked. There are never more streams than batches, and the threads are shared out evenly (at
-    least one each).
+    ``auto`` (None) gives one stream per thread, up to :data:`AUTO_STREAM_LIMIT` and to as many
+    batches of ``batch_bytes`` as fit in half of the ``available`` memory; a requested count is
+    used as asked. There are never more streams than batches, and the threads are shared out
+    evenly (at least one each).
     """
-    if requested is not None:
-        wanted = requested
-    elif not on_cpu:
-        wanted = 1
-    else:
-        wanted = min(threads, AUTO_STREAM_LIMIT)
-        if batch_bytes > 0 and available is not None:
-            wanted = min(wanted, available // (2 * batch_bytes))
+    wanted = requested if requested is not None else min(threads, AUTO_STREAM_LIMIT)
+    if requested is None and batch_bytes > 0 and available is not None:
+        wanted = min(wanted, available // (2 * batch_bytes))
     streams = max(1, min(wanted, batches))
     return streams, max(1, threads // streams)
 
 
 def run_in_streams(
-    torch: Any, tasks: Sequence[Callable[[], T]], requested: int | None, on_cpu: bool, batch_bytes: int = 0
+    torch: Any,
+    tasks: Sequence[Callable[[], T]],
+    requested: int | None,
+    batch_bytes: Callable[[], int] = lambda: 0,
 ) -> Iterator[tuple[int, T]]:
-    """Run ``tasks`` (each one batch) on parallel streams; yield ``(index, result)`` as each finishes.
+    """Run ``tasks`` (each one batch, on the CPU) on parallel streams; yield ``(index, result)``.
 
-    ``batch_bytes`` estimates the memory of the largest batch (see :func:`plan_streams`).
-
-    Tasks start in the given order (callers put the longest batches first, so the streams finish
-    together). With one stream they run in the calling thread, in order. When the consumer stops
-    early (a failure, or a progress callback that raises), tasks not yet started are cancelled
-    and the running ones are waited for before the exception propagates.
+    Results come as batches finish. Tasks start in the given order (callers put the longest
+    batches first, so the streams finish together). ``batch_bytes`` estimates the largest
+    batch's memory; it is called only when ``auto`` needs it. With one stream the tasks run in
+    the calling thread, in order. The first task to raise ends the run: its exception is raised
+    here. When the consumer stops early (a failure, or a progress callback that raises), batches
+    not yet started are dropped and the running ones are waited for, in the consumer's thread.
     """
     threads = torch.get_num_threads()
-    memory = available_memory() if requested is None and batch_bytes > 0 else None
-    streams, per_stream = plan_streams(requested, threads, len(tasks), on_cpu, batch_bytes, memory)
+    if requested is None and not per_thread_counts(torch):
+        requested = 1
+    memory = available_memory() if requested is None and len(tasks) > 1 else None
+    streams, per_stream = plan_streams(
+        requested, threads, len(tasks), batch_bytes() if memory is not None else 0, memory
+    )
     if streams == 1:
         for index, task in enumerate(tasks):
             yield index, task()
         return
+    todo: queue.SimpleQueue[tuple[int, Callable[[], T]]] = queue.SimpleQueue()
+    for item in enumerate(tasks):
+        todo.put(item)
+    finished: queue.SimpleQueue[tuple[int, T | None, BaseException | None]] = queue.SimpleQueue()
+    stop, go, ready = threading.Event(), threading.Event(), threading.Barrier(streams + 1)
 
-    def in_stream(task: Callable[[], T]) -> T:
-        if torch.get_num_threads() != per_stream:
+    def stream() -> None:
+        if per_thread_counts(torch):
+            torch.get_num_threads()  # take the process-wide default now, so it is not taken later
             torch.set_num_threads(per_stream)
-        return task()
-
-    try:
-        with ThreadPoolExecutor(streams, thread_name_prefix="hf-stream") as pool:
-            futures = {pool.submit(in_stream, task): index for index, task in enumerate(tasks)}
+        ready.wait()
+        go.wait()  # until the caller has restored the process-wide default
+        while not stop.is_set():
             try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+                index, task = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                finished.put((index, task(), None))
+            except BaseException as exc:  # handed to the consumer, who raises it
+                finished.put((index, None, exc))
+                return
+
+    workers = [BackgroundWorker(f"hf-stream-{n}") for n in range(streams)]
+    running = [worker.submit(stream) for worker in workers]
+    for worker in workers:
+        worker.close()
+    ready.wait()
+    torch.set_num_threads(threads)  # the process-wide default again, for threads not yet seen
+    go.set()
+    try:
+        for _ in tasks:
+            index, result, error = finished.get()
+            if error is not None:
+                raise error
+            yield index, result  # type: ignore[misc]
     finally:
-        torch.set_num_threads(threads)
+        stop.set()
+        wait(running)

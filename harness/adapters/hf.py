@@ -21,6 +21,10 @@
   encoding: a batch's distinct prompts are encoded once (all but their last token), the key/value
   cache is copied to the batch's sample rows, and ``generate`` continues from it, so a prompt's
   prefill is computed once instead of ``n`` times (shared-prompt sampling).
+* CPU streams: on a CPU, several batches (generation or log-likelihood) run at once, each on its
+  share of torch's threads (``model.streams``; :mod:`harness.adapters.cpu_streams`). The stream
+  threads never touch the tokenizer: prompts are encoded before and outputs decoded after, in
+  the calling thread.
 * Determinism: greedy decoding is a pure function of the prompt (up to floating-point effects of
   padding). Sampling is seeded *per sample*: the noise for sample j of a request comes from a
   generator seeded with (run seed, request key, j) and is applied as Gumbel-max noise on the
@@ -257,6 +261,9 @@ class HFAdapter(ModelAdapter):
         model = model.to(self.device).eval()
         self._accepts_logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._cache_is_dynamic = getattr(model.generation_config, "cache_implementation", None) is None
+        # Streams run forward passes at once on the shared model: only with the default dynamic
+        # cache, and without rotary embeddings that rewrite their frequencies per call.
+        self._stateless_forward = self._cache_is_dynamic and not _rope_updated_per_call(model)
         self._cache_keyword = _generate_cache_keyword()
         return model
 
@@ -318,6 +325,8 @@ class HFAdapter(ModelAdapter):
         self, requests: Sequence[Request], seed: int, progress: ProgressCallback | None = None
     ) -> list[Completion]:
         """Batched, length-sorted generation; see the module docstring for seeding and sharing."""
+        if not requests:
+            return []
         texts: list[list[str]] = [[""] * r.params.n for r in requests]
         missing = [r.params.n for r in requests]  # samples still to come, per request
         rendered = [self._render(r) for r in requests]
@@ -326,7 +335,7 @@ class HFAdapter(ModelAdapter):
         for index, request in enumerate(requests):
             p = request.params
             groups.setdefault((p.max_new_tokens, p.temperature, p.top_p, p.stop), []).append(index)
-        batches: list[tuple[list[tuple[int, int]], bool]] = []
+        batches: list[tuple[list[tuple[int, int]], bool, tuple[str, ...]]] = []
         tasks = []
         for indices in groups.values():
             indices.sort(key=lambda i: -len(token_ids[i]))
@@ -335,10 +344,11 @@ class HFAdapter(ModelAdapter):
             greedy = params.temperature == 0
             rows = [(i, j) for i in indices for j in range(1 if greedy else requests[i].params.n)]
             keys = {} if greedy else {i: requests[i].key() for i in indices}  # seeds of the sample rows
+            stopping = self._stop_criteria(params.stop)
             for start in range(0, len(rows), self.params.batch_size):
                 chunk = rows[start : start + self.params.batch_size]
                 prompts = list(dict.fromkeys(i for i, _ in chunk))
-                batches.append((chunk, greedy))
+                batches.append((chunk, greedy, params.stop))
                 tasks.append(
                     partial(
                         self._generate_rows,
@@ -347,23 +357,38 @@ class HFAdapter(ModelAdapter):
                         [(keys.get(i, ""), j) for i, j in chunk],
                         params,
                         seed,
+                        stopping,
                     )
                 )
         longest = max((len(ids) for ids in token_ids), default=0)
         tokens = min(longest, self.max_length) + max((r.params.max_new_tokens for r in requests), default=0)
-        batch_bytes = self._batch_bytes(self.params.batch_size, tokens, logit_positions=1)
-        for number, outputs in self._in_streams(tasks, batch_bytes):  # batches finish in any order
-            chunk, greedy = batches[number]
+        batch_bytes = partial(
+            self._batch_bytes, self.params.batch_size, tokens, logit_positions=1, cache=True
+        )
+        for number, new_tokens in self._in_streams(tasks, batch_bytes):  # batches finish in any order
+            chunk, greedy, stop = batches[number]
+            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             finished = 0
-            for (i, j), text in zip(chunk, outputs, strict=True):
+            for (i, j), text in zip(chunk, (cut_at_stop(t, stop) for t in decoded), strict=True):
                 if greedy:
                     texts[i], missing[i] = [text] * requests[i].params.n, 0
                 else:
                     texts[i][j], missing[i] = text, missing[i] - 1
                 finished += missing[i] == 0
-            if progress and finished:
+            if progress:  # also with none finished: a cancelled run stops at the next batch
                 progress(finished)
         return [Completion(texts=t) if t else Completion.failed("no output") for t in texts]
+
+    def _stop_criteria(self, stop: tuple[str, ...]) -> Any:
+        """``generate``'s stopping criteria for stop strings (None without any), built here.
+
+        transformers builds them from the tokenizer, which the stream threads must not use.
+        """
+        if not stop:
+            return None
+        from transformers import StoppingCriteriaList, StopStringCriteria
+
+        return StoppingCriteriaList([StopStringCriteria(tokenizer=self.tokenizer, stop_strings=list(stop))])
 
     def _fit(self, ids: list[int], text: str, budget: int) -> list[int]:
         """The prompt's tokens, re-encoded with the tokenizer's own truncation when over ``budget``."""
@@ -390,8 +415,16 @@ class HFAdapter(ModelAdapter):
         row_keys: list[tuple[str, int]],
         params: GenerationParams,
         seed: int,
-    ) -> list[str]:
-        """One ``generate`` continuing ``prompts[row_prompt[r]]`` for each row r (sample ``row_keys[r]``)."""
+        stopping: Any,
+    ) -> list[list[int]]:
+        """One ``generate`` continuing ``prompts[row_prompt[r]]`` for each row r (sample ``row_keys[r]``).
+
+        Returns each row's new token ids. It runs on a stream thread, so it does not touch the
+        tokenizer: the caller builds the stop-string criteria (``stopping``) and decodes (the
+        Rust tokenizer refuses concurrent use while one call changes its truncation settings). The
+        criteria are shared by a group's batches: calling them only moves their tables to the
+        batch's device, the same one each time.
+        """
         model, torch = self.model, self._torch
         ids, mask = self._left_pad(prompts)
         kwargs: dict[str, Any] = {
@@ -405,9 +438,8 @@ class HFAdapter(ModelAdapter):
                     [_row_seed(seed, key, j) for key, j in row_keys], params.temperature, params.top_p
                 )
             ]
-        if params.stop:
-            kwargs["stop_strings"] = list(params.stop)
-            kwargs["tokenizer"] = self.tokenizer
+        if stopping is not None:
+            kwargs["stopping_criteria"] = stopping
         index = torch.tensor(row_prompt, dtype=torch.long, device=self.device)
         with torch.inference_mode():
             if len(prompts) < len(row_prompt) and ids.shape[1] > 1 and self._cache_is_dynamic:
@@ -416,8 +448,7 @@ class HFAdapter(ModelAdapter):
                     cache.batch_select_indices(index)
                     kwargs[self._cache_keyword] = cache
             output = model.generate(input_ids=ids[index], attention_mask=mask[index], **kwargs)
-        texts = self.tokenizer.batch_decode(output[:, ids.shape[1] :], skip_special_tokens=True)
-        return [cut_at_stop(text, params.stop) for text in texts]
+        return output[:, ids.shape[1] :].tolist()
 
     def _shared_prefill(self, ids: Any, mask: Any) -> Any:
         """The key/value cache of every prompt but its last token, or None where it cannot be shared.
@@ -473,7 +504,12 @@ class HFAdapter(ModelAdapter):
         size = self.params.loglikelihood_batch_size
         chunks = [pairs[start : start + size] for start in range(0, len(pairs), size)]
         longest = len(pairs[0][2]) if pairs else 0
-        batch_bytes = self._batch_bytes(size, longest, logit_positions=longest)
+        scored = max((n_cont for *_, n_cont in pairs), default=0) + 1
+
+        def batch_bytes() -> int:  # logits are kept only for the scored positions, where supported
+            positions = min(longest, scored) if self._accepts_logits_to_keep else longest
+            return self._batch_bytes(size, longest, logit_positions=positions, cache=False)
+
         tasks = [partial(self._score_batch, chunk) for chunk in chunks]
         for _, batch_scores in self._in_streams(tasks, batch_bytes):
             scores.update(batch_scores)
@@ -516,35 +552,59 @@ class HFAdapter(ModelAdapter):
             scores[(index, c_index)] = (float(token_lp.sum()), n_cont, greedy)
         return scores
 
-    def _in_streams(self, tasks: list[Callable[[], Any]], batch_bytes: int) -> Iterator[tuple[int, Any]]:
-        """``(index, result)`` of each batch task, run on parallel CPU streams (``model.streams``).
+    def _in_streams(
+        self, tasks: list[Callable[[], Any]], batch_bytes: Callable[[], int]
+    ) -> Iterator[tuple[int, Any]]:
+        """``(index, result)`` of each batch task, on parallel CPU streams (``model.streams``).
 
-        The weights are loaded first, in this thread. Only models with dynamic key/value caches
-        run several batches at once: a static cache is one object the model keeps between calls.
+        Only a model on the CPU whose forward pass keeps no state between calls runs several
+        batches at once (see ``_load_weights``); otherwise the batches run one at a time, in
+        order. The weights are loaded first, in this thread; an empty list loads nothing.
         """
-        model = self.model
-        streams = self._streams if self._cache_is_dynamic else 1
-        on_cpu = str(model.device) == "cpu"
-        return run_in_streams(self._torch, tasks, streams, on_cpu, batch_bytes)
+        if not tasks:
+            return iter(())
+        parallel = str(self.model.device) == "cpu" and self._stateless_forward
+        return run_in_streams(self._torch, tasks, self._streams if parallel else 1, batch_bytes)
 
-    def _batch_bytes(self, rows: int, tokens: int, logit_positions: int) -> int:
-        """Estimated peak memory of one batch of ``rows`` sequences of ``tokens`` tokens.
+    def _batch_bytes(self, rows: int, tokens: int, logit_positions: int, cache: bool) -> int:
+        """Estimated peak memory of one batch of ``rows`` sequences of ``tokens`` tokens (0: unknown).
 
-        The key/value cache of every layer, the widest hidden state (a 4x MLP), and float32
-        logits (with their log-softmax) at ``logit_positions`` positions per row. An estimate for
-        deciding how many batches may run at once, read from the config's standard fields.
+        The key/value cache of every layer (with ``cache``), the widest hidden state (a 4x MLP),
+        and float32 logits with their log-softmax at ``logit_positions`` positions per row. An
+        estimate for deciding how many batches may run at once, read from the config's standard
+        fields; a config without them gives 0, which sets no limit.
         """
-        config = self.config.get_text_config() if hasattr(self.config, "get_text_config") else self.config
-        hidden = int(getattr(config, "hidden_size", 0) or 0)
-        heads = int(getattr(config, "num_attention_heads", 0) or 1)
-        kv_width = int(getattr(config, "num_key_value_heads", None) or heads) * int(
-            getattr(config, "head_dim", None) or hidden // heads
-        )
-        layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+        try:
+            config = self.config
+            if hasattr(config, "get_text_config"):
+                config = config.get_text_config(decoder=True)
+            hidden = int(config.hidden_size)
+            heads = int(getattr(config, "num_attention_heads", 0) or 1)
+            kv_width = int(getattr(config, "num_key_value_heads", None) or heads) * int(
+                getattr(config, "head_dim", None) or hidden // heads
+            )
+            layers = int(config.num_hidden_layers) if cache else 0
+            vocab = int(config.vocab_size)
+        except (AttributeError, TypeError, ValueError):
+            return 0
         element = getattr(self._torch, self._dtype_name).itemsize
         per_token = (layers * 2 * kv_width + 4 * hidden) * element
-        vocab = int(getattr(config, "vocab_size", 0) or 0)
         return rows * tokens * per_token + rows * logit_positions * vocab * 8
+
+
+def _rope_updated_per_call(model: Any) -> bool:
+    """Whether a rotary embedding of ``model`` rewrites its frequencies in each forward pass.
+
+    transformers' ``dynamic`` and ``longrope`` rotary embeddings (Phi-3's, for one) store
+    frequencies chosen from the current call's length on the module, so two batches running at
+    once would use each other's.
+    """
+    for module in model.modules():
+        kind = getattr(module, "rope_type", None)
+        kinds = kind.values() if isinstance(kind, dict) else [kind]
+        if any(k in ("dynamic", "longrope") for k in kinds):
+            return True
+    return False
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
+from harness.adapters import hf
 from harness.adapters.cpu_streams import (
     AUTO_STREAM_LIMIT,
     available_memory,
@@ -20,6 +23,7 @@ from harness.errors import AdapterError
 from harness.types import GenerationParams, Request
 
 PROMPTS = ["The quick brown fox", "All that", "A stitch in time saves nine. The early", "The", "One two"]
+GIB = 1 << 30
 
 
 @pytest.mark.parametrize(("value", "expected"), [("auto", None), ("AUTO", None), (2, 2), ("3", 3)])
@@ -27,64 +31,102 @@ def test_streams_setting_is_auto_or_a_positive_count(value: object, expected: in
     assert parse_streams(value) == expected
 
 
-@pytest.mark.parametrize("value", ["0", -1, "two", "1.5", ""])
+@pytest.mark.parametrize("value", ["0", -1, "two", "1.5", "", "²"])
 def test_a_bad_streams_setting_names_the_key(value: object) -> None:
     with pytest.raises(AdapterError, match=r"model\.streams: expected 'auto' or a positive number"):
         parse_streams(value)
 
 
 @pytest.mark.parametrize(
-    ("requested", "threads", "batches", "on_cpu", "expected"),
+    ("requested", "threads", "batches", "expected"),
     [
-        (None, 2, 16, True, (2, 1)),  # this project's machines: two batches at once, one thread each
-        (None, 1, 16, True, (1, 1)),
-        (None, 32, 100, True, (AUTO_STREAM_LIMIT, 32 // AUTO_STREAM_LIMIT)),
-        (None, 8, 100, False, (1, 8)),  # an accelerator: one batch at a time
-        (None, 4, 3, True, (3, 1)),  # never more streams than batches
-        (3, 2, 10, True, (3, 1)),  # asked for: more streams than threads, one thread each
-        (2, 8, 10, False, (2, 4)),
-        (None, 2, 0, True, (1, 2)),
+        (None, 2, 16, (2, 1)),  # this project's machines: two batches at once, one thread each
+        (None, 1, 16, (1, 1)),
+        (None, 32, 100, (AUTO_STREAM_LIMIT, 32 // AUTO_STREAM_LIMIT)),
+        (None, 4, 3, (3, 1)),  # never more streams than batches
+        (3, 2, 10, (3, 1)),  # asked for: more streams than threads, one thread each
+        (2, 8, 10, (2, 4)),
+        (None, 2, 0, (1, 2)),
     ],
 )
-def test_stream_plan(
-    requested: int | None, threads: int, batches: int, on_cpu: bool, expected: tuple[int, int]
-) -> None:
-    assert plan_streams(requested, threads, batches, on_cpu) == expected
+def test_stream_plan(requested: int | None, threads: int, batches: int, expected: tuple[int, int]) -> None:
+    assert plan_streams(requested, threads, batches) == expected
 
 
-def _recording_task(index: int, seen: list[tuple[int, str, int]]) -> object:
+def test_auto_adds_streams_only_while_their_memory_fits_in_half_of_what_is_available() -> None:
+    assert plan_streams(None, 8, 100, batch_bytes=GIB, available=64 * GIB) == (8, 1)
+    assert plan_streams(None, 8, 100, batch_bytes=GIB, available=6 * GIB) == (3, 2)
+    assert plan_streams(None, 8, 100, batch_bytes=GIB, available=GIB) == (1, 8)
+    assert plan_streams(4, 8, 100, batch_bytes=GIB, available=GIB) == (4, 2)  # asked for: as asked
+    assert plan_streams(None, 8, 100, batch_bytes=GIB, available=None) == (8, 1)  # unknown: no cap
+
+
+def test_available_memory_is_the_systems_or_the_cgroups_room(tmp_path: Path) -> None:
+    meminfo, cgroup = tmp_path / "meminfo", tmp_path / "cgroup"
+    cgroup.mkdir()
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   12000000 kB\n")
+    assert available_memory(meminfo, cgroup) == 12000000 * 1024  # no cgroup files
+    (cgroup / "memory.max").write_text("max\n")
+    assert available_memory(meminfo, cgroup) == 12000000 * 1024  # no limit
+    (cgroup / "memory.max").write_text(f"{4 * GIB}\n")
+    (cgroup / "memory.current").write_text(f"{GIB}\n")
+    assert available_memory(meminfo, cgroup) == 3 * GIB  # the container's room is smaller
+    assert available_memory(tmp_path / "missing", cgroup) is None
+    meminfo.write_text("MemTotal: 1 kB\n")
+    assert available_memory(meminfo, cgroup) is None
+
+
+def _recording(index: int, seen: list[tuple[int, str, int]]) -> Callable[[], int]:
     def task() -> int:
+        torch.ones(1 << 20).sum()  # parallel work first: a thread's count must survive torch's set-up
         seen.append((index, threading.current_thread().name, torch.get_num_threads()))
         return index * 10
 
     return task
 
 
-def test_streams_run_each_batch_once_on_their_share_of_threads() -> None:
+def _threads_of_a_new_thread() -> int:
+    counts: list[int] = []
+    thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return counts[0]
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(2)
-    try:
-        seen: list[tuple[int, str, int]] = []
-        results = dict(run_in_streams(torch, [_recording_task(i, seen) for i in range(6)], 2, on_cpu=True))
-        assert results == {i: i * 10 for i in range(6)}
-        assert sorted(i for i, _, _ in seen) == list(range(6))
-        assert all(name.startswith("hf-stream") and threads == 1 for _, name, threads in seen)
-        assert torch.get_num_threads() == 2  # the caller's count is back
-    finally:
-        torch.set_num_threads(before)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_streams_run_each_batch_once_on_their_share_of_threads() -> None:
+    seen: list[tuple[int, str, int]] = []
+    during: list[int] = []
+    tasks = [_recording(i, seen) for i in range(6)]
+    tasks.append(lambda: during.append(_threads_of_a_new_thread()) or 60)
+    results = dict(run_in_streams(torch, tasks, 2))
+    assert results == {i: i * 10 for i in range(7)}
+    assert sorted(i for i, _, _ in seen) == list(range(6))
+    assert all(name.startswith("hf-stream") and threads == 1 for _, name, threads in seen)
+    # Threads that start torch work while the streams run, or after, get the caller's count.
+    assert during == [2]
+    assert _threads_of_a_new_thread() == 2 and torch.get_num_threads() == 2
 
 
 def test_one_stream_runs_in_order_in_the_calling_thread() -> None:
     seen: list[tuple[int, str, int]] = []
-    results = list(run_in_streams(torch, [_recording_task(i, seen) for i in range(4)], 1, on_cpu=True))
+    results = list(run_in_streams(torch, [_recording(i, seen) for i in range(4)], 1))
     assert results == [(i, i * 10) for i in range(4)]
     assert [name for _, name, _ in seen] == [threading.current_thread().name] * 4
 
 
-def test_stopping_early_cancels_the_batches_not_started_and_waits_for_the_running_ones() -> None:
+def test_stopping_early_drops_the_batches_not_started_and_waits_for_the_running_ones() -> None:
     gate, started, finished = threading.Event(), [], []
 
-    def task(index: int) -> object:
+    def task(index: int) -> Callable[[], int]:
         def run() -> int:
             started.append(index)
             if index >= 2:
@@ -94,20 +136,28 @@ def test_stopping_early_cancels_the_batches_not_started_and_waits_for_the_runnin
 
         return run
 
-    stream = run_in_streams(torch, [task(i) for i in range(10)], 2, on_cpu=True)
+    stream = run_in_streams(torch, [task(i) for i in range(10)], 2)
     next(stream)
-    threading.Timer(0.2, gate.set).start()
-    stream.close()  # what a raising progress callback does to the adapter's loop
+    closing = threading.Thread(target=stream.close)  # what a raising progress callback does
+    closing.start()
+    threading.Timer(0.5, gate.set).start()
+    closing.join(15)
+    assert not closing.is_alive()
     assert len(started) < 10
     assert sorted(started) == sorted(finished)  # nothing still running once close() returns
 
 
 def test_a_failing_batch_raises_in_the_caller() -> None:
-    def fail() -> None:
+    def fail() -> int:
         raise RuntimeError("batch failed")
 
     with pytest.raises(RuntimeError, match="batch failed"):
-        list(run_in_streams(torch, [lambda: 1, fail, lambda: 3], 2, on_cpu=True))
+        list(run_in_streams(torch, [lambda: 1, fail, lambda: 3], 2))
+
+
+def test_stream_threads_are_daemons() -> None:
+    daemons = list(run_in_streams(torch, [lambda: threading.current_thread().daemon] * 3, 2))
+    assert [daemon for _, daemon in daemons] == [True] * 3
 
 
 @pytest.fixture(scope="module")
@@ -121,26 +171,40 @@ def adapters(tiny_gpt2_dir: Path) -> dict[str, HFAdapter]:
     }
 
 
-def test_streams_give_the_same_greedy_texts_and_loglikelihoods(adapters: dict[str, HFAdapter]) -> None:
+def test_streams_give_the_same_texts_and_loglikelihoods(adapters: dict[str, HFAdapter]) -> None:
     greedy = [Request("generate", p, GenerationParams(max_new_tokens=6, n=2)) for p in PROMPTS]
+    stopped = [Request("generate", p, GenerationParams(max_new_tokens=12, stop=(" ", "e"))) for p in PROMPTS]
     scored = [Request("loglikelihood", p, continuations=(" fox", " dog jumps")) for p in PROMPTS]
     one, three = adapters["1"], adapters["3"]
-    assert [c.texts for c in three.generate(greedy, seed=0)] == [
-        c.texts for c in one.generate(greedy, seed=0)
-    ]
+    for requests in (greedy, stopped):
+        assert [c.texts for c in three.generate(requests, seed=0)] == [
+            c.texts for c in one.generate(requests, seed=0)
+        ]
     # A different thread count changes the order of float additions: equal up to the last bits.
     alone = [c.logprobs for c in one.loglikelihood(scored)]
     assert [c.logprobs for c in three.loglikelihood(scored)] == [pytest.approx(lp, rel=1e-6) for lp in alone]
 
 
-def test_streams_keep_each_sample_in_its_place(adapters: dict[str, HFAdapter]) -> None:
+def test_samples_finishing_out_of_order_keep_their_places(
+    adapters: dict[str, HFAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
     requests = [
         Request("generate", p, GenerationParams(max_new_tokens=8, temperature=1.0, n=3)) for p in PROMPTS
     ]
+    in_order = [c.texts for c in adapters["1"].generate(requests, seed=7)]
+
+    def last_batch_first(
+        torch: Any, tasks: Any, requested: Any, batch_bytes: Any
+    ) -> Iterator[tuple[int, Any]]:
+        for index in reversed(range(len(tasks))):
+            yield index, tasks[index]()
+
+    monkeypatch.setattr(hf, "run_in_streams", last_batch_first)
     finished: list[int] = []
-    texts = [c.texts for c in adapters["3"].generate(requests, seed=7, progress=finished.append)]
-    assert texts == [c.texts for c in adapters["1"].generate(requests, seed=7)]
-    assert sum(finished) == len(requests)  # a request counts once, when its last sample arrives
+    assert [c.texts for c in adapters["1"].generate(requests, seed=7, progress=finished.append)] == in_order
+    # One batch per sample row, last row first: a request counts when its first sample (the
+    # last to arrive) comes, never before.
+    assert finished == [0, 0, 1] * len(PROMPTS)
 
 
 def test_a_raising_progress_callback_stops_the_streams(adapters: dict[str, HFAdapter]) -> None:
@@ -161,22 +225,10 @@ def test_the_adapter_refuses_a_bad_streams_setting(tiny_gpt2_dir: Path) -> None:
         HFAdapter(HFParams(pretrained=str(tiny_gpt2_dir), streams="many"))
 
 
-def test_auto_adds_streams_only_while_their_memory_fits_in_half_of_what_is_available() -> None:
-    gib = 1 << 30
-    assert plan_streams(None, 8, 100, True, batch_bytes=gib, available=64 * gib) == (8, 1)
-    assert plan_streams(None, 8, 100, True, batch_bytes=gib, available=6 * gib) == (3, 2)
-    assert plan_streams(None, 8, 100, True, batch_bytes=gib, available=gib) == (1, 8)
-    assert plan_streams(4, 8, 100, True, batch_bytes=gib, available=gib) == (4, 2)  # asked for: as asked
-    assert plan_streams(None, 8, 100, True, batch_bytes=gib, available=None) == (8, 1)  # unknown: no cap
-
-
-def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
-    meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   12345678 kB\n")
-    assert available_memory(meminfo) == 12345678 * 1024
-    assert available_memory(tmp_path / "missing") is None
-    meminfo.write_text("MemTotal: 1 kB\n")
-    assert available_memory(meminfo) is None
+def test_no_requests_load_no_weights(tiny_gpt2_dir: Path) -> None:
+    adapter = HFAdapter(HFParams(pretrained=str(tiny_gpt2_dir)))
+    assert adapter.generate([], seed=0) == [] and adapter.loglikelihood([]) == []
+    assert adapter._model is None
 
 
 def test_the_batch_estimate_counts_the_cache_hidden_states_and_logits(adapters: dict[str, HFAdapter]) -> None:
@@ -184,5 +236,28 @@ def test_the_batch_estimate_counts_the_cache_hidden_states_and_logits(adapters: 
     config = adapter.config  # GPT-2: every head has its own keys and values
     assert (config.n_layer, config.n_embd) == (2, 32)
     per_token = (2 * 2 * 32 + 4 * 32) * 4  # float32: keys and values of 2 layers, a 4x MLP state
-    expected = 16 * 40 * per_token + 16 * 1 * config.vocab_size * 8
-    assert adapter._batch_bytes(16, 40, logit_positions=1) == expected
+    logits = 16 * 1 * config.vocab_size * 8
+    assert adapter._batch_bytes(16, 40, logit_positions=1, cache=True) == 16 * 40 * per_token + logits
+    without_cache = 16 * 40 * (4 * 32) * 4 + logits
+    assert adapter._batch_bytes(16, 40, logit_positions=1, cache=False) == without_cache
+
+
+class _Rotary(torch.nn.Module):
+    def __init__(self, rope_type: object) -> None:
+        super().__init__()
+        self.rope_type = rope_type
+
+
+@pytest.mark.parametrize(
+    ("rope_type", "updated"),
+    [
+        ("default", False),
+        ("linear", False),
+        ("dynamic", True),
+        ("longrope", True),
+        ({"full": "longrope"}, True),
+    ],
+)
+def test_rotary_embeddings_that_change_per_call_keep_one_stream(rope_type: object, updated: bool) -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), _Rotary(rope_type))
+    assert hf._rope_updated_per_call(model) is updated
