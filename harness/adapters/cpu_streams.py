@@ -18,6 +18,11 @@ there ``auto`` runs one batch at a time. The streams are daemon threads (through
 :class:`~harness.background.BackgroundWorker`): an interrupted or failed run exits without
 waiting for their batches.
 
+Small models: a batch of a model with a few hundred thousand parameters is all interpreter work
+(``generate``'s bookkeeping, module calls) and little arithmetic, so two streams only take turns
+with the interpreter lock and are slower than one: ``auto`` runs such models one batch at a time
+(see :data:`MIN_STREAM_WORK`).
+
 Memory: each stream holds a batch's key/value cache and activations, so ``auto`` adds streams
 only while their estimated memory fits in half of the memory available to the process (the
 system's, or its cgroup's limit when lower): a large model on a many-core CPU, whose batch was
@@ -43,6 +48,14 @@ T = TypeVar("T")
 #: a machine with many cores, memory bandwidth rather than arithmetic bounds the gain; beyond
 #: this many streams the rest of the cores go to each stream's threads. Measured on 2 cores only.
 AUTO_STREAM_LIMIT = 8
+
+
+#: The least work per forward pass (parameters × tokens it processes) for which ``auto`` runs
+#: batches at once. Measured on 2 cores, greedy decoding of batches of 16 (16 tokens per step),
+#: two streams against one batch at a time: 0.79× as fast at 0.5M parameters (the reference
+#: model: 1.16× the one-stream loop's time in benchmark 2), 1.18× at 1.5M, 1.30× at 3.4M, 1.44×
+#: at 11M, 1.4–1.5× at 86M. The threshold sits between the first two: 1M parameters × 16 tokens.
+MIN_STREAM_WORK = 16_000_000
 
 
 def parse_streams(value: Any) -> int | None:
@@ -94,17 +107,21 @@ def plan_streams(
     requested: int | None,
     threads: int,
     batches: int,
+    work: int = MIN_STREAM_WORK,
     batch_bytes: int = 0,
     available: int | None = None,
 ) -> tuple[int, int]:
     """(streams, torch threads per stream) on a CPU, for ``batches`` batches and ``threads`` threads.
 
     ``auto`` (None) gives one stream per thread, up to :data:`AUTO_STREAM_LIMIT` and to as many
-    batches of ``batch_bytes`` as fit in half of the ``available`` memory; a requested count is
-    used as asked. There are never more streams than batches, and the threads are shared out
-    evenly (at least one each).
+    batches of ``batch_bytes`` as fit in half of the ``available`` memory, when a forward pass
+    does at least :data:`MIN_STREAM_WORK` of ``work`` (parameters × tokens), else one; a
+    requested count is used as asked. There are never more streams than batches, and the
+    threads are shared out evenly (at least one each).
     """
     wanted = requested if requested is not None else min(threads, AUTO_STREAM_LIMIT)
+    if requested is None and work < MIN_STREAM_WORK:
+        wanted = 1
     if requested is None and batch_bytes > 0 and available is not None:
         wanted = min(wanted, available // (2 * batch_bytes))
     streams = max(1, min(wanted, batches))
@@ -115,13 +132,15 @@ def run_in_streams(
     torch: Any,
     tasks: Sequence[Callable[[], T]],
     requested: int | None,
+    work: int = MIN_STREAM_WORK,
     batch_bytes: Callable[[], int] = lambda: 0,
 ) -> Iterator[tuple[int, T]]:
     """Run ``tasks`` (each one batch, on the CPU) on parallel streams; yield ``(index, result)``.
 
     Results come as batches finish. Tasks start in the given order (callers put the longest
-    batches first, so the streams finish together). ``batch_bytes`` estimates the largest
-    batch's memory; it is called only when ``auto`` needs it. With one stream the tasks run in
+    batches first, so the streams finish together). ``work`` is a forward pass's parameters ×
+    tokens, and ``batch_bytes`` estimates the largest batch's memory (called only when ``auto``
+    needs it). With one stream the tasks run in
     the calling thread, in order. The first task to raise ends the run: its exception is raised
     here. When the consumer stops early (a failure, or a progress callback that raises), batches
     not yet started are dropped and the running ones are waited for, in the consumer's thread.
@@ -129,9 +148,11 @@ def run_in_streams(
     threads = torch.get_num_threads()
     if requested is None and not per_thread_counts(torch):
         requested = 1
+    if requested is None and work < MIN_STREAM_WORK:
+        requested = 1
     memory = available_memory() if requested is None and len(tasks) > 1 else None
     streams, per_stream = plan_streams(
-        requested, threads, len(tasks), batch_bytes() if memory is not None else 0, memory
+        requested, threads, len(tasks), work, batch_bytes() if memory is not None else 0, memory
     )
     if streams == 1:
         for index, task in enumerate(tasks):
@@ -164,10 +185,10 @@ def run_in_streams(
     running = [worker.submit(stream) for worker in workers]
     for worker in workers:
         worker.close()
-    ready.wait()
-    torch.set_num_threads(threads)  # the process-wide default again, for threads not yet seen
-    go.set()
     try:
+        ready.wait()
+        torch.set_num_threads(threads)  # the process-wide default again, for threads not yet seen
+        go.set()
         for _ in tasks:
             index, result, error = finished.get()
             if error is not None:
@@ -175,4 +196,7 @@ def run_in_streams(
             yield index, result  # type: ignore[misc]
     finally:
         stop.set()
+        ready.abort()  # streams still at the barrier (the caller was interrupted) end there
+        go.set()
         wait(running)
+        torch.set_num_threads(threads)  # also when interrupted before the restore above

@@ -264,6 +264,7 @@ class HFAdapter(ModelAdapter):
         # Streams run forward passes at once on the shared model: only with the default dynamic
         # cache, and without rotary embeddings that rewrite their frequencies per call.
         self._stateless_forward = self._cache_is_dynamic and not _rope_updated_per_call(model)
+        self._parameters = sum(parameter.numel() for parameter in model.parameters())
         self._cache_keyword = _generate_cache_keyword()
         return model
 
@@ -365,7 +366,9 @@ class HFAdapter(ModelAdapter):
         batch_bytes = partial(
             self._batch_bytes, self.params.batch_size, tokens, logit_positions=1, cache=True
         )
-        for number, new_tokens in self._in_streams(tasks, batch_bytes):  # batches finish in any order
+        # Decoding steps dominate: each processes one token per row.
+        steps = self._in_streams(tasks, self.params.batch_size, batch_bytes)
+        for number, new_tokens in steps:  # batches finish in any order
             chunk, greedy, stop = batches[number]
             decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             finished = 0
@@ -511,7 +514,7 @@ class HFAdapter(ModelAdapter):
             return self._batch_bytes(size, longest, logit_positions=positions, cache=False)
 
         tasks = [partial(self._score_batch, chunk) for chunk in chunks]
-        for _, batch_scores in self._in_streams(tasks, batch_bytes):
+        for _, batch_scores in self._in_streams(tasks, size * longest, batch_bytes):
             scores.update(batch_scores)
         results = []
         for index, request in enumerate(requests):
@@ -553,9 +556,12 @@ class HFAdapter(ModelAdapter):
         return scores
 
     def _in_streams(
-        self, tasks: list[Callable[[], Any]], batch_bytes: Callable[[], int]
+        self, tasks: list[Callable[[], Any]], step_tokens: int, batch_bytes: Callable[[], int]
     ) -> Iterator[tuple[int, Any]]:
         """``(index, result)`` of each batch task, on parallel CPU streams (``model.streams``).
+
+        ``step_tokens`` is how many tokens a batch's typical forward pass processes; with the
+        model's size it tells ``auto`` whether the batch is arithmetic worth a stream of its own.
 
         Only a model on the CPU whose forward pass keeps no state between calls runs several
         batches at once (see ``_load_weights``); otherwise the batches run one at a time, in
@@ -564,7 +570,8 @@ class HFAdapter(ModelAdapter):
         if not tasks:
             return iter(())
         parallel = str(self.model.device) == "cpu" and self._stateless_forward
-        return run_in_streams(self._torch, tasks, self._streams if parallel else 1, batch_bytes)
+        streams = self._streams if parallel else 1
+        return run_in_streams(self._torch, tasks, streams, self._parameters * step_tokens, batch_bytes)
 
     def _batch_bytes(self, rows: int, tokens: int, logit_positions: int, cache: bool) -> int:
         """Estimated peak memory of one batch of ``rows`` sequences of ``tokens`` tokens (0: unknown).

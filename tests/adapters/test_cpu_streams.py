@@ -13,6 +13,7 @@ import torch
 from harness.adapters import hf
 from harness.adapters.cpu_streams import (
     AUTO_STREAM_LIMIT,
+    MIN_STREAM_WORK,
     available_memory,
     parse_streams,
     plan_streams,
@@ -59,6 +60,19 @@ def test_auto_adds_streams_only_while_their_memory_fits_in_half_of_what_is_avail
     assert plan_streams(None, 8, 100, batch_bytes=GIB, available=GIB) == (1, 8)
     assert plan_streams(4, 8, 100, batch_bytes=GIB, available=GIB) == (4, 2)  # asked for: as asked
     assert plan_streams(None, 8, 100, batch_bytes=GIB, available=None) == (8, 1)  # unknown: no cap
+
+
+def test_auto_keeps_small_models_to_one_stream() -> None:
+    assert plan_streams(None, 2, 16, work=MIN_STREAM_WORK - 1) == (1, 2)  # interpreter-bound
+    assert plan_streams(None, 2, 16, work=MIN_STREAM_WORK) == (2, 1)
+    assert plan_streams(2, 2, 16, work=1) == (2, 1)  # asked for: as asked
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_auto_runs_a_small_models_batches_in_the_calling_thread() -> None:
+    seen: list[tuple[int, str, int]] = []
+    list(run_in_streams(torch, [_recording(i, seen) for i in range(4)], None, work=400_000 * 16))
+    assert {name for _, name, _ in seen} == {threading.current_thread().name}
 
 
 def test_available_memory_is_the_systems_or_the_cgroups_room(tmp_path: Path) -> None:
@@ -193,9 +207,7 @@ def test_samples_finishing_out_of_order_keep_their_places(
     ]
     in_order = [c.texts for c in adapters["1"].generate(requests, seed=7)]
 
-    def last_batch_first(
-        torch: Any, tasks: Any, requested: Any, batch_bytes: Any
-    ) -> Iterator[tuple[int, Any]]:
+    def last_batch_first(torch: Any, tasks: Any, *plan: Any) -> Iterator[tuple[int, Any]]:
         for index in reversed(range(len(tasks))):
             yield index, tasks[index]()
 
