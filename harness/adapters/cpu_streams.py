@@ -18,10 +18,12 @@ there ``auto`` runs one batch at a time. The streams are daemon threads (through
 :class:`~harness.background.BackgroundWorker`): an interrupted or failed run exits without
 waiting for their batches.
 
-Small models: a batch of a model with a few hundred thousand parameters is all interpreter work
-(``generate``'s bookkeeping, module calls) and little arithmetic, so two streams only take turns
-with the interpreter lock and are slower than one: ``auto`` runs such models one batch at a time
-(see :data:`MIN_STREAM_WORK`).
+Small work: decoding a batch of a model with a few hundred thousand parameters is all
+interpreter work (``generate``'s bookkeeping, module calls) and little arithmetic, so two streams
+only take turns with the interpreter lock and are slower than one: ``auto`` runs batches one at a
+time when a forward pass processes fewer parameter-tokens than :data:`MIN_STREAM_WORK`. A tiny
+model's generation falls below it; its log-likelihood batches (every token of 32 sequences in
+one pass) usually do not.
 
 Memory: each stream holds a batch's key/value cache and activations, so ``auto`` adds streams
 only while their estimated memory fits in half of the memory available to the process (the
@@ -52,9 +54,9 @@ AUTO_STREAM_LIMIT = 8
 
 #: The least work per forward pass (parameters × tokens it processes) for which ``auto`` runs
 #: batches at once. Measured on 2 cores, greedy decoding of batches of 16 (16 tokens per step),
-#: two streams against one batch at a time: 0.79× as fast at 0.5M parameters (the reference
-#: model: 1.16× the one-stream loop's time in benchmark 2), 1.18× at 1.5M, 1.30× at 3.4M, 1.44×
-#: at 11M, 1.4–1.5× at 86M. The threshold sits between the first two: 1M parameters × 16 tokens.
+#: two streams against one batch at a time: 0.79× as fast at 0.5M parameters (and 1.16× the
+#: one-stream loop's time on the 0.37M reference model in benchmark 2), 1.18× at 1.5M, 1.30× at
+#: 3.4M, 1.44× at 11M, 1.4–1.5× at 86M. The threshold sits between 0.5M and 1.5M: 1M × 16 tokens.
 MIN_STREAM_WORK = 16_000_000
 
 
@@ -165,10 +167,18 @@ def run_in_streams(
     stop, go, ready = threading.Event(), threading.Event(), threading.Barrier(streams + 1)
 
     def stream() -> None:
-        if per_thread_counts(torch):
-            torch.get_num_threads()  # take the process-wide default now, so it is not taken later
-            torch.set_num_threads(per_stream)
-        ready.wait()
+        try:
+            if per_thread_counts(torch):
+                torch.get_num_threads()  # take the process-wide default now, so it is not taken later
+                torch.set_num_threads(per_stream)
+        except BaseException as exc:  # the consumer raises it; the barrier lets everyone go
+            finished.put((-1, None, exc))
+            ready.abort()
+            return
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:  # another stream failed to start, or the caller stopped
+            return
         go.wait()  # until the caller has restored the process-wide default
         while not stop.is_set():
             try:
@@ -186,9 +196,13 @@ def run_in_streams(
     for worker in workers:
         worker.close()
     try:
-        ready.wait()
-        torch.set_num_threads(threads)  # the process-wide default again, for threads not yet seen
-        go.set()
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            pass  # a stream failed to start: its error comes first from ``finished``
+        else:
+            torch.set_num_threads(threads)  # the process-wide default again, for threads not yet seen
+            go.set()
         for _ in tasks:
             index, result, error = finished.get()
             if error is not None:

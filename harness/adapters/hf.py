@@ -41,6 +41,7 @@ import hashlib
 import inspect
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -366,20 +367,21 @@ class HFAdapter(ModelAdapter):
         batch_bytes = partial(
             self._batch_bytes, self.params.batch_size, tokens, logit_positions=1, cache=True
         )
-        # Decoding steps dominate: each processes one token per row.
-        steps = self._in_streams(tasks, self.params.batch_size, batch_bytes)
-        for number, new_tokens in steps:  # batches finish in any order
-            chunk, greedy, stop = batches[number]
-            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            finished = 0
-            for (i, j), text in zip(chunk, (cut_at_stop(t, stop) for t in decoded), strict=True):
-                if greedy:
-                    texts[i], missing[i] = [text] * requests[i].params.n, 0
-                else:
-                    texts[i][j], missing[i] = text, missing[i] - 1
-                finished += missing[i] == 0
-            if progress:  # also with none finished: a cancelled run stops at the next batch
-                progress(finished)
+        # Decoding steps dominate: each processes one token per row. Closed on the way out, so a
+        # raising progress callback stops the streams even while its exception is kept.
+        with closing(self._in_streams(tasks, self.params.batch_size, batch_bytes)) as steps:
+            for number, new_tokens in steps:  # batches finish in any order
+                chunk, greedy, stop = batches[number]
+                decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+                finished = 0
+                for (i, j), text in zip(chunk, (cut_at_stop(t, stop) for t in decoded), strict=True):
+                    if greedy:
+                        texts[i], missing[i] = [text] * requests[i].params.n, 0
+                    else:
+                        texts[i][j], missing[i] = text, missing[i] - 1
+                    finished += missing[i] == 0
+                if progress:  # also with none finished: a cancelled run stops at the next batch
+                    progress(finished)
         return [Completion(texts=t) if t else Completion.failed("no output") for t in texts]
 
     def _stop_criteria(self, stop: tuple[str, ...]) -> Any:
@@ -560,18 +562,19 @@ class HFAdapter(ModelAdapter):
     ) -> Iterator[tuple[int, Any]]:
         """``(index, result)`` of each batch task, on parallel CPU streams (``model.streams``).
 
-        ``step_tokens`` is how many tokens a batch's typical forward pass processes; with the
-        model's size it tells ``auto`` whether the batch is arithmetic worth a stream of its own.
+        ``step_tokens`` is how many tokens the largest batch's forward pass processes (one per row
+        in a decoding step); with the model's size it tells ``auto`` whether a batch is enough
+        arithmetic to be worth a stream of its own.
 
         Only a model on the CPU whose forward pass keeps no state between calls runs several
         batches at once (see ``_load_weights``); otherwise the batches run one at a time, in
         order. The weights are loaded first, in this thread; an empty list loads nothing.
         """
         if not tasks:
-            return iter(())
+            return
         parallel = str(self.model.device) == "cpu" and self._stateless_forward
         streams = self._streams if parallel else 1
-        return run_in_streams(self._torch, tasks, streams, self._parameters * step_tokens, batch_bytes)
+        yield from run_in_streams(self._torch, tasks, streams, self._parameters * step_tokens, batch_bytes)
 
     def _batch_bytes(self, rows: int, tokens: int, logit_positions: int, cache: bool) -> int:
         """Estimated peak memory of one batch of ``rows`` sequences of ``tokens`` tokens (0: unknown).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from harness.adapters import hf
+from harness.adapters import cpu_streams, hf
 from harness.adapters.cpu_streams import (
     AUTO_STREAM_LIMIT,
     MIN_STREAM_WORK,
@@ -219,17 +220,93 @@ def test_samples_finishing_out_of_order_keep_their_places(
     assert finished == [0, 0, 1] * len(PROMPTS)
 
 
-def test_a_raising_progress_callback_stops_the_streams(adapters: dict[str, HFAdapter]) -> None:
-    calls: list[int] = []
+def test_a_raising_progress_callback_stops_the_streams_while_its_exception_is_kept(
+    adapters: dict[str, HFAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter, generated, calls = adapters["3"], [], []
+    generate_rows = adapter._generate_rows
+
+    def counted(*args: Any) -> Any:
+        generated.append(1)
+        return generate_rows(*args)
 
     def progress(finished: int) -> None:
         calls.append(finished)
         raise KeyboardInterrupt
 
-    requests = [Request("generate", p, GenerationParams(max_new_tokens=4)) for p in PROMPTS]
+    monkeypatch.setattr(adapter, "_generate_rows", counted)
+    requests = [
+        Request("generate", f"{p} {n}", GenerationParams(max_new_tokens=4))
+        for n in range(12)
+        for p in PROMPTS
+    ]
+    with pytest.raises(KeyboardInterrupt) as kept:  # kept, as the runner keeps it to raise later
+        adapter.generate(requests, seed=0, progress=progress)
+    ran = len(generated)
+    time.sleep(0.5)
+    assert kept.value is not None and calls == [1]
+    assert len(generated) == ran <= 4  # the batches running when it raised, and no more
+    assert not [t for t in threading.enumerate() if t.name.startswith("hf-stream") and t.is_alive()]
+
+
+def test_the_work_passed_to_the_plan_is_parameters_times_tokens_per_pass(
+    adapters: dict[str, HFAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter, seen = adapters["1"], []
+
+    def recording(
+        torch: Any, tasks: Any, requested: Any, work: int, batch_bytes: Any
+    ) -> Iterator[tuple[int, Any]]:
+        seen.append(work)
+        for index, task in enumerate(tasks):
+            yield index, task()
+
+    monkeypatch.setattr(hf, "run_in_streams", recording)
+    adapter.generate([Request("generate", p, GenerationParams(max_new_tokens=2)) for p in PROMPTS], seed=0)
+    scored = [Request("loglikelihood", p, continuations=(" fox",)) for p in PROMPTS]
+    adapter.loglikelihood(scored)
+    longest = max(len(adapter.tokenizer(p + " fox").input_ids) for p in PROMPTS)
+    parameters = sum(p.numel() for p in adapter.model.parameters())
+    assert seen == [parameters * 1, parameters * 1 * longest]  # batch sizes of 1 (the fixture)
+
+
+class _CallerInterrupted(threading.Barrier):
+    """A barrier whose wait raises KeyboardInterrupt in the test's thread (Ctrl-C while starting)."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+        return super().wait(timeout)
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_an_interrupt_while_the_streams_start_runs_nothing_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cpu_streams.threading, "Barrier", _CallerInterrupted)
+    seen: list[tuple[int, str, int]] = []
     with pytest.raises(KeyboardInterrupt):
-        adapters["3"].generate(requests, seed=0, progress=progress)
-    assert calls == [1]
+        list(run_in_streams(torch, [_recording(i, seen) for i in range(4)], 2))
+    assert seen == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("hf-stream") and t.is_alive()]
+    assert _threads_of_a_new_thread() == 2 and torch.get_num_threads() == 2
+
+
+def test_a_stream_that_fails_to_start_raises_its_error_instead_of_hanging() -> None:
+    class FailingTorch:
+        """torch whose per-thread count cannot be set in a stream (OpenMP, as far as it says)."""
+
+        __config__ = torch.__config__
+        get_num_threads = staticmethod(torch.get_num_threads)
+
+        @staticmethod
+        def set_num_threads(count: int) -> None:
+            if threading.current_thread().name.startswith("hf-stream"):
+                raise RuntimeError("cannot set threads")
+            torch.set_num_threads(count)
+
+    with pytest.raises(RuntimeError, match="cannot set threads"):
+        list(run_in_streams(FailingTorch, [lambda: 1, lambda: 2], 2))
 
 
 def test_the_adapter_refuses_a_bad_streams_setting(tiny_gpt2_dir: Path) -> None:
