@@ -166,13 +166,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             return f"{sum(o == [e] for o, e in zip(outputs, expected, strict=True))}/{len(prompts)}"
         return f"{sum(len(o) == k for o in outputs)}/{len(prompts)} prompts with {k} samples (not compared)"
 
-    def bare() -> None:
-        batched_generate(model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted", k, top_p)
+    def bare(streams: int = 1) -> Callable[[], None]:
+        def loop() -> None:
+            workload = (args.batch_size, args.new_tokens, "sorted", k, top_p)
+            batched_generate(model, tokenizer, prompts, *workload, streams=streams)
 
-    def bare_streams() -> None:
-        batched_generate(
-            model, tokenizer, prompts, args.batch_size, args.new_tokens, "sorted", k, top_p, streams=threads
-        )
+        return loop
 
     def harness_eval() -> float:
         command = [sys.executable, "-m", HARNESS_WORKER, str(model_dir), str(prompts_file), str(warmup_file)]
@@ -220,8 +219,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     threads = torch.get_num_threads()
     arms: dict[str, Callable[[], float | None]] = {
-        SORTED: bare,
-        **({STREAMS: bare_streams} if threads > 1 else {}),
+        SORTED: bare(),
+        **({STREAMS: bare(threads)} if threads > 1 else {}),
         "rai-harness: evaluation": harness_eval,
         "lm-eval: evaluation": lmeval_eval,
         "rai-harness: whole process": harness_cli,

@@ -142,17 +142,17 @@ def run_in_streams(
     Results come as batches finish. Tasks start in the given order (callers put the longest
     batches first, so the streams finish together). ``work`` is a forward pass's parameters ×
     tokens, and ``batch_bytes`` estimates the largest batch's memory (called only when ``auto``
-    needs it). With one stream the tasks run in
-    the calling thread, in order. The first task to raise ends the run: its exception is raised
-    here. When the consumer stops early (a failure, or a progress callback that raises), batches
-    not yet started are dropped and the running ones are waited for, in the consumer's thread.
+    needs it). With one stream the tasks run in the calling thread, in order. The first task to
+    raise ends the run: its exception is raised here. When the consumer stops early (a failure,
+    or a progress callback that raises), batches not yet started are dropped and the running
+    ones are waited for, in the consumer's thread.
     """
     threads = torch.get_num_threads()
     if requested is None and not per_thread_counts(torch):
         requested = 1
-    if requested is None and work < MIN_STREAM_WORK:
-        requested = 1
-    memory = available_memory() if requested is None and len(tasks) > 1 else None
+    # Memory is read only where it can decide: auto, more than one batch, enough work per pass.
+    needs_memory = requested is None and len(tasks) > 1 and work >= MIN_STREAM_WORK
+    memory = available_memory() if needs_memory else None
     streams, per_stream = plan_streams(
         requested, threads, len(tasks), work, batch_bytes() if memory is not None else 0, memory
     )
