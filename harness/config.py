@@ -25,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from harness import composition_cache
 from harness.errors import ConfigError
+from harness.secrets import check_config
 
 if TYPE_CHECKING:
     from hydra._internal.hydra import Hydra
@@ -365,6 +366,7 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
     top = OmegaConf.to_container(cfg, resolve=False)
     top.pop("hydra", None)
+    check_config(top)  # before Hydra saves the config or names the run directory after it
     settings = validate_section({k: v for k, v in top.items() if k not in GROUPS}, HarnessSettings, "config")
     model_cfg = cfg.get("model")
     if not model_cfg or "adapter" not in model_cfg:
