@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -138,7 +137,6 @@ class ResilientClient:
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.auth_hint = auth_hint
-        self._rng = random.Random()  # jitter only changes timing, never results
         self._http: Any = None
         self._proxy: dict[str, Any] = {}
         self._gate: asyncio.Semaphore | None = None
@@ -263,52 +261,50 @@ class ResilientClient:
         attempt: Callable[[], Awaitable[tuple[T, int | None]]],
         estimated_tokens: int,
     ) -> T:
+        """Run ``attempt`` under the retry policy; a failure for good becomes :class:`RequestFailed`."""
         assert self._gate is not None, "requests must run inside ResilientClient.run"
-        last: TransientError | None = None
-        for number in range(self.policy.max_retries + 1):
+        attempts = 0
+
+        async def once() -> T:
+            nonlocal attempts
+            attempts += 1
             await self._wait_for_pause()
             await self.limiter.acquire(estimated_tokens)
             try:
                 async with self._gate:
                     result, used_tokens = await self._timed(attempt)
-                self.limiter.settle(estimated_tokens, used_tokens)
-                return result
-            except PermanentError as exc:
-                self.stats["failed"] += 1
-                raise RequestFailed(
-                    self.redact(f"{method} {path} failed: {exc.message}"), transient=False, status=exc.status
-                ) from None
             except TransientError as exc:
-                last = exc
-            self.transient_reasons[_reason(last.message)] += 1
-            if number == self.policy.max_retries:
-                break
-            if self.policy.gives_up_on(last.retry_after):
-                self.stats["failed"] += 1
-                raise RequestFailed(
-                    self.redact(
-                        f"{method} {path} failed: the server asked to wait {last.retry_after:.0f} s before "
-                        f"retrying ({last.message}), longer than model.max_retry_wait_s="
-                        f"{self.policy.max_retry_wait_s:g}"
-                    ),
-                    transient=True,
-                )
-            delay = self.policy.delay(number, last.retry_after, self._rng)
-            if last.retry_after is not None:
-                self._resume_at = max(self._resume_at, time.monotonic() + last.retry_after)
+                self.transient_reasons[_reason(exc.message)] += 1
+                if exc.retry_after is not None:  # the quota is shared: every request pauses
+                    self._resume_at = max(self._resume_at, time.monotonic() + exc.retry_after)
+                raise
+            self.limiter.settle(estimated_tokens, used_tokens)
+            return result
+
+        def before_sleep(error: TransientError, seconds: float) -> None:
             self.stats["retries"] += 1
-            LOGGER.debug("retrying %s %s in %.2f s after: %s", method, path, delay, self.redact(last.message))
-            await asyncio.sleep(delay)
-        assert last is not None
-        self.stats["failed"] += 1
-        attempts = self.policy.max_retries + 1
-        plural = "s" if attempts > 1 else ""
-        raise RequestFailed(
-            self.redact(
-                f"{method} {path} failed after {attempts} attempt{plural}; last error: {last.message}"
-            ),
-            transient=True,
-        )
+            reason = self.redact(error.message)
+            LOGGER.debug("retrying %s %s in %.2f s after: %s", method, path, seconds, reason)
+
+        try:
+            return await self.policy.async_retrying(before_sleep)(once)
+        except PermanentError as exc:
+            self.stats["failed"] += 1
+            raise RequestFailed(
+                self.redact(f"{method} {path} failed: {exc.message}"), transient=False, status=exc.status
+            ) from None
+        except TransientError as exc:
+            self.stats["failed"] += 1
+            if self.policy.gives_up_on(exc.retry_after):
+                message = (
+                    f"{method} {path} failed: the server asked to wait {exc.retry_after:.0f} s before "
+                    f"retrying ({exc.message}), longer than model.max_retry_wait_s="
+                    f"{self.policy.max_retry_wait_s:g}"
+                )
+            else:
+                tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+                message = f"{method} {path} failed after {tries}; last error: {exc.message}"
+            raise RequestFailed(self.redact(message), transient=True) from None
 
     async def _wait_for_pause(self) -> None:
         while (remaining := self._resume_at - time.monotonic()) > 0:

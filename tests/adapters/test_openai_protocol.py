@@ -23,7 +23,13 @@ from harness.adapters.http_openai import (
     render_chat_as_text,
 )
 from harness.adapters.http_ratelimit import RateLimiter, TokenBucket, estimate_tokens
-from harness.adapters.http_retry import RetryPolicy, TransientError, is_retryable_status, parse_retry_after
+from harness.adapters.http_retry import (
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+    is_retryable_status,
+    parse_retry_after,
+)
 from harness.adapters.openai import derive_seed, public_url
 from harness.secrets import Redactor
 from harness.types import ChatMessage
@@ -331,3 +337,40 @@ def test_redactor_scrubs_every_secret() -> None:
     assert redact("Bearer sk-abc and pw") == "Bearer *** and ***"
     assert Redactor([KEY])(f"key {KEY[:20]}... rejected") == "key *** rejected"  # a truncated echo
     assert Redactor()("proxy http://user:pass@proxy:3128 down") == "proxy http://***@proxy:3128 down"
+
+
+def test_the_retry_policy_retries_transient_errors_only_and_honours_the_server() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_retries=3, backoff_initial_s=0.5, backoff_max_s=4.0, max_retry_wait_s=60)
+    outcomes = iter([TransientError("HTTP 429", retry_after=7.0), TransientError("HTTP 503"), "ok"])
+
+    def call() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert policy.retrying(sleep=sleeps.append)(call) == "ok"
+    assert sleeps[0] == 7.0 and 0 <= sleeps[1] <= 1.0  # Retry-After exactly, then the second jitter window
+    calls: list[int] = []
+
+    def permanent() -> None:
+        calls.append(1)
+        raise PermanentError("HTTP 400: bad request", status=400)
+
+    with pytest.raises(PermanentError):
+        policy.retrying(sleep=sleeps.append)(permanent)
+    assert len(calls) == 1  # a user error is never retried
+
+    def transient(retry_after: float | None) -> None:
+        calls.append(1)
+        raise TransientError("HTTP 500", retry_after=retry_after)
+
+    calls.clear()
+    with pytest.raises(TransientError):
+        policy.retrying(sleep=lambda _: None)(transient, None)
+    assert len(calls) == 4  # max_retries + 1 attempts, then the last error (fail closed)
+    calls.clear()
+    with pytest.raises(TransientError):
+        policy.retrying(sleep=lambda _: None)(transient, 61.0)
+    assert len(calls) == 1  # a wait longer than max_retry_wait_s gives up at once
