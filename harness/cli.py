@@ -100,8 +100,11 @@ def _register_resolvers() -> None:
 
 
 def _hydra_main(argv: list[str]) -> int:
+    from harness.config import check_gate_override
+
     multirun = any(a in ("-m", "--multirun") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
+    check_gate_override(overrides)
     outcome: dict[str, int] = {"failed": 0, "exit": 0}
     if overrides == argv and not any(o.lstrip("+~").startswith("hydra.mode") for o in overrides):
         _run_single(overrides, _task(outcome))

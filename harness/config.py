@@ -133,6 +133,24 @@ def config_groups() -> set[str]:
     return names | registered | set(GROUPS)
 
 
+def check_gate_override(overrides: list[str]) -> None:
+    """Refuse ``gate=<value>`` when the value is a path that leaves ``conf/gate/`` (``../x``, ``/x``).
+
+    Hydra resolves a group option as a path below the group's folder, so ``gate=../../x`` would
+    load any YAML file and save its content with the run. A policy file outside the gate folders
+    is given explicitly to ``harness gate <file> <runs>``.
+    """
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        parts = value.strip().replace("\\", "/").split("/")
+        if key.strip() == "gate" and (value.strip().startswith(("/", "~")) or ".." in parts):
+            names = ", ".join(group_options("gate"))
+            raise ConfigError(
+                f"'{override}': gate= takes a policy name from conf/gate/ ({names}); to apply a policy "
+                "file from elsewhere, run `harness gate <policy.yaml> <run dir>` after the run"
+            )
+
+
 def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(bad, valid, n=1)
     hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""

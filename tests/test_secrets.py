@@ -62,3 +62,4 @@ def test_the_run_directory_name_never_carries_a_url_login() -> None:
     _register_resolvers()
     cfg = OmegaConf.create({"name": "${harness_dirname:'model.base_url=http://u:pw@h/v1,seed=1'}"})
     assert cfg.name == "model.base_url=http:__***@h_v1,seed=1"
+
