@@ -287,7 +287,19 @@ class ResilientClient:
             LOGGER.debug("retrying %s %s in %.2f s after: %s", method, path, seconds, reason)
 
         try:
-            return await self.policy.async_retrying(before_sleep)(once)
+            try:
+                return await once()  # most requests succeed at once: no retry machinery on that path
+            except TransientError as exc:
+                first: TransientError | None = exc
+
+            async def again() -> T:
+                nonlocal first
+                if first is not None:  # the policy decides on the first failure like on any other
+                    error, first = first, None
+                    raise error
+                return await once()
+
+            return await self.policy.async_retrying(before_sleep)(again)
         except PermanentError as exc:
             self.stats["failed"] += 1
             raise RequestFailed(
