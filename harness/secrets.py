@@ -19,7 +19,6 @@ configuration or from text that servers send back. So secrets are handled in two
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -38,7 +37,6 @@ SPECIAL_TOKENS = ("pad_", "bos_", "eos_", "unk_", "sep_", "cls_", "mask_")
 """Prefixes of tokenizer settings (``pad_token``) that are named like secrets and are not."""
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 URL_LOGIN = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<login>[^/@\s?#]*)@")
-PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 MIN_PARTIAL = 8
 """A token sharing this many characters in a row with a secret of at least twice that length is redacted."""
 TOKEN = re.compile(rf"[A-Za-z0-9_\-.~+/=:]{{{MIN_PARTIAL},}}")
@@ -115,22 +113,6 @@ def check_config(config: Mapping[str, Any]) -> None:
     problem = config_problem(config)
     if problem is not None:
         raise ConfigError(problem)
-
-
-def environment_secrets(
-    config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> set[str]:
-    """Secret values this process holds: keys in variables named by ``*_env`` keys, proxy passwords."""
-    environ = os.environ if environ is None else environ
-    found = set()
-    for _, key, value in _walk(config or {}):
-        if key.endswith("_env") and isinstance(value, str) and environ.get(value):
-            found.add(environ[value])
-    for name in PROXY_VARIABLES:
-        password = url_password(environ.get(name, ""))
-        if password:
-            found.add(password)
-    return found
 
 
 class Redactor:

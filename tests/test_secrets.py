@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.secrets import Redactor, check_config, config_problem, environment_secrets, strip_url_logins
+from harness.secrets import Redactor, check_config, config_problem, strip_url_logins
 
 
 @pytest.mark.parametrize(
@@ -42,11 +42,6 @@ def test_ordinary_settings_are_not_secrets() -> None:
     assert config_problem(config) is None
 
 
-def test_the_process_secrets_are_the_named_variables_and_proxy_passwords() -> None:
-    environ = {"MY_KEY": "k-123", "HTTPS_PROXY": "http://me:proxy-pw@proxy:3128", "OTHER": "x"}
-    assert environment_secrets({"model": {"api_key_env": "MY_KEY"}}, environ) == {"k-123", "proxy-pw"}
-
-
 def test_redaction_comes_before_the_cut_and_url_logins_always_go() -> None:
     key = "sk-" + "abcdef0123456789" * 3
     assert Redactor([key]).cut("." * 190 + key, 200) == "." * 190 + "***"
@@ -62,4 +57,3 @@ def test_the_run_directory_name_never_carries_a_url_login() -> None:
     _register_resolvers()
     cfg = OmegaConf.create({"name": "${harness_dirname:'model.base_url=http://u:pw@h/v1,seed=1'}"})
     assert cfg.name == "model.base_url=http:__***@h_v1,seed=1"
-
