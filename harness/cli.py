@@ -75,7 +75,9 @@ def _help_text() -> str:
 
 def fail(message: str) -> int:
     """Print one error line and return the user-error exit status."""
-    print(f"harness: error: {message}", file=sys.stderr)
+    from harness.secrets import strip_url_logins
+
+    print(f"harness: error: {strip_url_logins(message)}", file=sys.stderr)
     return EXIT_USER_ERROR
 
 
@@ -90,12 +92,19 @@ def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("harness_dirname"):
-        OmegaConf.register_new_resolver("harness_dirname", lambda value: value.replace("/", "_") or "default")
+        from harness.secrets import strip_url_logins
+
+        OmegaConf.register_new_resolver(
+            "harness_dirname", lambda value: strip_url_logins(value).replace("/", "_") or "default"
+        )
 
 
 def _hydra_main(argv: list[str]) -> int:
+    from harness.config import check_gate_override
+
     multirun = any(a in ("-m", "--multirun") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
+    check_gate_override(overrides)
     outcome: dict[str, int] = {"failed": 0, "exit": 0}
     if overrides == argv and not any(o.lstrip("+~").startswith("hydra.mode") for o in overrides):
         _run_single(overrides, _task(outcome))
@@ -181,9 +190,10 @@ def run_task(cfg: object, job_dir: Path) -> int:
     try:
         results = run_job(cfg, job_dir)
     except HarnessError as exc:
+        from harness.secrets import strip_url_logins
         from harness.store import write_json_atomic
 
-        write_json_atomic(job_dir / JOB_ERROR, {"error": str(exc)})
+        write_json_atomic(job_dir / JOB_ERROR, {"error": strip_url_logins(str(exc))})
         return fail(str(exc))
     (job_dir / JOB_ERROR).unlink(missing_ok=True)
     print(summary_table(results))

@@ -25,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from harness import composition_cache
 from harness.errors import ConfigError
+from harness.secrets import check_config
 
 if TYPE_CHECKING:
     from hydra._internal.hydra import Hydra
@@ -130,6 +131,24 @@ def config_groups() -> set[str]:
     names = {path.name for folder in folders if folder.is_dir() for path in folder.iterdir() if path.is_dir()}
     registered = {name for name, entry in ConfigStore.instance().repo.items() if isinstance(entry, dict)}
     return names | registered | set(GROUPS)
+
+
+def check_gate_override(overrides: list[str]) -> None:
+    """Refuse ``gate=<value>`` when the value is a path that leaves ``conf/gate/`` (``../x``, ``/x``).
+
+    Hydra resolves a group option as a path below the group's folder, so ``gate=../../x`` would
+    load any YAML file and save its content with the run. A policy file outside the gate folders
+    is given explicitly to ``harness gate <file> <runs>``.
+    """
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        parts = value.strip().replace("\\", "/").split("/")
+        if key.strip() == "gate" and (value.strip().startswith(("/", "~")) or ".." in parts):
+            names = ", ".join(group_options("gate"))
+            raise ConfigError(
+                f"'{override}': gate= takes a policy name from conf/gate/ ({names}); to apply a policy "
+                "file from elsewhere, run `harness gate <policy.yaml> <run dir>` after the run"
+            )
 
 
 def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
@@ -365,6 +384,7 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
     top = OmegaConf.to_container(cfg, resolve=False)
     top.pop("hydra", None)
+    check_config(top)  # before Hydra saves the config or names the run directory after it
     settings = validate_section({k: v for k, v in top.items() if k not in GROUPS}, HarnessSettings, "config")
     model_cfg = cfg.get("model")
     if not model_cfg or "adapter" not in model_cfg:

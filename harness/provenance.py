@@ -10,7 +10,7 @@ from pathlib import Path
 import harness
 
 KEY_PACKAGES = (
-    "rai-harness", "torch", "transformers", "tokenizers", "datasets", "evaluate", "hydra-core",
+    "rai-harness", "torch", "transformers", "tokenizers", "datasets", "hydra-core",
     "omegaconf", "pandas", "numpy", "scipy", "rapidfuzz", "alt-profanity-check", "scikit-learn",
     "vaderSentiment", "sentence-transformers", "httpx",
 )  # fmt: skip

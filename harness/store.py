@@ -258,8 +258,15 @@ class ResponseCache:
         return json.loads(rows[0][1]) if rows else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
-        """Cached completions for the given keys (missing keys are absent from the result)."""
-        return {key: Completion(**json.loads(value)) for key, value in self._select("responses", keys)}
+        """Cached completions for the given keys (missing or invalid rows are absent from the result).
+
+        The cache may be shared and tampered with: a row that is not a well-formed completion is a
+        miss (:func:`harness.untrusted.completion_from_cache`), so the model is asked again.
+        """
+        from harness.untrusted import completion_from_cache
+
+        found = {key: completion_from_cache(value) for key, value in self._select("responses", keys)}
+        return {key: completion for key, completion in found.items() if completion is not None}
 
     def put_many(self, items: Mapping[str, Completion]) -> None:
         """Store successful completions in one short transaction; failures are never cached."""
@@ -269,7 +276,10 @@ class ResponseCache:
 
     def get_scores(self, keys: Iterable[str]) -> dict[str, float]:
         """Cached scorer outputs for the given keys (see :class:`harness.scorers.base.CachedScorer`)."""
-        return {key: float(value) for key, value in self._select("scores", keys)}
+        from harness.untrusted import score_from_cache
+
+        found = {key: score_from_cache(value) for key, value in self._select("scores", keys)}
+        return {key: score for key, score in found.items() if score is not None}
 
     def put_scores(self, items: Mapping[str, float]) -> None:
         """Store scorer outputs in one short transaction."""

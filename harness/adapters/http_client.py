@@ -11,8 +11,9 @@ reads answers:
 * optional client-side requests/tokens-per-minute limits (:mod:`harness.adapters.http_ratelimit`);
 * JSON bodies and Server-Sent-Event streams, where a malformed body or a stream that ends without
   its terminator is a transient, retried failure with a clear message;
-* secret redaction: every error message is scrubbed of the configured secrets (API key, URL
-  password) before it leaves this module, because servers sometimes echo credentials back.
+* secret redaction: every error message is scrubbed of the secrets the client holds (the API
+  key, a netrc or proxy password) before it is shortened or leaves this module, because servers
+  sometimes echo credentials back (:class:`harness.secrets.Redactor`).
 
 A request that still fails after its retries raises :class:`RequestFailed`; the adapter turns it
 into ``Completion.failed(message)`` (fail closed). The client is synchronous from the outside:
@@ -25,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -41,12 +41,13 @@ from harness.adapters.http_retry import (
     parse_retry_after,
 )
 from harness.model import ProgressCallback
+from harness.secrets import Redactor, url_password
 from harness.types import Completion
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
-REDACTED = "***"
 SNIPPET = 200
+"""Characters of a server's error text kept in a message (after redaction)."""
 
 
 class RequestFailed(Exception):
@@ -74,35 +75,22 @@ class StreamParser(Protocol[T]):
         """The result once the terminator arrived; may raise TransientError for bad content."""
 
 
-class Redactor:
-    """Replaces every configured secret in a text with ``***``."""
-
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        """The text with every secret replaced."""
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-
-def server_message(body: bytes) -> str:
-    """The human part of an error body: OpenAI-style ``error.message`` or the first characters."""
+def server_message(body: bytes, redact: Redactor) -> str:
+    """The human part of an error body (OpenAI-style ``error.message``, or the body), redacted, then cut."""
     text = body.decode("utf-8", errors="replace")
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError:
-        return text[:SNIPPET].strip() or "(empty body)"
+        return redact.cut(text, SNIPPET).strip() or "(empty body)"
     if isinstance(parsed, dict):
         error = parsed.get("error", parsed.get("detail", parsed))
         if isinstance(error, dict) and "message" in error:
-            return str(error["message"])[:SNIPPET]
-        return str(error)[:SNIPPET]
-    return text[:SNIPPET]
+            return redact.cut(str(error["message"]), SNIPPET)
+        return redact.cut(str(error), SNIPPET)
+    return redact.cut(text, SNIPPET)
 
 
-def parse_json_body(body: bytes) -> dict[str, Any]:
+def parse_json_body(body: bytes, redact: Redactor) -> dict[str, Any]:
     """Decode a JSON object body; anything else is a transient 'malformed JSON' failure."""
     text = body.decode("utf-8", errors="replace")
     try:
@@ -110,7 +98,7 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise TransientError(
             f"malformed JSON in the response body ({exc.msg} at character {exc.pos}); "
-            f"the body starts with {text[:60]!r}"
+            f"the body starts with {redact.cut(text, 60)!r}"
         ) from exc
     if not isinstance(parsed, dict):
         raise TransientError(f"malformed response: expected a JSON object, got {type(parsed).__name__}")
@@ -137,21 +125,18 @@ class ResilientClient:
         limiter: RateLimiter,
         concurrency: int,
         timeout_s: float,
-        auth: tuple[str, str] | None = None,
         auth_hint: str = "",
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.base_url = base_url.rstrip("/")
         self._headers = headers
-        self._auth = auth
         self.redact = Redactor(secrets)
         self.policy = policy
         self.limiter = limiter
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.auth_hint = auth_hint
-        self._rng = random.Random()  # jitter only changes timing, never results
         self._http: Any = None
         self._proxy: dict[str, Any] = {}
         self._gate: asyncio.Semaphore | None = None
@@ -214,15 +199,14 @@ class ResilientClient:
                 self._proxy = {}
 
     def _session_settings(self) -> tuple[dict[str, str], Any, Any]:
-        """Headers (with the Basic login: given, else from ``~/.netrc``), proxy and proxy login; read once.
+        """Headers (with a Basic login from ``~/.netrc``), proxy and proxy login; read once.
 
         The proxy comes from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``. aiohttp's own
         ``trust_env=True`` reads the proxy variables and the netrc file again for every request,
         each in a worker thread: at 64 requests in flight that cost a third of the client's CPU
         (py-spy), so they are resolved here, once per session. A netrc login is used only when no
-        other credential is configured.
+        other credential is configured. The netrc and proxy passwords join the redacted secrets.
         """
-        import aiohttp
         from aiohttp import helpers
         from yarl import URL
 
@@ -233,14 +217,15 @@ class ResilientClient:
             proxy, proxy_auth = None, None
         headers = dict(self._headers)
         has_header = any(k.lower() == "authorization" for k in headers)
-        if self._auth and has_header:
-            raise ValueError("a Basic login and an Authorization header cannot both be sent")
-        login = aiohttp.BasicAuth(*self._auth) if self._auth else None
-        if login is None and url.host and not has_header:
+        if url.host and not has_header:
             with contextlib.suppress(LookupError):
                 login = helpers.basicauth_from_netrc(helpers.netrc_from_env(), url.host)
-        if login is not None:
-            headers["Authorization"] = login.encode()
+                headers["Authorization"] = login.encode()
+                self.redact.add(login.password)
+                self.redact.add(headers["Authorization"].split(" ", 1)[-1])  # its base64 form
+        if proxy_auth is not None:
+            self.redact.add(proxy_auth.password)
+        self.redact.add(url_password(str(proxy or "")))
         return headers, proxy, proxy_auth
 
     # -- requests --------------------------------------------------------------------------------
@@ -276,52 +261,62 @@ class ResilientClient:
         attempt: Callable[[], Awaitable[tuple[T, int | None]]],
         estimated_tokens: int,
     ) -> T:
+        """Run ``attempt`` under the retry policy; a failure for good becomes :class:`RequestFailed`."""
         assert self._gate is not None, "requests must run inside ResilientClient.run"
-        last: TransientError | None = None
-        for number in range(self.policy.max_retries + 1):
+        attempts = 0
+
+        async def once() -> T:
+            nonlocal attempts
+            attempts += 1
             await self._wait_for_pause()
             await self.limiter.acquire(estimated_tokens)
             try:
                 async with self._gate:
                     result, used_tokens = await self._timed(attempt)
-                self.limiter.settle(estimated_tokens, used_tokens)
-                return result
-            except PermanentError as exc:
-                self.stats["failed"] += 1
-                raise RequestFailed(
-                    self.redact(f"{method} {path} failed: {exc.message}"), transient=False, status=exc.status
-                ) from None
             except TransientError as exc:
-                last = exc
-            self.transient_reasons[_reason(last.message)] += 1
-            if number == self.policy.max_retries:
-                break
-            if self.policy.gives_up_on(last.retry_after):
-                self.stats["failed"] += 1
-                raise RequestFailed(
-                    self.redact(
-                        f"{method} {path} failed: the server asked to wait {last.retry_after:.0f} s before "
-                        f"retrying ({last.message}), longer than model.max_retry_wait_s="
-                        f"{self.policy.max_retry_wait_s:g}"
-                    ),
-                    transient=True,
-                )
-            delay = self.policy.delay(number, last.retry_after, self._rng)
-            if last.retry_after is not None:
-                self._resume_at = max(self._resume_at, time.monotonic() + last.retry_after)
+                self.transient_reasons[_reason(exc.message)] += 1
+                if exc.retry_after is not None:  # the quota is shared: every request pauses
+                    self._resume_at = max(self._resume_at, time.monotonic() + exc.retry_after)
+                raise
+            self.limiter.settle(estimated_tokens, used_tokens)
+            return result
+
+        def before_sleep(error: TransientError, seconds: float) -> None:
             self.stats["retries"] += 1
-            LOGGER.debug("retrying %s %s in %.2f s after: %s", method, path, delay, self.redact(last.message))
-            await asyncio.sleep(delay)
-        assert last is not None
-        self.stats["failed"] += 1
-        attempts = self.policy.max_retries + 1
-        plural = "s" if attempts > 1 else ""
-        raise RequestFailed(
-            self.redact(
-                f"{method} {path} failed after {attempts} attempt{plural}; last error: {last.message}"
-            ),
-            transient=True,
-        )
+            reason = self.redact(error.message)
+            LOGGER.debug("retrying %s %s in %.2f s after: %s", method, path, seconds, reason)
+
+        try:
+            try:
+                return await once()  # most requests succeed at once: no retry machinery on that path
+            except TransientError as exc:
+                first: TransientError | None = exc
+
+            async def again() -> T:
+                nonlocal first
+                if first is not None:  # the policy decides on the first failure like on any other
+                    error, first = first, None
+                    raise error
+                return await once()
+
+            return await self.policy.async_retrying(before_sleep)(again)
+        except PermanentError as exc:
+            self.stats["failed"] += 1
+            raise RequestFailed(
+                self.redact(f"{method} {path} failed: {exc.message}"), transient=False, status=exc.status
+            ) from None
+        except TransientError as exc:
+            self.stats["failed"] += 1
+            if self.policy.gives_up_on(exc.retry_after):
+                message = (
+                    f"{method} {path} failed: the server asked to wait {exc.retry_after:.0f} s before "
+                    f"retrying ({exc.message}), longer than model.max_retry_wait_s="
+                    f"{self.policy.max_retry_wait_s:g}"
+                )
+            else:
+                tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+                message = f"{method} {path} failed after {tries}; last error: {exc.message}"
+            raise RequestFailed(self.redact(message), transient=True) from None
 
     async def _wait_for_pause(self) -> None:
         while (remaining := self._resume_at - time.monotonic()) > 0:
@@ -338,14 +333,14 @@ class ResilientClient:
         except asyncio.TimeoutError:
             raise TransientError(f"timed out after {self.timeout_s:g} s (model.timeout_s)") from None
         except aiohttp.ClientError as exc:
-            raise TransientError(f"connection error: {type(exc).__name__}: {exc}") from None
+            raise TransientError(f"connection error: {type(exc).__name__}: {self.redact(str(exc))}") from None
         finally:
             self._in_flight -= 1
 
     def _check_status(self, status: int, headers: Any, body: bytes) -> None:
         if status < 300:
             return
-        message = f"HTTP {status}: {server_message(body)}"
+        message = f"HTTP {status}: {server_message(body, self.redact)}"
         if is_retryable_status(status):
             raise TransientError(message, retry_after=parse_retry_after(dict(headers)))
         if status in (401, 403) and self.auth_hint:
@@ -366,7 +361,7 @@ class ResilientClient:
                     f"({type(exc).__name__}: {exc})"
                 ) from None
         self._check_status(response.status, response.headers, content)
-        body = parse_json_body(content)
+        body = parse_json_body(content, self.redact)
         return _checked(parse, body), _usage_tokens(body)
 
     async def _stream_attempt(
@@ -392,13 +387,14 @@ class ResilientClient:
                     except json.JSONDecodeError as exc:
                         raise TransientError(
                             f"malformed JSON in stream event {events + 1} ({exc.msg}); "
-                            f"it starts with {data[:60]!r}"
+                            f"it starts with {self.redact.cut(data, 60)!r}"
                         ) from exc
                     if not isinstance(event, dict):
                         raise TransientError(f"malformed stream event {events + 1}: expected a JSON object")
                     if "error" in event:
                         raise TransientError(
-                            f"the server reported an error mid-stream: {server_message(data.encode())}"
+                            "the server reported an error mid-stream: "
+                            f"{server_message(data.encode(), self.redact)}"
                         )
                     events += 1
                     used_tokens = _usage_tokens(event) or used_tokens

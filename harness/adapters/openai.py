@@ -25,9 +25,11 @@ each with its own seed. Seeds are sent per request (``seed``), derived from the 
 request's content hash and the sample index, so repeated runs are reproducible on servers that
 honour seeds; greedy requests use run seed 0, matching the response cache's keys.
 
-The API key is read from the environment variable named by ``model.api_key_env``. It is held
-only in the HTTP client's headers and scrubbed from every error message; it never enters the
-parameters, :meth:`OpenAIAdapter.info`, logs or results.
+The API key is read from the environment variable named by ``model.api_key_env``, a Basic login
+from ``~/.netrc``; a login in ``model.base_url`` or a key pasted into ``model.api_key_env`` is
+refused (:mod:`harness.secrets`). The key is held only in the HTTP client's headers and scrubbed
+from every error message; it never enters the parameters, :meth:`OpenAIAdapter.info`, logs or
+results.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +60,7 @@ from harness.adapters.http_ratelimit import RateLimiter, estimate_tokens
 from harness.adapters.http_retry import PermanentError, RetryPolicy
 from harness.errors import AdapterError, ConfigError
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
+from harness.secrets import check_config
 from harness.types import Capability, Completion, ModelInfo, Request, stable_hash
 
 LOGGER = logging.getLogger(__name__)
@@ -136,6 +139,7 @@ def _validate(params: OpenAIParams) -> None:
         )
     if parts.query or parts.fragment:
         raise ConfigError("model.base_url must not contain a query string or fragment")
+    check_config({"model": asdict(params)})
     checks = {
         "concurrency": params.concurrency >= 1,
         "timeout_s": params.timeout_s > 0,
@@ -179,21 +183,11 @@ class OpenAIAdapter(ModelAdapter):
         if api_key is not None:
             bearer = params.api_key_header.lower() == "authorization"
             headers[params.api_key_header] = f"Bearer {api_key}" if bearer else api_key
-        url = urlsplit(params.base_url)
         self.public_url = public_url(params.base_url)
-        # user:password in the URL becomes HTTP basic auth, so the URL itself never carries it
-        basic_auth = (url.username or "", url.password or "") if url.username or url.password else None
-        if basic_auth and api_key is not None and params.api_key_header.lower() == "authorization":
-            raise AdapterError(
-                f"model.base_url carries a user:password login and ${params.api_key_env} (model.api_key_env) "
-                "a key; both would go in the Authorization header. Remove the login from model.base_url, or "
-                "pass model.api_key_env=null (or model.api_key_header=<another header>)."
-            )
         self.client = ResilientClient(
             self.public_url,
             headers=headers,
-            secrets=[api_key, url.password],
-            auth=basic_auth,
+            secrets=[api_key],
             policy=RetryPolicy(
                 max_retries=params.max_retries,
                 backoff_initial_s=params.backoff_initial_s,

@@ -10,7 +10,6 @@ markup ever slip through.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import math
 from dataclasses import dataclass
@@ -97,14 +96,17 @@ class Scale:
         }
 
 
-def image_data_uri(path: Path) -> str | None:
-    """A data URI for a PNG, JPEG or SVG artifact (shown through <img>, which never runs scripts)."""
-    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}.get(
-        path.suffix.lower()
-    )
-    if mime is None:
-        return None
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+
+
+def image_mime(path: Path) -> str | None:
+    """The MIME type of a PNG, JPEG or SVG artifact by its suffix; None for anything else."""
+    return IMAGE_TYPES.get(path.suffix.lower())
+
+
+def image_data_uri(path: Path, data: bytes) -> str:
+    """A data URI of an image artifact's bytes (shown through <img>, which never runs scripts)."""
+    return f"data:{image_mime(path)};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 ENVIRONMENT_OPTIONS: dict[str, Any] = {
@@ -113,59 +115,19 @@ ENVIRONMENT_OPTIONS: dict[str, Any] = {
     "trim_blocks": True,
     "lstrip_blocks": True,
 }
-"""Compiled templates depend on these (autoescaping is compiled in), so they name the cache too."""
+"""Options of the one jinja2 environment: autoescaping of every template, undefined names are errors."""
 
 
-class TemplateBytecodeCache(jinja2.FileSystemBytecodeCache):
-    """jinja2's on-disk cache of compiled templates (keyed by each template's source checksum).
-
-    Compiling the report's templates took a third of rendering a report. jinja2 keys a compiled
-    template by its name and source only, so the directory is named by what else is compiled in:
-    the jinja2 version and :data:`ENVIRONMENT_OPTIONS` (a change of either starts a new cache). A
-    cache directory that cannot be read or written (a read-only home) only means templates are
-    compiled again. Like Python's own bytecode caches, it lives in the user's home
-    (``$RAI_HARNESS_HOME``), which other users must not be able to write.
-    """
-
-    def __init__(self, root: Path) -> None:
-        options = {key: getattr(value, "__name__", value) for key, value in ENVIRONMENT_OPTIONS.items()}
-        tag = hashlib.sha256(repr((jinja2.__version__, sorted(options.items()))).encode()).hexdigest()[:16]
-        directory = root / "templates" / tag
-        with contextlib.suppress(OSError):
-            directory.mkdir(parents=True, exist_ok=True)
-        super().__init__(str(directory))
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        """Load a stored compiled template; any unreadable cache (home not a directory) is a miss."""
-        with contextlib.suppress(OSError):
-            super().load_bytecode(bucket)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        """Store a compiled template; a failed write is not an error."""
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
-
-
+@lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The jinja2 environment: autoescaping on for every template, undefined names are errors.
 
-    One per ``$RAI_HARNESS_HOME`` and :data:`ENVIRONMENT_OPTIONS` per process (the bytecode
-    cache lives in the home and depends on the options), so a report drawing many runs loads
-    each template once.
+    One per process, so a report drawing many runs compiles each template once. Compiled
+    templates are never kept on disk: jinja2's bytecode cache loads them with ``marshal``, which
+    runs whatever code a file in the cache folder holds, and nothing read from the home folder may
+    run code (docs/security.md).
     """
-    from harness.home import home
-
-    return _environment(str(home()), repr(sorted(ENVIRONMENT_OPTIONS.items())))
-
-
-@lru_cache(maxsize=4)
-def _environment(home_dir: str, options: str) -> jinja2.Environment:
-    """A new environment for ``home_dir`` (``options`` only tells cached environments apart)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        bytecode_cache=TemplateBytecodeCache(Path(home_dir)),
-        **ENVIRONMENT_OPTIONS,
-    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), **ENVIRONMENT_OPTIONS)
     env.filters["num"] = format_number
     env.filters["ci"] = format_ci
     env.filters["sortkey"] = sort_key

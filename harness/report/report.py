@@ -27,10 +27,11 @@ from harness.report.frames import (
 )
 from harness.report.leaderboard import Leaderboard, build_leaderboard, leaderboard_frame
 from harness.report.markdown import leaderboard_document, report_markdown
-from harness.report.render import Scale, image_data_uri, render_page
+from harness.report.render import Scale, image_data_uri, image_mime, render_page
 from harness.report.sample_browser import group_filter_options, run_samples
 from harness.report.tables import write_tables
 from harness.store import ResponseCache
+from harness.untrusted import files_inside, read_file_inside
 
 MAX_IMAGE_BYTES = 5_000_000
 
@@ -170,14 +171,20 @@ def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
 
 
 def _images(runs: Sequence[LoadedRun]) -> list[dict[str, str]]:
+    """The runs' plots as data URIs: plain files inside each run directory, never through a link.
+
+    A run directory is untrusted (docs/security.md): a symbolic link named ``*.png`` could point
+    at any local file, which would then be embedded in a report that is shared.
+    """
     images = []
     for run in runs:
-        for path in sorted(run.path.rglob("*")):
-            if not path.is_file() or path.stat().st_size > MAX_IMAGE_BYTES:
+        for path in files_inside(run.path):
+            if image_mime(path) is None:
                 continue
-            uri = image_data_uri(path)
-            if uri:
-                images.append({"label": run.label, "name": path.relative_to(run.path).as_posix(), "uri": uri})
+            data = read_file_inside(run.path, path, MAX_IMAGE_BYTES)
+            if data is not None:
+                name = path.relative_to(run.path).as_posix()
+                images.append({"label": run.label, "name": name, "uri": image_data_uri(path, data)})
     return images
 
 

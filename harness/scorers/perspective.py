@@ -10,7 +10,9 @@ of 2026; after that this scorer can only be used against a compatible endpoint (
 The model behind the API is retrained without notice (Pozzobon et al. 2023), so the scorer's
 recorded version includes the month of the run: results scored in different months are not
 ranked together. Requests go one at a time at ``requests_per_second`` (the default quota is 1
-QPS), with exponential backoff on 429/5xx and network errors. A text that still fails scores
+QPS), retried on 408/409/429/5xx and network errors under the project's one retry policy
+(:mod:`harness.adapters.http_retry`: jittered exponential backoff from ``backoff_s``, honouring
+``Retry-After``). A text that still fails scores
 NaN with its reason in :attr:`Scorer.failures` (the instance is then counted as errored); a
 rejected key stops the run with one message. Empty texts score 0 without a request (the API
 rejects empty comments).
@@ -25,13 +27,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.adapters.http_retry import (
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+    is_retryable_status,
+    parse_retry_after,
+)
 from harness.errors import ConfigError
 from harness.scorers.base import Scorer, ScorerParams
+from harness.secrets import Redactor
 from harness.types import ScorerIdentity
 
 VERSION = "1"
 ENDPOINT = "https://commentanalyzer.googleapis.com/v1alpha1/comments:analyze"
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 AUTH_MARKERS = ("API_KEY_INVALID", "API key not valid", "PERMISSION_DENIED", "SERVICE_DISABLED")
 
 
@@ -74,6 +83,7 @@ class PerspectiveScorer(Scorer):
                 f"{params.api_key_env} (see developers.perspectiveapi.com); it is online only"
             )
         self._key = key
+        self._policy = RetryPolicy(max_retries=params.max_retries, backoff_initial_s=params.backoff_s)
         self._transport = transport
         self._sleep = sleep
         self._last_request = float("-inf")
@@ -102,7 +112,6 @@ class PerspectiveScorer(Scorer):
             return [self._score_one(client, text) for text in texts]
 
     def _score_one(self, client: Any, text: str) -> float:
-        import httpx
 
         if not text.strip():
             return 0.0
@@ -112,30 +121,34 @@ class PerspectiveScorer(Scorer):
             "languages": list(self.params.languages),
             "doNotStore": True,
         }
-        reason = "no attempt made"
-        for attempt in range(self.params.max_retries + 1):
-            if attempt:
-                self._sleep(self.params.backoff_s * 2 ** (attempt - 1))
-            self._throttle()
-            try:
-                response = client.post(self.params.endpoint, json=body)
-            except httpx.HTTPError as exc:
-                reason = f"{type(exc).__name__}: {self._redact(str(exc))}"
-                continue
-            if response.status_code == 200:
-                return self._summary_score(response.json())
-            detail = self._redact(response.text[:300])
-            if response.status_code in (401, 403) or any(marker in detail for marker in AUTH_MARKERS):
-                raise ConfigError(
-                    f"{self.where}: Perspective rejected the API key in {self.params.api_key_env} "
-                    f"(HTTP {response.status_code}); check the key and that the API is enabled "
-                    "for its project"
-                )
-            reason = f"HTTP {response.status_code}: {detail}"
-            if response.status_code not in RETRY_STATUSES:
-                break
-        self.failures[text] = reason
-        return float("nan")
+        try:
+            return self._policy.retrying(sleep=self._sleep)(self._attempt, client, body)
+        except (TransientError, PermanentError) as exc:
+            self.failures[text] = exc.message
+            return float("nan")
+
+    def _attempt(self, client: Any, body: dict[str, Any]) -> float:
+        """One request; transient failure (429, 5xx, network) raise TransientError, others PermanentError."""
+        import httpx
+
+        self._throttle()
+        try:
+            response = client.post(self.params.endpoint, json=body)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{type(exc).__name__}: {self._redact(str(exc))}") from None
+        if response.status_code == 200:
+            return self._summary_score(response.json())
+        detail = self._redact(response.text)[:300]  # redacted before it is cut
+        if response.status_code in (401, 403) or any(marker in detail for marker in AUTH_MARKERS):
+            raise ConfigError(
+                f"{self.where}: Perspective rejected the API key in {self.params.api_key_env} "
+                f"(HTTP {response.status_code}); check the key and that the API is enabled "
+                "for its project"
+            )
+        message = f"HTTP {response.status_code}: {detail}"
+        if is_retryable_status(response.status_code):
+            raise TransientError(message, retry_after=parse_retry_after(dict(response.headers)))
+        raise PermanentError(message, status=response.status_code)
 
     def _summary_score(self, payload: dict[str, Any]) -> float:
         try:
@@ -155,4 +168,4 @@ class PerspectiveScorer(Scorer):
         self._last_request = time.monotonic()
 
     def _redact(self, message: str) -> str:
-        return message.replace(self._key, "<redacted>")
+        return Redactor([self._key])(message)

@@ -5,7 +5,8 @@ match are looked up by DOI, arXiv id or title. Every HTTP answer (including "not
 in an SQLite cache keyed by URL, so a re-run or a resumed run asks nothing twice and results
 stay reproducible. Requests to one host are spaced by ``min_interval_s`` and carry a
 ``User-Agent`` with the contact address (``mailto``) that both services ask polite clients for;
-429 and 5xx answers are retried with exponential backoff that honours ``Retry-After``. A lookup
+408, 409, 429 and 5xx answers are retried under the project's one retry policy
+(:mod:`harness.adapters.http_retry`: jittered exponential backoff that honours ``Retry-After``). A lookup
 that still fails raises :class:`ResolverError`: the runner then records the instance as errored
 instead of guessing (fail closed).
 
@@ -25,6 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from harness.adapters.http_retry import (
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+    is_retryable_status,
+    parse_retry_after,
+)
 from harness.errors import ConfigError
 from scenarios.citations.normalize import normalize_arxiv, normalize_doi
 from scenarios.citations.records import BibRecord
@@ -33,7 +41,6 @@ if TYPE_CHECKING:  # imported when a client is built: 0.1 s that offline runs ne
     import httpx
 
 USER_AGENT = "rai-harness-citations/1.0"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class ResolverError(RuntimeError):
@@ -92,6 +99,7 @@ class PoliteClient:
         self.mailto = mailto
         self.min_interval_s = min_interval_s
         self.max_retries = max_retries
+        self._policy = RetryPolicy(max_retries=max_retries, backoff_initial_s=1.0)
         self._http = httpx.Client(
             transport=transport, timeout=timeout_s, headers={"User-Agent": agent}, follow_redirects=True
         )
@@ -101,8 +109,6 @@ class PoliteClient:
 
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any | None:
         """The JSON body of a 200 answer, None for 404; cached either way."""
-        import httpx  # already imported by __init__; kept local so offline runs never import it
-
         key = f"{url}?{urlencode(sorted((params or {}).items()))}" if params else url
         cached = self.cache.get(key)
         if cached is not None:
@@ -110,28 +116,39 @@ class PoliteClient:
         query = dict(params or {})
         if self.mailto:
             query["mailto"] = self.mailto
-        last_problem = ""
-        for attempt in range(self.max_retries + 1):
-            self._wait_turn(urlsplit(url).netloc)
-            try:
-                response = self._http.get(url, params=query)
-            except httpx.TransportError as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-                self._sleep(2.0**attempt)
-                continue
-            if response.status_code == 200:
-                body = response.json()
-                self.cache.put(key, 200, body)
-                return body
-            if response.status_code == 404:
-                self.cache.put(key, 404, None)
-                return None
-            last_problem = f"HTTP {response.status_code}"
-            if response.status_code not in RETRY_STATUSES:
-                break
-            retry_after = response.headers.get("Retry-After", "")
-            self._sleep(float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 2.0**attempt)
-        raise ResolverError(f"lookup of {url} failed after {self.max_retries + 1} attempts ({last_problem})")
+        attempts = 0
+
+        def once() -> Any | None:
+            nonlocal attempts
+            attempts += 1
+            return self._fetch(url, query, key)
+
+        try:
+            return self._policy.retrying(sleep=self._sleep)(once)
+        except (TransientError, PermanentError) as exc:
+            tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+            raise ResolverError(f"lookup of {url} failed after {tries} ({exc.message})") from None
+
+    def _fetch(self, url: str, query: dict[str, Any], key: str) -> Any | None:
+        """One GET: the body of a 200 (cached), None for a 404 (cached); failures raise for the policy."""
+        import httpx  # already imported by __init__; kept local so offline runs never import it
+
+        self._wait_turn(urlsplit(url).netloc)
+        try:
+            response = self._http.get(url, params=query)
+        except httpx.TransportError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code == 200:
+            body = response.json()
+            self.cache.put(key, 200, body)
+            return body
+        if response.status_code == 404:
+            self.cache.put(key, 404, None)
+            return None
+        message = f"HTTP {response.status_code}"
+        if is_retryable_status(response.status_code):
+            raise TransientError(message, retry_after=parse_retry_after(dict(response.headers)))
+        raise PermanentError(message, status=response.status_code)
 
     def _wait_turn(self, host: str) -> None:
         previous = self._last.get(host)

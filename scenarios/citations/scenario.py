@@ -16,7 +16,6 @@ BibTeX, CSL-JSON or a DBLP XML dump); for the embedded reference model (model id
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -300,12 +299,9 @@ class CitationsScenario(Scenario):
 
     def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
         """``citations_fabricated.csv``: each fabricated citation with the closest real title."""
-        path = run_dir / ARTIFACT
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=ARTIFACT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(fabricated_rows(frame))
-        return [path]
+        from harness.report.tables import write_rows  # formula-safe CSV
+
+        return [write_rows(fabricated_rows(frame), list(ARTIFACT_COLUMNS), run_dir / ARTIFACT)]
 
     def summary(self, metrics: list[MetricValue]) -> list[str]:
         """Headline rates with their CIs."""

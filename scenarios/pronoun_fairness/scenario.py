@@ -247,7 +247,9 @@ class PronounFairnessScenario(Scenario):
         if not rows:
             return []
         table_path = run_dir / TABLE_NAME
-        pd.DataFrame(rows).to_csv(table_path, index=False)
+        from harness.report.tables import write_csv  # formula-safe CSV
+
+        write_csv(pd.DataFrame(rows), table_path)
         points = [
             SharePoint(r["occupation"], r["bls_pct_women"] / 100.0, r["she_share"], r["ci_low"], r["ci_high"])
             for r in rows

@@ -158,7 +158,9 @@ def write_dose_response(frame: pd.DataFrame, metrics: list[MetricValue], run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     table = dose_response_table(frame, metrics)
     written = [run_dir / TABLE_FILE]
-    table.to_csv(written[0], index=False)
+    from harness.report.tables import write_csv  # formula-safe CSV
+
+    write_csv(table, written[0])
     for plot, name in ((plot_vs_prefix_length, PREFIX_PLOT), (plot_vs_duplication, DUPLICATION_PLOT)):
         path = plot(table, run_dir / name)
         if path is not None:

@@ -99,12 +99,15 @@ def test_missing_api_key_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> N
         OpenAIAdapter(OpenAIParams(base_url="http://127.0.0.1:1/v1", api_key_env="RAI_TEST_MISSING_KEY"))
 
 
-def test_a_url_login_and_a_bearer_key_are_refused_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAI_TEST_KEY", "sk-planted")
-    with pytest.raises(AdapterError) as error:
-        OpenAIAdapter(OpenAIParams(base_url="http://user:pw@127.0.0.1:1/v1", api_key_env="RAI_TEST_KEY"))
-    assert "both would go in the Authorization header" in str(error.value)
-    assert "sk-planted" not in str(error.value) and "pw" not in str(error.value)
+def test_a_url_login_or_a_pasted_key_is_refused_without_repeating_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as error:
+        OpenAIAdapter(OpenAIParams(base_url="http://user:pw-canary@127.0.0.1:1/v1", api_key_env=None))
+    assert "model.base_url holds a URL with a user:password login" in str(error.value)
+    assert "~/.netrc" in str(error.value) and "canary" not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        OpenAIAdapter(OpenAIParams(base_url="http://127.0.0.1:1/v1", api_key_env="sk-proj-canary"))
+    assert "model.api_key_env must name an environment variable" in str(error.value)
+    assert "canary" not in str(error.value)
 
 
 def test_rejected_key_fails_at_start_without_revealing_it(monkeypatch: pytest.MonkeyPatch) -> None:

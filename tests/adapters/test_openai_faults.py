@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +12,6 @@ from harness.adapters.openai import OpenAIAdapter, OpenAIParams
 from harness.store import RunDirectory
 from tests.servers.openai_fault_server import FAULTS, Behaviour, FaultConfig, FaultServer
 from tests.servers.tiny_scenario import run_tiny
-
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
 
 
 def adapter_for(server: FaultServer, **overrides: Any) -> OpenAIAdapter:
@@ -88,38 +81,3 @@ def test_failures_after_retries_are_recorded_as_errors_never_scored(tmp_path: Pa
         assert "HTTP 500: internal error" in records[instance_id]["error"]
     mean = next(m for m in metrics if m.name == "sample_words" and m.group is None)
     assert (mean.n, mean.n_errors) == (20 - errors, errors)
-
-
-def test_the_api_key_never_reaches_the_run_directory_or_the_console(tmp_path: Path) -> None:
-    key = f"sk-rai-planted-{uuid.uuid4().hex}"
-    env = {**os.environ, "RAI_TEST_PLANTED_KEY": key, "PYTHONPATH": str(REPO)}
-    faults = FaultConfig(rate=0.3, kinds=("server_error", "rate_limit"), seed=7)
-    behaviour = Behaviour(api_key=key, echo_credentials_in_errors=True)
-    run_dir = tmp_path / "run"
-    with FaultServer(faults, behaviour) as server:
-        command = [
-            str(BIN / "harness"),
-            "scenario=pronoun_fairness",
-            "model=openai",
-            f"model.base_url={server.base_url}",
-            "model.api_key_env=RAI_TEST_PLANTED_KEY",
-            "model.max_retries=0",
-            "limit=16",
-            "progress=false",
-            "cache.enabled=false",
-            f"hydra.run.dir={run_dir}",
-        ]
-        done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        sent = {record.authorization for record in server.state.records}
-    assert sent == {f"Bearer {key}"}  # the key was used on every request ...
-    files = [p for p in run_dir.rglob("*") if p.is_file()]
-    assert any(p.name == "run.json" for p in files), done.stderr[-2000:]
-    texts = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in files}
-    texts["stdout"], texts["stderr"] = done.stdout, done.stderr
-    leaked = [where for where, text in texts.items() if key in text or key[3:20] in text]
-    assert leaked == []  # ... and appears nowhere
-    samples = texts[str(run_dir / "pronoun_fairness" / "samples.jsonl")]
-    assert "Bearer ***" in samples  # the server echoed it into errors that were recorded, redacted
-    manifest = json.loads((run_dir / "pronoun_fairness" / "run.json").read_text())
-    assert manifest["model"]["extra"]["base_url"] == server.base_url
-    assert manifest["config"]["model"]["api_key_env"] == "RAI_TEST_PLANTED_KEY"

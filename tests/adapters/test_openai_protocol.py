@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from datetime import datetime, timezone
@@ -9,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from harness.adapters.http_client import Redactor, parse_json_body, server_message
+from harness.adapters.http_client import parse_json_body, server_message
 from harness.adapters.http_openai import (
     ChoiceStream,
     LogprobsMissing,
@@ -22,8 +23,15 @@ from harness.adapters.http_openai import (
     render_chat_as_text,
 )
 from harness.adapters.http_ratelimit import RateLimiter, TokenBucket, estimate_tokens
-from harness.adapters.http_retry import RetryPolicy, TransientError, is_retryable_status, parse_retry_after
+from harness.adapters.http_retry import (
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+    is_retryable_status,
+    parse_retry_after,
+)
 from harness.adapters.openai import derive_seed, public_url
+from harness.secrets import Redactor
 from harness.types import ChatMessage
 
 
@@ -204,17 +212,34 @@ def test_malformed_json_body_message_quotes_the_body() -> None:
         r"malformed JSON in the response body \(Expecting value at character 13\); the body starts with '\{"
     )
     with pytest.raises(TransientError, match=expected):
-        parse_json_body(b'{"choices": [<!-- proxy error -->')
+        parse_json_body(b'{"choices": [<!-- proxy error -->', Redactor())
     with pytest.raises(TransientError, match="expected a JSON object"):
-        parse_json_body(b"[1, 2]")
+        parse_json_body(b"[1, 2]", Redactor())
 
 
 def test_server_message_prefers_the_openai_error_message() -> None:
-    assert (
-        server_message(b'{"error": {"message": "model not found", "type": "invalid"}}') == "model not found"
-    )
-    assert server_message(b"<html>Bad gateway</html>") == "<html>Bad gateway</html>"
-    assert server_message(b"") == "(empty body)"
+    body = b'{"error": {"message": "model not found", "type": "invalid"}}'
+    assert server_message(body, Redactor()) == "model not found"
+    assert server_message(b"<html>Bad gateway</html>", Redactor()) == "<html>Bad gateway</html>"
+    assert server_message(b"", Redactor()) == "(empty body)"
+
+
+KEY = "sk-rai-canary-" + "0123456789abcdef" * 3
+
+
+@pytest.mark.parametrize("padding", [150, 180, 190, 199])
+def test_server_text_is_redacted_before_it_is_cut(padding: int) -> None:
+    redact = Redactor([KEY])
+    for body in (
+        ("x" * padding + KEY).encode(),
+        json.dumps({"error": {"message": "y" * padding + KEY}}).encode(),
+    ):
+        message = server_message(body, redact)
+        assert len(message) <= 200
+        assert not any(KEY[i : i + 8] in message for i in range(len(KEY) - 7)), message
+    with pytest.raises(TransientError) as caught:
+        parse_json_body(("{" + KEY).encode(), redact)
+    assert KEY[:12] not in str(caught.value)
 
 
 def test_stream_assembles_choices_by_index() -> None:
@@ -310,3 +335,42 @@ def test_continuation_score_errors_are_specific() -> None:
 def test_redactor_scrubs_every_secret() -> None:
     redact = Redactor(["sk-abc", None, "pw"])
     assert redact("Bearer sk-abc and pw") == "Bearer *** and ***"
+    assert Redactor([KEY])(f"key {KEY[:20]}... rejected") == "key *** rejected"  # a truncated echo
+    assert Redactor()("proxy http://user:pass@proxy:3128 down") == "proxy http://***@proxy:3128 down"
+
+
+def test_the_retry_policy_retries_transient_errors_only_and_honours_the_server() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_retries=3, backoff_initial_s=0.5, backoff_max_s=4.0, max_retry_wait_s=60)
+    outcomes = iter([TransientError("HTTP 429", retry_after=7.0), TransientError("HTTP 503"), "ok"])
+
+    def call() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert policy.retrying(sleep=sleeps.append)(call) == "ok"
+    assert sleeps[0] == 7.0 and 0 <= sleeps[1] <= 1.0  # Retry-After exactly, then the second jitter window
+    calls: list[int] = []
+
+    def permanent() -> None:
+        calls.append(1)
+        raise PermanentError("HTTP 400: bad request", status=400)
+
+    with pytest.raises(PermanentError):
+        policy.retrying(sleep=sleeps.append)(permanent)
+    assert len(calls) == 1  # a user error is never retried
+
+    def transient(retry_after: float | None) -> None:
+        calls.append(1)
+        raise TransientError("HTTP 500", retry_after=retry_after)
+
+    calls.clear()
+    with pytest.raises(TransientError):
+        policy.retrying(sleep=lambda _: None)(transient, None)
+    assert len(calls) == 4  # max_retries + 1 attempts, then the last error (fail closed)
+    calls.clear()
+    with pytest.raises(TransientError):
+        policy.retrying(sleep=lambda _: None)(transient, 61.0)
+    assert len(calls) == 1  # a wait longer than max_retry_wait_s gives up at once

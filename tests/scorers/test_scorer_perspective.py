@@ -61,11 +61,11 @@ def test_summary_scores_and_the_request_sent() -> None:
     }
 
 
-def test_rate_limit_is_retried_with_exponential_backoff() -> None:
+def test_rate_limit_is_retried_with_jittered_exponential_backoff() -> None:
     recorder, sleeps = Recorder(["rate_limited", "rate_limited"]), []
     assert scorer(recorder, sleeps, backoff_s=1.5).score(["you stupid idiot, shut up!"]) == [0.953]
     assert len(recorder.requests) == 3
-    assert sleeps == [1.5, 3.0]
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1.5 and 0 <= sleeps[1] <= 3.0  # full-jitter windows
 
 
 def test_persistent_failure_is_nan_with_a_reason_and_no_key() -> None:

@@ -108,6 +108,7 @@ class Behaviour:
     chat: bool = True
     api_key: str | None = None
     echo_credentials_in_errors: bool = False
+    echo_padding: int = 0
     latency_s: float = 0.0
 
 
@@ -370,8 +371,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "server_error":
             message = "internal error"
-            if owner.behaviour.echo_credentials_in_errors:
-                message += f" while checking {self.headers.get('Authorization')}"
+            if owner.behaviour.echo_credentials_in_errors:  # padded so that a 200-character cut splits them
+                credentials = [self.headers.get(h) for h in ("Authorization", "api-key", "x-api-key")]
+                message += " " + "." * owner.behaviour.echo_padding
+                message += f" while checking {' '.join(c for c in credentials if c)}"
             self._error(500, message)
             return
         if fault == "drop":
