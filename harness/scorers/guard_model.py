@@ -236,7 +236,7 @@ class GuardModelScorer(Scorer):
 
         def parse(body: dict[str, Any]) -> tuple[str, list[dict[str, float]] | None]:
             output = choice_texts(body, chat)[0]
-            return output, first_token_alternatives(body, chat)
+            return output, None if p.logprobs is False else first_token_alternatives(body, chat)
 
         tokens = estimate_tokens(len(prompt), p.max_tokens)
         return lambda: self.endpoint.client.post_json(path, payload, parse, tokens)
