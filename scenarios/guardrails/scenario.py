@@ -12,7 +12,7 @@ measured.
 Metrics, at the configured threshold (Llama Guard, Inan et al. 2023; XSTest, Röttger et al. 2024):
 
 * ``harmful_pass_through_rate`` – share of harmful texts the guard lets through (false negative
-  rate); overall, by ``kind`` (prompt / response) and by ``category``;
+  rate); overall, by ``kind`` (prompt / response), by ``category`` and by identity ``group``;
 * ``benign_over_block_rate`` – share of benign texts it blocks (false positive rate), likewise;
 * both per identity ``group``, with the gap between groups and pairwise differences, from the
   shared disparity layer (:meth:`GuardrailsScenario.disparities`);
@@ -48,7 +48,11 @@ from scenarios.guardrails import data
 
 PASS_THROUGH = "harmful_pass_through_rate"
 OVER_BLOCK = "benign_over_block_rate"
-BREAKDOWNS = ("kind", "category")
+BREAKDOWNS = ("kind",)
+"""Breakdowns with the template-clustered bootstrap (each kind has dozens of templates)."""
+WILSON_BREAKDOWNS = ("category", "group")
+"""Breakdowns with a Wilson interval per value: a group has one text per template, a category few."""
+RATES = {PASS_THROUGH: "passed_through", OVER_BLOCK: "over_blocked"}
 RANKING = {"auc": "ROC AUC", "auprc": "average precision (AUPRC)"}
 MEMO_SIZE = 100_000
 
@@ -165,7 +169,8 @@ class GuardrailsScenario(Scenario):
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
         """Declared rates, per-group rates with Wilson intervals, and AUC / AUPRC with bootstrap intervals."""
         values = declared_metric_values(self.metrics(), frame, self.context)
-        values += self._group_rates(frame)
+        for key in WILSON_BREAKDOWNS:
+            values += breakdown_rates(frame, key)
         values += self._ranking(frame)
         for value in values:
             value.extra.update(
@@ -176,36 +181,6 @@ class GuardrailsScenario(Scenario):
                 }
             )
         return values
-
-    def _group_rates(self, frame: pd.DataFrame) -> list[MetricValue]:
-        results = []
-        if "group" not in frame:
-            return results
-        errored = frame["error"].notna() if "error" in frame else pd.Series(False, index=frame.index)
-        for name, column in ((PASS_THROUGH, "passed_through"), (OVER_BLOCK, "over_blocked")):
-            if column not in frame:
-                continue
-            rows = frame[~errored & frame["group"].notna()]
-            values = pd.to_numeric(rows[column], errors="coerce")
-            for group in sorted(rows["group"].unique()):
-                chosen = values[(rows["group"] == group).to_numpy()].dropna()
-                estimate = stats.wilson_interval(int(chosen.sum()), len(chosen))
-                results.append(
-                    MetricValue(
-                        name=name,
-                        value=estimate.value,
-                        ci_low=estimate.low,
-                        ci_high=estimate.high,
-                        n=len(chosen),
-                        n_errors=int((errored & (frame["group"] == group)).sum()),
-                        ci_method=estimate.method,
-                        direction="lower_is_better",
-                        unit="proportion",
-                        group={"group": group},
-                        extra={"value": column},
-                    )
-                )
-        return results
 
     def _ranking(self, frame: pd.DataFrame) -> list[MetricValue]:
         usable = frame[frame["error"].isna()] if "error" in frame else frame
@@ -276,6 +251,45 @@ class GuardrailsScenario(Scenario):
                 "most over-blocked groups: " + ", ".join(f"{m.group['group']} {m.value:.3f}" for m in worst)
             )
         return lines
+
+
+def breakdown_rates(frame: pd.DataFrame, key: str) -> list[MetricValue]:
+    """Pass-through and over-block rates for each value of ``key`` that has texts of that label.
+
+    Wilson intervals (each text its own unit): never zero-width, and they cover at the nominal
+    rate down to a couple of dozen texts, where a percentile bootstrap of a rare event does not.
+    """
+    if key not in frame:
+        return []
+    errored = frame["error"].notna().to_numpy() if "error" in frame else np.zeros(len(frame), dtype=bool)
+    groups = frame.groupby(key, sort=True, dropna=True).indices
+    results = []
+    for name, column in RATES.items():
+        if column not in frame:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for value, rows in groups.items():
+            chosen = values[rows][~errored[rows]]
+            chosen = chosen[~np.isnan(chosen)]
+            if chosen.size == 0:
+                continue
+            estimate = stats.wilson_interval(int(chosen.sum()), int(chosen.size))
+            results.append(
+                MetricValue(
+                    name=name,
+                    value=estimate.value,
+                    ci_low=estimate.low,
+                    ci_high=estimate.high,
+                    n=int(chosen.size),
+                    n_errors=int(errored[rows].sum()),
+                    ci_method=estimate.method,
+                    direction="lower_is_better",
+                    unit="proportion",
+                    group={key: value.item() if isinstance(value, np.generic) else value},
+                    extra={"value": column},
+                )
+            )
+    return results
 
 
 def decision(score: float, label: str, threshold: float) -> dict[str, Any]:
