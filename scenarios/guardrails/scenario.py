@@ -14,8 +14,8 @@ Metrics, at the configured threshold (Llama Guard, Inan et al. 2023; XSTest, Rö
 * ``harmful_pass_through_rate`` – share of harmful texts the guard lets through (false negative
   rate); overall, by ``kind`` (prompt / response), by ``category`` and by identity ``group``;
 * ``benign_over_block_rate`` – share of benign texts it blocks (false positive rate), likewise;
-* both per identity ``group``, with the gap between groups and pairwise differences, from the
-  shared disparity layer (:meth:`GuardrailsScenario.disparities`);
+* both per identity ``group`` and per ``category`` with Wilson intervals (each group has one
+  text per template, so its texts are independent units);
 * ``auc`` and ``auprc`` – ROC AUC and average precision of the scores (sklearn) with a bootstrap
   interval, when the scores are continuous (a guard that only answers 0 or 1 has no ranking to
   measure; they are then reported without a value and a note).
