@@ -465,8 +465,9 @@ def _draws(groups: _Groups, resamples: int, seed: int) -> np.ndarray:
     covariance = groups.correlation * np.outer(groups.se, groups.se)
     rng = np.random.default_rng(seed)
     normal = rng.multivariate_normal(np.zeros(groups.se.size), covariance, size=resamples, method="eigh")
-    df = np.maximum(groups.df, 1.0)
-    scale = np.where(np.isfinite(groups.df), np.sqrt(rng.chisquare(df, size=normal.shape) / df), 1.0)
+    finite = np.isfinite(groups.df)
+    df = np.where(finite, np.maximum(groups.df, 1.0), 1.0)
+    scale = np.where(finite, np.sqrt(rng.chisquare(df, size=normal.shape) / df), 1.0)
     return normal / scale
 
 
@@ -545,7 +546,8 @@ def _no_gap_p_value(
     Whole clusters keep their rows: with clusters inside groups, the clusters' group labels are
     shuffled (``independent``); with clusters that hold every group (matched tuples), the groups
     are shuffled within each cluster (``samples``). The statistic is the range of the groups'
-    means of cluster means. Other designs get NaN, and :func:`disparity` uses the max-T test.
+    means of cluster means. Other designs (and groups of one cluster, which scipy cannot permute)
+    get NaN, and :func:`disparity` uses the max-T test.
     """
     from scipy import stats as sps
 
@@ -565,12 +567,12 @@ def _no_gap_p_value(
         "vectorized": True,
         "rng": np.random.default_rng(seed),
     }
-    if (present.sum(axis=1) == 1).all():
-        owner = np.argmax(present, axis=1)
+    owner = np.argmax(present, axis=1)
+    if (present.sum(axis=1) == 1).all() and (np.bincount(owner, minlength=k) >= 2).all():
         cell = sums[np.arange(g), owner] / counts[np.arange(g), owner]
         samples = [cell[owner == j] for j in range(k)]
         return float(sps.permutation_test(samples, spread, permutation_type="independent", **options).pvalue)
-    if present.all():
+    if present.all() and g >= 2:
         cells = sums / counts
         samples = [cells[:, j] for j in range(k)]
         return float(sps.permutation_test(samples, spread, permutation_type="samples", **options).pvalue)
