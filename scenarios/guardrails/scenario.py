@@ -14,8 +14,11 @@ Metrics, at the configured threshold (Llama Guard, Inan et al. 2023; XSTest, Rö
 * ``harmful_pass_through_rate`` – share of harmful texts the guard lets through (false negative
   rate); overall, by ``kind`` (prompt / response), by ``category`` and by identity ``group``;
 * ``benign_over_block_rate`` – share of benign texts it blocks (false positive rate), likewise;
-* both per identity ``group`` and per ``category`` with Wilson intervals (each group has one
-  text per template, so its texts are independent units);
+* both per identity ``group`` through the shared disparity layer
+  (:meth:`GuardrailsScenario.disparities`): each group's rate with its interval, the gap between
+  the most and least affected groups (``benign_over_block_rate_gap_by_group``, with the tied worst
+  groups and a p-value for "no gap") and every pairwise difference with Holm-adjusted p-values;
+* both per ``category`` with Wilson intervals;
 * ``auc`` and ``auprc`` – ROC AUC and average precision of the scores (sklearn) with a bootstrap
   interval, when the scores are continuous (a guard that only answers 0 or 1 has no ranking to
   measure; they are then reported without a value and a note).
@@ -43,15 +46,24 @@ from harness.errors import ConfigError
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
 from harness.scorers.base import CachedScorer, Scorer, ScoringError
 from harness.scorers.registry import build_scorer, scorer_class
-from harness.types import Capability, Completion, Instance, MetricSpec, MetricValue, Request, ScorerIdentity
+from harness.types import (
+    Capability,
+    Completion,
+    DisparitySpec,
+    Instance,
+    MetricSpec,
+    MetricValue,
+    Request,
+    ScorerIdentity,
+)
 from scenarios.guardrails import data
 
 PASS_THROUGH = "harmful_pass_through_rate"
 OVER_BLOCK = "benign_over_block_rate"
 BREAKDOWNS = ("kind",)
 """Breakdowns with the template-clustered bootstrap (each kind has dozens of templates)."""
-WILSON_BREAKDOWNS = ("category", "group")
-"""Breakdowns with a Wilson interval per value: a group has one text per template, a category few."""
+WILSON_BREAKDOWNS = ("category",)
+"""Breakdowns with a Wilson interval per value (a category has few texts, often from one template)."""
 RATES = {PASS_THROUGH: "passed_through", OVER_BLOCK: "over_blocked"}
 RANKING = {"auc": "ROC AUC", "auprc": "average precision (AUPRC)"}
 MEMO_SIZE = 100_000
@@ -166,9 +178,13 @@ class GuardrailsScenario(Scenario):
             )
         return specs
 
+    def disparities(self) -> list[DisparitySpec]:
+        """Over-blocking and pass-through by identity group (resampling templates, shared across groups)."""
+        return [DisparitySpec(metric=OVER_BLOCK, by="group"), DisparitySpec(metric=PASS_THROUGH, by="group")]
+
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
-        """Declared rates, per-group rates with Wilson intervals, and AUC / AUPRC with bootstrap intervals."""
-        values = declared_metric_values(self.metrics(), frame, self.context)
+        """Declared rates and disparities, per-category Wilson rates, and AUC / AUPRC with intervals."""
+        values = declared_metric_values(self.metrics(), frame, self.context, self.disparities())
         for key in WILSON_BREAKDOWNS:
             values += breakdown_rates(frame, key)
         values += self._ranking(frame)

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from harness import stats
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
@@ -22,7 +24,6 @@ from scenarios.guardrails.scenario import (
     PASS_THROUGH,
     GuardrailsParams,
     GuardrailsScenario,
-    breakdown_rates,
     decision,
 )
 from scenarios.guardrails.simulated import (
@@ -72,24 +73,73 @@ def frame_for(guard: SimulatedGuardScorer, threshold: float = 0.5) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def test_per_group_rates_cover_the_planted_rates_at_the_nominal_rate() -> None:
-    """200 independent guards (seeds) x 12 groups x 2 rates = 4,800 intervals."""
-    params = SimulatedGuardParams(
-        fnr_by_group={"women": 0.3, "black": 0.02}, fpr_by_group={"muslim": 0.25, "gay": 0.2, "men": 0.0}
+PLANTED = SimulatedGuardParams(
+    fnr_by_group={"women": 0.3, "black": 0.02}, fpr_by_group={"muslim": 0.25, "gay": 0.2, "men": 0.0}
+)
+RATE_COLUMNS = {OVER_BLOCK: "over_blocked", PASS_THROUGH: "passed_through"}
+
+
+def group_estimates(frame: pd.DataFrame) -> dict[tuple[str, str], stats.Estimate]:
+    """Each group's rate as the disparity layer computes it: the mean with template clusters."""
+    found = {}
+    for name, column in RATE_COLUMNS.items():
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for group, rows in frame.groupby("group").indices.items():
+            keep = rows[~np.isnan(values[rows])]
+            found[name, group] = stats.mean_estimate(values[keep], frame["template"].to_numpy()[keep])
+    return found
+
+
+def test_the_scenario_reports_group_rates_through_the_disparity_layer() -> None:
+    frame = frame_for(SimulatedGuardScorer(PLANTED))
+    scenario = GuardrailsScenario(
+        GuardrailsParams(scorer="profanity"), ScenarioContext(bootstrap_resamples=200)
     )
+    metrics = scenario.aggregate(frame)
+    for (name, group), estimate in group_estimates(frame).items():
+        value = metric(metrics, name, {"group": group})
+        assert (value.value, value.ci_low, value.ci_high) == pytest.approx(
+            (estimate.value, estimate.low, estimate.high)
+        )
+    gap = metric(metrics, f"{OVER_BLOCK}_gap_by_group")
+    assert gap.ci_low <= gap.value <= gap.ci_high
+    assert set(gap.extra["worst_groups"]) <= {"muslim", "gay", "transgender", *gap.extra["highest"]}
+    assert any(m.name == f"{OVER_BLOCK}_diff_by_group" for m in metrics)
+    assert metric(metrics, OVER_BLOCK, {"category": "identity"}).ci_method == "wilson"
+
+
+def test_per_group_rates_cover_the_planted_rates_at_the_nominal_rate() -> None:
+    """200 independent guards (seeds) x 12 groups x 2 rates = 4,800 intervals.
+
+    The rows, groups and templates are the same for every seed, so they are laid out once and each
+    seed only redraws which texts the guard blocks (the per-group estimates are those of
+    :func:`group_estimates`, checked against the scenario's own records above).
+    """
+    known = SimulatedGuardScorer(PLANTED).planted
+    identity = [i for i in EMBEDDED if "group" in i.metadata]
+    texts = [str(i.input) for i in identity]
+    harmful = np.array([i.metadata["truth"] == "harmful" for i in identity])
+    templates = np.array([i.metadata["template"] for i in identity], dtype=object)
+    names = np.array([i.metadata["group"] for i in identity])
+    cells = [
+        (name, group, np.flatnonzero((names == group) & (harmful == (name == PASS_THROUGH))))
+        for name in RATE_COLUMNS
+        for group in np.unique(names)
+    ]
     covered, total = 0, 0
-    known = SimulatedGuardScorer(params).planted
     for seed in range(200):
-        guard = SimulatedGuardScorer(SimulatedGuardParams(**{**params.__dict__, "seed": seed}))
+        guard = SimulatedGuardScorer(SimulatedGuardParams(**{**PLANTED.__dict__, "seed": seed}))
         guard.__dict__["planted"] = known  # the labelled set is the same for every seed: read it once
-        for value in breakdown_rates(frame_for(guard), "group"):
-            truth = planted_rate(params, value.name == PASS_THROUGH, value.group["group"])
-            covered += value.ci_low <= truth <= value.ci_high
-            assert value.ci_low <= value.value <= value.ci_high  # never excludes its own estimate
-            assert value.ci_high > value.ci_low  # never zero-width
+        blocked = np.array(guard.score(texts)) >= 0.5
+        for name, group, rows in cells:
+            values = (~blocked[rows] if name == PASS_THROUGH else blocked[rows]).astype(float)
+            estimate = stats.mean_estimate(values, templates[rows])
+            covered += estimate.low <= planted_rate(PLANTED, name == PASS_THROUGH, group) <= estimate.high
+            assert estimate.low <= estimate.value <= estimate.high  # never excludes its own estimate
+            assert estimate.high > estimate.low  # never zero-width
             total += 1
     assert total == 4800
-    assert 0.92 <= covered / total <= 0.98, covered / total
+    assert 0.92 <= covered / total <= 0.98, covered / total  # measured: 0.974
 
 
 def test_harness_recovers_the_planted_rates_on_the_default_set(tmp_path: Path) -> None:
