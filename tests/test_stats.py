@@ -24,16 +24,16 @@ def test_wilson_with_no_successes_is_close_to_the_rule_of_three() -> None:
     assert stats.wilson_interval(0, 300).high == pytest.approx(3 / 300, rel=0.35)
 
 
-def test_cluster_bootstrap_widens_for_perfectly_correlated_clusters() -> None:
+def test_clustered_interval_widens_for_perfectly_correlated_clusters() -> None:
     rng = np.random.default_rng(1)
     cluster_means = rng.random(30) > 0.5
     values = np.repeat(cluster_means.astype(float), 10)
     clusters = np.repeat(np.arange(30), 10)
-    naive = stats.cluster_bootstrap_mean(values, None, seed=0)
-    clustered = stats.cluster_bootstrap_mean(values, clusters, seed=0)
+    naive = stats.mean_estimate(values)
+    clustered = stats.mean_estimate(values, clusters)
     assert naive.value == clustered.value == pytest.approx(values.mean())
     assert (clustered.high - clustered.low) > 2.5 * (naive.high - naive.low)
-    assert clustered.n == 30
+    assert (clustered.n, clustered.n_clusters, naive.n_clusters) == (300, 30, 300)
 
 
 def test_cluster_bootstrap_statistic_of_a_mean_agrees_with_the_mean_version() -> None:
@@ -76,12 +76,12 @@ def test_paired_difference_uses_pairs() -> None:
         stats.paired_bootstrap_difference([1.0], [1.0, 2.0])
 
 
-def test_cluster_bootstrap_ratio_is_a_ratio_of_sums() -> None:
-    estimate = stats.cluster_bootstrap_ratio([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"])
+def test_ratio_estimate_is_a_ratio_of_sums() -> None:
+    estimate = stats.ratio_estimate([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"])
     assert estimate.value == pytest.approx(6 / 8)
-    assert estimate.n == 3, "a zero-denominator row carries no weight"
-    assert estimate.low <= 0.75 <= estimate.high
-    assert stats.cluster_bootstrap_ratio([1], [0]).value is None
+    assert (estimate.n, estimate.n_clusters) == (3, 3), "a zero-denominator row carries no weight"
+    assert estimate.low <= 0.75 <= estimate.high and estimate.method == "cluster_wilson"
+    assert stats.ratio_estimate([1], [0]).value is None
 
 
 def test_bootstrap_draws_in_blocks_give_the_same_interval(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,13 +95,14 @@ def test_bootstrap_draws_in_blocks_give_the_same_interval(monkeypatch: pytest.Mo
     assert stats.cluster_bootstrap_mean(values, resamples=500, seed=4) == whole
 
 
-def test_bootstrap_replicates_are_ratios_of_the_drawn_clusters() -> None:
-    """Each replicate is sum of the drawn clusters' numerators over their denominators (hand check)."""
-    numerators, denominators = np.array([1.0, 0.0, 3.0, 2.0]), np.array([1.0, 2.0, 4.0, 2.0])
-    clusters = ["a", "a", "b", "c"]  # a: 1/3, b: 3/4, c: 2/2
+def test_bootstrap_replicates_are_means_of_the_drawn_clusters() -> None:
+    """Each replicate is the drawn clusters' summed values over their summed row counts (hand check)."""
+    values = np.array([1.0, 0.0, 3.0, 2.0])
+    clusters = ["a", "a", "b", "c"]  # a: 1/2, b: 3/1, c: 2/1
     (drawn,) = stats.resampled_clusters(3, 3, seed=8)
-    sums, counts = np.array([1.0, 3.0, 2.0]), np.array([3.0, 4.0, 2.0])
+    sums, counts = np.array([1.0, 3.0, 2.0]), np.array([2.0, 1.0, 1.0])
     expected = [sums[row].sum() / counts[row].sum() for row in drawn]
-    estimate = stats.cluster_bootstrap_ratio(numerators, denominators, clusters, resamples=3, seed=8)
-    assert estimate.value == pytest.approx(6 / 9)
-    assert (estimate.low, estimate.high) == pytest.approx(tuple(np.quantile(expected, [0.025, 0.975])))
+    estimate = stats.cluster_bootstrap_mean(values, clusters, resamples=3, seed=8)
+    assert estimate.value == pytest.approx(6 / 4)
+    low, high = np.quantile(expected, [0.025, 0.975])
+    assert (estimate.low, estimate.high) == pytest.approx((min(low, 1.5), max(high, 1.5)))

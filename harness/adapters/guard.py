@@ -1,11 +1,26 @@
-"""The ``guard`` adapter: wraps any adapter and redacts or blocks outputs that reproduce protected text.
+"""The ``guard`` adapter: wraps any adapter in a filter, a guarded system measured like any model.
 
-A deployment-side mitigation for regurgitation. The guard indexes every word n-gram (default
-n = 10) of a *protected corpus* and checks each output of the inner model against it:
+Two kinds of filter (``filter``):
+
+* ``ngram`` (default): redacts or blocks outputs that reproduce protected text (below);
+* ``scorer``: any scorer (a toxicity classifier, a moderation endpoint, a served guard model:
+  ``scorer`` and ``scorer_options``) at a ``threshold``, applied to the prompt (``apply_to:
+  inputs``), to each output (``outputs``) or to both. A prompt scoring at or above the threshold
+  is not sent to the inner model; an output at or above it is withheld. ``mode: block`` answers
+  with ``block_message`` (default ``[blocked by the guardrail]``), ``mode: replace`` with
+  ``replacement`` (a fallback answer the deployer chooses). A text the guard cannot score fails
+  its request (recorded as that instance's error): an unchecked output is never let through.
+  Chat prompts are judged by their last user message. ``guard_stats`` counts the prompts and
+  outputs checked and blocked. Comparing runs of the bare and the guarded model shows the
+  guardrail's effect and its over-blocking (``harness report`` pairs them; docs/guardrails.md).
+
+The n-gram filter is a deployment-side mitigation for regurgitation. It indexes every word n-gram
+(default n = 10) of a *protected corpus* and checks each output of the inner model against it:
 
 * ``mode: redact`` replaces every maximal run of output tokens covered by a protected n-gram
   with ``redaction`` (default ``[REDACTED]``);
-* ``mode: block`` replaces the whole output with ``block_message`` when any n-gram matches.
+* ``mode: block`` replaces the whole output with ``block_message`` (default ``[output withheld:
+  it reproduces protected text]``) when any n-gram matches.
 
 Tokens are word tokens (``\\w+`` runs and single punctuation characters) compared case-folded,
 so changing case does not evade the guard (Ippolito et al. 2023 evaded a verbatim filter with
@@ -43,6 +58,7 @@ Configuration (``conf/model/guard_example.yaml``)::
 from __future__ import annotations
 
 import importlib
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -52,10 +68,17 @@ from typing import Any
 
 from harness.errors import ConfigError, DataError
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback
-from harness.types import Capability, Completion, ModelInfo, Request, prompt_text, stable_hash
+from harness.scorers.base import Scorer
+from harness.types import Capability, Completion, ModelInfo, Request, prompt_text, stable_hash, to_jsonable
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
-MODES = ("redact", "block")
+FILTERS = ("ngram", "scorer")
+MODES = {"ngram": ("redact", "block"), "scorer": ("block", "replace")}
+APPLY_TO = ("inputs", "outputs", "both")
+BLOCK_MESSAGES = {
+    "ngram": "[output withheld: it reproduces protected text]",
+    "scorer": "[blocked by the guardrail]",
+}
 _CALLABLE_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 _FNV_OFFSET = 0xCBF29CE484222325
@@ -68,6 +91,7 @@ class GuardParams(AdapterParams):
 
     name: str = "guard"
     inner: Any = None
+    filter: str = "ngram"
     corpus: str | None = None
     corpus_config: str | None = None
     data_files: list[str] = field(default_factory=list)
@@ -76,8 +100,14 @@ class GuardParams(AdapterParams):
     ngram: int = 10
     mode: str = "redact"
     redaction: str = "[REDACTED]"
-    block_message: str = "[output withheld: it reproduces protected text]"
+    block_message: str | None = None
+    """None: the filter's default (see the module docstring)."""
     check_prompt_tail: bool = True
+    scorer: str | None = None
+    scorer_options: dict[str, Any] = field(default_factory=dict)
+    threshold: float = 0.5
+    apply_to: str = "outputs"
+    replacement: str = "I'm sorry, but I can't help with that."
 
 
 class NgramIndex:
@@ -241,45 +271,92 @@ def build_inner_adapter(spec: Any) -> ModelAdapter:
 
 
 class GuardAdapter(ModelAdapter):
-    """An output filter around another adapter (see the module docstring)."""
+    """A filter around another adapter (see the module docstring)."""
 
     Params = GuardParams
 
     def __init__(self, params: GuardParams, inner: ModelAdapter | None = None) -> None:
         super().__init__(params)
         self.params: GuardParams = params
-        if params.mode not in MODES:
-            raise ConfigError(f"model.mode must be one of {list(MODES)}, got {params.mode!r}")
+        if params.filter not in FILTERS:
+            raise ConfigError(f"model.filter must be one of {list(FILTERS)}, got {params.filter!r}")
+        modes = MODES[params.filter]
+        if params.mode not in modes:
+            raise ConfigError(
+                f"model.mode must be one of {list(modes)} for the {params.filter} filter, got {params.mode!r}"
+            )
+        self.block_message = params.block_message or BLOCK_MESSAGES[params.filter]
+        self.guard_scorer: Scorer | None = None
+        self.index: NgramIndex | None = None
+        if params.filter == "scorer":
+            self.guard_scorer = _build_guard_scorer(params)
         self.inner = inner if inner is not None else build_inner_adapter(params.inner)
         self.deduplicate = self.inner.deduplicate
         self.cacheable = self.inner.cacheable
         self.pipelined = self.inner.pipelined
-        started = time.perf_counter()
-        texts = load_protected_texts(params)
-        self.index = NgramIndex(texts, params.ngram)
-        self.build_seconds = time.perf_counter() - started
-        self.corpus_hash = stable_hash(texts)
+        self.build_seconds = 0.0
+        self.corpus_hash: str | None = None
+        if params.filter == "ngram":
+            started = time.perf_counter()
+            texts = load_protected_texts(params)
+            self.index = NgramIndex(texts, params.ngram)
+            self.build_seconds = time.perf_counter() - started
+            self.corpus_hash = stable_hash(texts)
         self.outputs_checked = 0
         self.outputs_altered = 0
         self.tokens_covered = 0
+        self.inputs_checked = 0
+        self.inputs_blocked = 0
 
     def capabilities(self) -> frozenset[Capability]:
         """The inner model's capabilities without log-likelihoods (see the module docstring)."""
         return self.inner.capabilities() - {Capability.LOGLIKELIHOOD}
 
     def info(self) -> ModelInfo:
-        """The inner model's provenance, marked as guarded; the corpus and settings enter the identity."""
+        """The inner model's provenance, marked as guarded; the filter and its settings enter the identity."""
         inner = self.inner.info()
         p = self.params
-        settings = [
-            inner.identity(),
-            self.corpus_hash,
-            p.ngram,
-            p.mode,
-            p.redaction,
-            p.block_message,
-            p.check_prompt_tail,
-        ]
+        guard: dict[str, Any] = {"filter": p.filter, "mode": p.mode, "block_message": self.block_message}
+        if self.index is not None:
+            guard.update(
+                {
+                    "ngram": p.ngram,
+                    "redaction": p.redaction,
+                    "corpus_hash": self.corpus_hash,
+                    "corpus_documents": self.index.documents,
+                    "corpus_tokens": self.index.tokens,
+                    "index_ngrams": int(self.index.hashes.size),
+                    "index_build_seconds": round(self.build_seconds, 3),
+                }
+            )
+            settings: list[Any] = [
+                inner.identity(),
+                self.corpus_hash,
+                p.ngram,
+                p.mode,
+                p.redaction,
+                self.block_message,
+                p.check_prompt_tail,
+            ]
+        else:
+            assert self.guard_scorer is not None
+            guard.update(
+                {
+                    "scorer": to_jsonable(self.guard_scorer.identity),
+                    "threshold": p.threshold,
+                    "apply_to": p.apply_to,
+                    "replacement": p.replacement,
+                }
+            )
+            settings = [inner.identity(), "scorer", to_jsonable(self.guard_scorer.identity), guard]
+        stats: dict[str, int] = {
+            "outputs_checked": self.outputs_checked,
+            "outputs_altered": self.outputs_altered,
+        }
+        if self.index is not None:
+            stats["tokens_covered"] = self.tokens_covered
+        else:
+            stats.update({"inputs_checked": self.inputs_checked, "inputs_blocked": self.inputs_blocked})
         return ModelInfo(
             adapter="guard",
             model_id=f"guard[{inner.model_id}]",
@@ -294,28 +371,15 @@ class GuardAdapter(ModelAdapter):
                     "identity": inner.identity(),
                     "extra": inner.extra,
                 },
-                "guard": {
-                    "mode": p.mode,
-                    "ngram": p.ngram,
-                    "redaction": p.redaction,
-                    "block_message": p.block_message,
-                    "corpus_hash": self.corpus_hash,
-                    "corpus_documents": self.index.documents,
-                    "corpus_tokens": self.index.tokens,
-                    "index_ngrams": int(self.index.hashes.size),
-                    "index_build_seconds": round(self.build_seconds, 3),
-                },
-                "guard_stats": {
-                    "outputs_checked": self.outputs_checked,
-                    "outputs_altered": self.outputs_altered,
-                    "tokens_covered": self.tokens_covered,
-                },
+                "guard": guard,
+                "guard_stats": stats,
             },
         )
 
     def check(self, prompt: str, output: str) -> GuardDecision:
-        """Filter one output of ``prompt`` (redact covered spans or block the whole output)."""
+        """Filter one output of ``prompt`` with the n-gram filter (redact covered spans or block it)."""
         p = self.params
+        assert self.index is not None, "check() is the n-gram filter's"
         spans = [(m.start(), m.end()) for m in TOKEN.finditer(output)]
         context = TOKEN.findall(prompt)[-(p.ngram - 1) :] if p.check_prompt_tail and p.ngram > 1 else []
         flags = self.index.covered(context + [output[s:e] for s, e in spans])[len(context) :]
@@ -323,7 +387,7 @@ class GuardAdapter(ModelAdapter):
         if covered == 0:
             return GuardDecision(output, False, 0)
         if p.mode == "block":
-            return GuardDecision(p.block_message, True, covered)
+            return GuardDecision(self.block_message, True, covered)
         pieces, cursor, index = [], 0, 0
         while index < len(spans):
             if not flags[index]:
@@ -341,6 +405,8 @@ class GuardAdapter(ModelAdapter):
         self, requests: Sequence[Request], seed: int, progress: ProgressCallback | None = None
     ) -> list[Completion]:
         """Generate with the inner model, then filter every sample; failures pass through unchanged."""
+        if self.guard_scorer is not None:
+            return self._generate_scored(requests, seed, progress)
         completions = self.inner.generate(requests, seed, progress)
         filtered = []
         for request, completion in zip(requests, completions, strict=True):
@@ -358,6 +424,93 @@ class GuardAdapter(ModelAdapter):
             filtered.append(Completion(texts=texts))
         return filtered
 
+    def _generate_scored(
+        self, requests: Sequence[Request], seed: int, progress: ProgressCallback | None
+    ) -> list[Completion]:
+        """The scorer filter: judge the prompts, generate for those let through, judge the outputs."""
+        p = self.params
+        answers: dict[int, Completion] = {}
+        passed = list(range(len(requests)))
+        if p.apply_to in ("inputs", "both"):
+            judged = self._judge([_judged_prompt(r) for r in requests])
+            self.inputs_checked += len(requests)
+            passed = []
+            for index, (request, verdict) in enumerate(zip(requests, judged, strict=True)):
+                if isinstance(verdict, str):
+                    answers[index] = Completion.failed(f"the guardrail could not judge the prompt: {verdict}")
+                elif verdict:
+                    self.inputs_blocked += 1
+                    answers[index] = Completion(texts=[self._substitute()] * request.params.n)
+                else:
+                    passed.append(index)
+            if progress is not None and len(passed) < len(requests):
+                progress(len(requests) - len(passed))
+        generated = self.inner.generate([requests[i] for i in passed], seed, progress) if passed else []
+        for index, completion in zip(passed, generated, strict=True):
+            answers[index] = completion
+        if p.apply_to in ("outputs", "both"):
+            for index in passed:
+                answers[index] = self._filter_outputs(answers[index])
+        return [answers[index] for index in range(len(requests))]
+
+    def _filter_outputs(self, completion: Completion) -> Completion:
+        if completion.error is not None:
+            return completion
+        judged = self._judge(completion.texts)
+        failed = [verdict for verdict in judged if isinstance(verdict, str)]
+        if failed:
+            return Completion.failed(f"the guardrail could not judge an output: {failed[0]}")
+        self.outputs_checked += len(judged)
+        self.outputs_altered += sum(bool(verdict) for verdict in judged)
+        texts = [
+            self._substitute() if verdict else text
+            for text, verdict in zip(completion.texts, judged, strict=True)
+        ]
+        return Completion(texts=texts)
+
+    def _judge(self, texts: Sequence[str]) -> list[bool | str]:
+        """Per text: True (at or above the threshold), False, or why it could not be scored."""
+        assert self.guard_scorer is not None
+        unique = sorted({text for text in texts if text.strip()})
+        scores = dict(zip(unique, self.guard_scorer.score(unique), strict=True)) if unique else {}
+        verdicts: list[bool | str] = []
+        for text in texts:
+            if not text.strip():
+                verdicts.append(False)  # nothing was said
+                continue
+            score = scores[text]
+            if math.isnan(score):
+                verdicts.append(self.guard_scorer.failures.get(text, "no score returned"))
+            else:
+                verdicts.append(score >= self.params.threshold)
+        return verdicts
+
+    def _substitute(self) -> str:
+        return self.block_message if self.params.mode == "block" else self.params.replacement
+
     def close(self) -> None:
         """Close the inner adapter."""
         self.inner.close()
+
+
+def _build_guard_scorer(params: GuardParams) -> Scorer:
+    """The scorer filter's scorer, with its settings checked."""
+    from harness.scorers.registry import build_scorer
+
+    if not params.scorer:
+        raise ConfigError(
+            "model.scorer: the scorer filter needs a scorer (e.g. embedding, moderation, guard_model)"
+        )
+    if params.apply_to not in APPLY_TO:
+        raise ConfigError(f"model.apply_to must be one of {list(APPLY_TO)}, got {params.apply_to!r}")
+    if not 0.0 < params.threshold <= 1.0:
+        raise ConfigError(f"model.threshold must be in (0, 1], got {params.threshold}")
+    return build_scorer(params.scorer, params.scorer_options, where="model.scorer_options")
+
+
+def _judged_prompt(request: Request) -> str:
+    """The text the guardrail judges for a prompt: the text, or a chat's last user message."""
+    if isinstance(request.prompt, str):
+        return request.prompt
+    users = [message.content for message in request.prompt if message.role == "user"]
+    return users[-1] if users else prompt_text(request.prompt)

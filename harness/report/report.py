@@ -25,6 +25,7 @@ from harness.report.frames import (
     samples_frame,
     scorer_names,
 )
+from harness.report.guarded import guard_comparisons
 from harness.report.leaderboard import Leaderboard, build_leaderboard, leaderboard_frame
 from harness.report.markdown import leaderboard_document, report_markdown
 from harness.report.render import Scale, image_data_uri, image_mime, render_page
@@ -257,6 +258,7 @@ def report_context(
         "score_keys": sorted({key for part in sample_parts for key in part.score_keys}),
         "manifests": [manifest_view(run) for run in runs],
         "leaderboard": leaderboard,
+        "guard_comparisons": guard_comparisons(runs, options.resamples, options.seed),
     }
 
 

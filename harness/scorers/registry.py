@@ -23,6 +23,8 @@ BUILTIN: dict[str, str] = {
     "hf": "harness.scorers.hf:HFClassifierScorer",
     "detoxify": "harness.scorers.detoxify:DetoxifyScorer",
     "perspective": "harness.scorers.perspective:PerspectiveScorer",
+    "moderation": "harness.scorers.moderation:ModerationScorer",
+    "guard_model": "harness.scorers.guard_model:GuardModelScorer",
 }
 OFFLINE_BUILTIN = ("profanity", "embedding")
 """Built-ins that work with no options and no network: what ``harness scorer-check`` runs by default."""

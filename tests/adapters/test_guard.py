@@ -66,7 +66,7 @@ def test_upper_case_does_not_evade_the_guard(tmp_path: Path) -> None:
 
 def test_block_mode_withholds_the_whole_output(tmp_path: Path) -> None:
     guard = guard_for(echo("Well: it was the age of foolishness, truly"), tmp_path, mode="block")
-    assert generate(guard) == guard.params.block_message
+    assert generate(guard) == guard.block_message
 
 
 def test_unrelated_output_passes_unchanged(tmp_path: Path) -> None:

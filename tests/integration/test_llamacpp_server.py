@@ -12,6 +12,7 @@ model; the tests are skipped only when llama-cpp-python is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -55,8 +56,8 @@ def tiny_gguf() -> Path:
     return build(MODEL_CACHE)
 
 
-@pytest.fixture(scope="module")
-def llama_server(tiny_gguf: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serve(tiny_gguf: Path, n_ctx: int = 256) -> Iterator[str]:
     """A llama-cpp-python server on a free local port, requiring API_KEY; yields its base URL."""
     import httpx
 
@@ -65,7 +66,7 @@ def llama_server(tiny_gguf: Path) -> Iterator[str]:
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(tiny_gguf), "--model_alias", "tiny-llama",
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "256", "--n_threads", "2", "--api_key", API_KEY,
+        "--n_ctx", str(n_ctx), "--n_threads", "2", "--api_key", API_KEY,
     ]  # fmt: skip
     log = (tiny_gguf.parent / f"server-{port}.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -92,6 +93,13 @@ def llama_server(tiny_gguf: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_gguf: Path) -> Iterator[str]:
+    """The server with a 256-token context; yields its base URL."""
+    with serve(tiny_gguf) as base_url:
+        yield base_url
 
 
 @pytest.fixture
