@@ -154,7 +154,7 @@ def declared_metric_values(
         if spec.value is None:
             continue
         values, clusters = _score_values(frame, spec.value), _clusters(frame, spec.cluster)
-        results.append(_mean(spec, values, clusters, errored, None, context))
+        results.append(_mean(spec, values, clusters, errored, None))
         for key in spec.group_by:
             if key not in frame or (spec.name, key) in by_disparity:
                 continue
@@ -163,9 +163,7 @@ def declared_metric_values(
                 groupings[key] = [(_plain(value), rows) for value, rows in indices.items()]
             for group_value, rows in groupings[key]:
                 part_clusters = None if clusters is None else clusters[rows]
-                results.append(
-                    _mean(spec, values[rows], part_clusters, errored[rows], {key: group_value}, context)
-                )
+                results.append(_mean(spec, values[rows], part_clusters, errored[rows], {key: group_value}))
     for disparity in disparities:
         results.extend(disparity_metric_values(disparity, specs, frame, context))
     return results
@@ -279,7 +277,7 @@ def mean_metric(
 ) -> MetricValue:
     """The mean of ``spec.value`` over non-errored rows, with its cluster-robust interval."""
     values, clusters = _score_values(frame, spec.value), _clusters(frame, spec.cluster)
-    return _mean(spec, values, clusters, _errored(frame), group, context, n_errors)
+    return _mean(spec, values, clusters, _errored(frame), group, n_errors)
 
 
 def _errored(frame: pd.DataFrame) -> np.ndarray:
@@ -310,7 +308,6 @@ def _mean(
     clusters: np.ndarray | None,
     errored: np.ndarray,
     group: dict[str, Any] | None,
-    context: ScenarioContext,
     n_errors: int | None = None,
 ) -> MetricValue:
     """The estimate over rows that did not fail and have a value (``n_errors``: default the failed rows)."""

@@ -106,3 +106,58 @@ def test_bootstrap_replicates_are_means_of_the_drawn_clusters() -> None:
     assert estimate.value == pytest.approx(6 / 4)
     low, high = np.quantile(expected, [0.025, 0.975])
     assert (estimate.low, estimate.high) == pytest.approx((min(low, 1.5), max(high, 1.5)))
+
+
+def test_holm_equals_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(2).random(25) ** 3
+    assert stats.holm_adjust(p) == pytest.approx(multipletests(p, method="holm")[1])
+
+
+def test_clustered_t_interval_uses_statsmodels_cluster_robust_standard_error() -> None:
+    """Unbounded values: mean ± t(G − 1) · the cluster-robust SE of an intercept-only regression."""
+    import statsmodels.api as sm
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(5)
+    clusters = np.repeat(np.arange(12), rng.integers(1, 6, 12))
+    values = rng.normal(3.0, 2.0, clusters.size) + clusters * 0.1
+    fit = sm.OLS(values, np.ones(values.size)).fit(cov_type="cluster", cov_kwds={"groups": clusters})
+    # statsmodels scales by G/(G-1) · (N-1)/(N-K); ours is the G/(G-1) form (K = 1, so (N-1)/(N-1) = 1)
+    estimate = stats.mean_estimate(values, clusters)
+    half = sps.t.ppf(0.975, 11) * float(fit.bse[0])
+    assert estimate.method == "cluster_t" and (estimate.n, estimate.n_clusters) == (values.size, 12)
+    assert (estimate.low, estimate.high) == pytest.approx((values.mean() - half, values.mean() + half))
+
+
+def test_disparity_names_every_tied_group_and_reports_no_gap() -> None:
+    values = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]
+    groups = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    result = stats.disparity(values, groups, resamples=300)
+    assert result.highest == ("a", "b", "d") and result.lowest == ("c",)
+    assert result.gap.value == 1.0 and result.gap.low <= 1.0 <= result.gap.high
+    assert set(result.differences) == {(a, b) for a, b in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"),
+                                                           ("b", "d"), ("c", "d")]}  # fmt: skip
+    assert result.differences[("a", "c")].value == 1.0 and result.differences[("a", "b")].value == 0.0
+    assert result.p_adjusted[("a", "c")] >= result.p_values[("a", "c")]
+    alike = stats.disparity([0.2, 0.4, 0.2, 0.4], ["x", "x", "y", "y"], resamples=300)
+    assert alike.gap.value == 0.0 and alike.gap.low == 0.0 < alike.gap.high and alike.p_value == 1.0
+
+
+def test_paired_disparity_uses_matched_sets_and_the_baseline() -> None:
+    """Counterfactual tuples: the same template with the group swapped; one tuple lacks group b."""
+    values = np.array([0.9, 0.5, 0.8, 0.4, 0.7, 0.35, 0.6])
+    groups = ["a", "b", "a", "b", "a", "b", "a"]
+    pairs = ["t1", "t1", "t2", "t2", "t3", "t3", "t4"]
+    result = stats.disparity(values, groups, paired_by=pairs, baseline="b", resamples=300)
+    difference = result.differences[("a", "b")]
+    assert list(result.differences) == [("a", "b")]
+    assert difference.value == pytest.approx(np.mean([0.4, 0.4, 0.35]))  # t4 has no b: left out
+    assert (difference.n, difference.n_clusters) == (6, 3)
+    assert difference.low <= difference.value <= difference.high
+    # pairing removes the between-template spread: the interval is far narrower than unpaired
+    unpaired = stats.disparity(values[:6], groups[:6], resamples=300).differences[("a", "b")]
+    assert (difference.high - difference.low) < 0.5 * (unpaired.high - unpaired.low)
+    with pytest.raises(ValueError, match="baseline group 'z'"):
+        stats.disparity(values, groups, baseline="z")
