@@ -18,8 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import provenance, registry, reuse
-from harness.collector import end_startup
+from harness import provenance, registry
 from harness.config import HarnessSettings, selected_scenarios, validate_section
 from harness.errors import ConfigError
 from harness.model import ModelAdapter
@@ -145,7 +144,6 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             progress=job.settings.progress,
         ),
         cache,
-        manifest,
     )
     try:
         n_seen, _, dataset_fp, plan_fp = runner.execute()
@@ -153,16 +151,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
         template_source = job.scenario.template_fingerprint_source()
         manifest["template_hash"] = stable_hash(template_source) if template_source is not None else plan_fp
         manifest["request_plan_hash"] = plan_fp
-        reuse_key = None
-        if cache is not None:
-            reuse_key = reuse.aggregation_key(
-                manifest,
-                runner.model_identity,
-                type(job.scenario),
-                job.settings.bootstrap_resamples,
-                store.samples_path,
-            )
-        metrics, n_instances, n_errors = runner.aggregate(reuse_key)
+        metrics, n_instances, n_errors = runner.aggregate()
     except BaseException as exc:
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["failure"] = f"{type(exc).__name__}: {exc}"
@@ -176,7 +165,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             "counts": {"instances": n_instances, "errors": n_errors, "selected": n_seen, **runner.stats},
             "protocol": job.scenario.protocol(),
             "decoding": runner.decoding,
-            "aggregation": runner.aggregation,
+            "execution": job.adapter.execution(),
         }
     )
     manifest["timings"].update({"finished": _now(), "duration_s": round(time.time() - started, 3)})
@@ -228,7 +217,6 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
         if settings.cache.clear:
             cache.clear()
     adapter = build_adapter(resolved["model"])
-    end_startup()
     results = []
     try:
         for key, scenario_cfg in scenarios.items():
