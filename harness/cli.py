@@ -43,6 +43,8 @@ Overrides (Hydra syntax, key=value):
   scenario=<name>       {scenarios}   (runs one scenario instead of the suite)
   suite=<name>          {suites}
   gate=<policy>         {gates}   (apply a release gate after the run)
+  scenario=path/to/my_scenario.py   a scenario from one Python file (see docs/plugins.md)
+  plugins=[dir,...]     folders or files of one-file scenarios to make available by name
   seed=0  limit=N  limit_mode=random|first  progress=false  overwrite=true
   cache.enabled=false  cache.clear=true  cache.path=<file>
   model.<key>=...  scenario.<key>=...  suite.scenarios.<name>.<key>=...
@@ -102,6 +104,7 @@ def _hydra_main(argv: list[str]) -> int:
 
     multirun = any(a in ("-m", "--multirun") for a in argv)
     outcome: dict[str, int] = {"failed": 0, "exit": 0}
+    argv = _with_plugins(argv)
     overrides = [a for a in argv if not a.startswith("-")]
     preflight(overrides, multirun)
     argv = [*argv, *searchpath_override(overrides)]
@@ -116,6 +119,15 @@ def _hydra_main(argv: list[str]) -> int:
         sweep_dir = next(a.split("=", 1)[1] for a in argv if a.startswith("hydra.sweep.dir="))
         return report_sweep(Path(sweep_dir))
     return outcome["exit"]
+
+
+def _with_plugins(argv: list[str]) -> list[str]:
+    """Load one-file scenarios (``scenario=file.py``, the ``plugins`` search path); returns ``argv``
+    with file names replaced by scenario names (:mod:`harness.plugins`)."""
+    from harness import plugins
+    from harness.config import plugin_search_path
+
+    return plugins.prepare(argv, plugin_search_path([a for a in argv if not a.startswith("-")]))
 
 
 def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
@@ -138,16 +150,16 @@ def run_task(cfg: object, job_dir: Path) -> int:
     from harness.evaluate import run_job, summary_table
 
     try:
-        results = run_job(cfg, job_dir)
+        job = run_job(cfg, job_dir)
     except HarnessError as exc:
         from harness.store import write_json_atomic
 
         write_json_atomic(job_dir / JOB_ERROR, {"error": str(exc)})
         return fail(str(exc))
     (job_dir / JOB_ERROR).unlink(missing_ok=True)
-    print(summary_table(results))
+    print(summary_table(job))
     print(f"\nrun directory: {job_dir}")
-    if getattr(cfg, "report", False):
+    if getattr(cfg, "report", False) and job.runs:
         print(f"report:        {write_job_report(cfg, job_dir)}")
     gate_cfg = getattr(cfg, "gate", None)
     if gate_cfg:
@@ -156,7 +168,7 @@ def run_task(cfg: object, job_dir: Path) -> int:
         from harness.gate import evaluate_gate
 
         policy = OmegaConf.to_container(gate_cfg, resolve=True)
-        return evaluate_gate(policy, [r.run_dir for r in results], job_dir)
+        return evaluate_gate(policy, [r.run_dir for r in job.runs], job_dir)
     return 0
 
 

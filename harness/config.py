@@ -10,6 +10,7 @@ scenario's ``Params`` for the scenarios.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import functools
@@ -19,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.errors import ConfigError
@@ -52,6 +53,7 @@ class HarnessSettings:
     overwrite: bool = False
     report: bool = True
     sweep_name: str = "sweep"
+    plugins: list[str] = field(default_factory=list)
     cache: CacheConfig = field(default_factory=CacheConfig)
 
 
@@ -166,6 +168,23 @@ def compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
             )
     finally:
         GlobalHydra.instance().clear()
+
+
+def plugin_search_path(overrides: list[str]) -> list[str]:
+    """The ``plugins`` entries (files and folders of one-file scenarios) the config and overrides give.
+
+    Composed before anything else, from the ``plugins`` and ``hydra.searchpath`` overrides only
+    (the others may name scenarios those files define). A composition error is left for the
+    validation of the whole command line to report.
+    """
+    from hydra.errors import HydraException
+
+    listed = [o for o in overrides if o.lstrip("+~").startswith(("plugins", "hydra.searchpath"))]
+    try:
+        entries = compose(listed).get("plugins") or []
+    except (HydraException, OmegaConfBaseException, ValueError):
+        return []
+    return [str(entry) for entry in entries]
 
 
 def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
@@ -292,10 +311,37 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
 
 def selected_scenarios(cfg: DictConfig) -> dict[str, DictConfig]:
-    """The scenarios a job runs: ``scenario=...`` when given, else every scenario of the suite."""
+    """The scenarios a job runs, by run-directory key, each node with its scenario's ``name``.
+
+    ``scenario=...`` when given, else every scenario of the suite. A node without ``name`` (a YAML
+    file need not repeat it) takes the option it was chosen by, or its key in the suite.
+    """
     if cfg.get("scenario"):
-        return {str(cfg.scenario.name): cfg.scenario}
+        node = cfg.scenario
+        name = node.get("name") or _scenario_choice(cfg)
+        return {str(name): _named(node, str(name))}
     suite = cfg.get("suite")
     if not suite or not suite.get("scenarios"):
         raise ConfigError("nothing to run: pass scenario=<name> or suite=<name> (see conf/suite/)")
-    return {str(k): v for k, v in suite.scenarios.items()}
+    return {str(k): _named(v, str(v.get("name") or k)) for k, v in suite.scenarios.items()}
+
+
+def _named(node: DictConfig, name: str) -> DictConfig:
+    if node.get("name") == name:
+        return node
+    named = copy.deepcopy(node)
+    with open_dict(named):
+        named.name = name
+    return named
+
+
+def _scenario_choice(cfg: DictConfig) -> str:
+    """The option ``scenario=`` chose, from the composed Hydra section or the running Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_section = cfg.get("hydra") if "hydra" in cfg else None
+    if hydra_section is not None:
+        return str(hydra_section.runtime.choices.scenario)
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.choices.scenario)
+    raise ConfigError("the selected scenario's config has no 'name' key: add name: <scenario> to its YAML")

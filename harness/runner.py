@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,6 @@ class RunResult:
     n_instances: int
     n_errors: int
     status: str
-    notes: list[str] = field(default_factory=list)
 
 
 def select_instances(

@@ -116,10 +116,6 @@ class Scenario(ABC):
         """Write plots or tables into the run directory and return their paths."""
         return []
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """A few lines for the end-of-run summary; default: the ungrouped metrics."""
-        return []
-
 
 def declared_metric_values(
     specs: Iterable[MetricSpec], frame: pd.DataFrame, context: ScenarioContext

@@ -187,3 +187,23 @@ def test_progress_switch_reaches_libraries_imported_before_it(tmp_path: Path) ->
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_run_prints_one_bar_per_scenario_and_the_table_once_and_no_library_lines(tmp_path: Path) -> None:
+    """The toxicity scenario loads the reference model (transformers) and the embedding scorer
+    (sentence-transformers): neither library's log lines or progress bars reach the console."""
+    result = run(
+        ["scenario=toxicity", "model=reference", "limit=3", "scenario.k=2", "hydra.run.dir=out"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    bars = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert bars and all(line.startswith("toxicity:") for line in bars), bars
+    for library_line in ("INFO", "WARNING", "Loading", "Generating", "attention_mask", "Batches"):
+        assert library_line not in result.stdout + result.stderr
+    table = result.stdout.splitlines()
+    headline = [line for line in table if line.strip().startswith("toxicity_probability")]
+    assert len(headline) == 1, result.stdout  # the summary table only, no second block
+    assert table[-2:] == [
+        f"run directory: {tmp_path / 'out'}",
+        f"report:        {tmp_path / 'out/report/report.html'}",
+    ]
