@@ -43,7 +43,7 @@ Overrides (Hydra syntax, key=value):
   scenario=<name>       {scenarios}   (runs one scenario instead of the suite)
   suite=<name>          {suites}
   gate=<policy>         {gates}   (apply a release gate after the run)
-  scenario=path/to/my_scenario.py   a scenario from one Python file (see docs/plugins.md)
+  scenario=path/to/my_scenario.py   run the scenario class defined in one Python file
   plugins=[dir,...]     folders or files of one-file scenarios to make available by name
   seed=0  limit=N  limit_mode=random|first  progress=false  overwrite=true
   cache.enabled=false  cache.clear=true  cache.path=<file>
