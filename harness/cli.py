@@ -9,18 +9,14 @@ Every user error ends in one line on stderr and exit status 2, never a traceback
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import importlib
 import os
 import sys
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
-from harness.collector import pause_for_startup
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -47,6 +43,8 @@ Overrides (Hydra syntax, key=value):
   scenario=<name>       {scenarios}   (runs one scenario instead of the suite)
   suite=<name>          {suites}
   gate=<policy>         {gates}   (apply a release gate after the run)
+  scenario=path/to/my_scenario.py   run the scenario class defined in one Python file
+  plugins=[dir,...]     folders or files of one-file scenarios to make available by name
   seed=0  limit=N  limit_mode=random|first  progress=false  overwrite=true
   cache.enabled=false  cache.clear=true  cache.path=<file>
   model.<key>=...  scenario.<key>=...  suite.scenarios.<name>.<key>=...
@@ -100,20 +98,29 @@ def _register_resolvers() -> None:
 
 
 def _hydra_main(argv: list[str]) -> int:
-    from harness.config import check_gate_override
+    """Validate every job of the command line, then hand it to ``@hydra.main``.
 
-    multirun = any(a in ("-m", "--multirun") for a in argv)
-    overrides = [a for a in argv if not a.startswith("-")]
-    check_gate_override(overrides)
-    outcome: dict[str, int] = {"failed": 0, "exit": 0}
-    if overrides == argv and not any(o.lstrip("+~").startswith("hydra.mode") for o in overrides):
-        _run_single(overrides, _task(outcome))
-        return outcome["exit"]
+    The validation (:func:`harness.config.preflight`) composes each job with Hydra's compose API
+    before ``@hydra.main`` creates any run directory, so a bad key fails with one line and leaves
+    nothing behind.
+    """
     import hydra
 
-    from harness.config import CONFIG_NAME, HYDRA_VERSION_BASE, config_dir, preflight, searchpath_override
+    from harness.config import (
+        CONFIG_NAME,
+        HYDRA_VERSION_BASE,
+        check_gate_override,
+        config_dir,
+        preflight,
+        searchpath_override,
+    )
 
-    preflight(overrides)
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    outcome: dict[str, int] = {"failed": 0, "exit": 0}
+    argv = _with_plugins(argv)
+    overrides = [a for a in argv if not a.startswith("-")]
+    check_gate_override(overrides)
+    preflight(overrides, multirun)
     argv = [*argv, *searchpath_override(overrides)]
     if multirun and not any(a.startswith("hydra.sweep.dir=") for a in argv):
         argv = [*argv, f"hydra.sweep.dir=results/sweeps/{datetime.now():%Y-%m-%d_%H-%M-%S}"]
@@ -126,6 +133,15 @@ def _hydra_main(argv: list[str]) -> int:
         sweep_dir = next(a.split("=", 1)[1] for a in argv if a.startswith("hydra.sweep.dir="))
         return report_sweep(Path(sweep_dir))
     return outcome["exit"]
+
+
+def _with_plugins(argv: list[str]) -> list[str]:
+    """Load one-file scenarios (``scenario=file.py``, the ``plugins`` search path); returns ``argv``
+    with file names replaced by scenario names (:mod:`harness.plugins`)."""
+    from harness import plugins
+    from harness.config import plugin_search_path
+
+    return plugins.prepare(argv, plugin_search_path([a for a in argv if not a.startswith("-")]))
 
 
 def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
@@ -143,52 +159,12 @@ def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
     return task
 
 
-def _run_single(overrides: list[str], task: Callable[[DictConfig], int]) -> None:
-    """A plain run (overrides only, no flags): what ``Hydra.run`` does, with one composition.
-
-    ``@hydra.main`` plus the pre-flight check compose a run's config three times, about 0.13 s
-    each, a fifth of a rerun whose answers are all cached (benchmarks/warm_cache.py). Here the
-    config is composed once, validated before the run directory exists, and handed to Hydra's
-    ``run_job`` with the callbacks ``Hydra.run`` would call. The run directory, ``.hydra/``
-    files, logging and job name are those of ``@hydra.main`` (tests/test_cli.py compares
-    them); runs with Hydra flags (``-m``, ``--cfg``, ``--config-dir``, ...) go through
-    ``@hydra.main`` itself.
-    """
-    from hydra._internal.callbacks import Callbacks
-    from hydra._internal.utils import run_and_report
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.utils import run_job
-    from hydra.types import HydraContext
-
-    from harness.config import CONFIG_NAME, compose_run
-
-    try:
-        hydra, cfg = compose_run(overrides, task.__module__)
-
-        def run() -> None:
-            callbacks = Callbacks(cfg)  # inside run_and_report: a bad callback is Hydra's one message
-            callbacks.on_run_start(config=cfg, config_name=CONFIG_NAME)
-            job = run_job(
-                hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-                task_function=task,
-                config=cfg,
-                job_dir_key="hydra.run.dir",
-                job_subdir_key=None,
-            )
-            callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=job)
-            _ = job.return_value  # raises the task's exception, as Hydra.run does
-
-        run_and_report(run)
-    finally:
-        GlobalHydra.instance().clear()  # as @hydra.main does: the next run in this process starts afresh
-
-
 def run_task(cfg: object, job_dir: Path) -> int:
     """Run one Hydra job; returns its exit status (errors are printed, not raised)."""
     from harness.evaluate import run_job, summary_table
 
     try:
-        results = run_job(cfg, job_dir)
+        job = run_job(cfg, job_dir)
     except HarnessError as exc:
         from harness.secrets import strip_url_logins
         from harness.store import write_json_atomic
@@ -196,9 +172,9 @@ def run_task(cfg: object, job_dir: Path) -> int:
         write_json_atomic(job_dir / JOB_ERROR, {"error": strip_url_logins(str(exc))})
         return fail(str(exc))
     (job_dir / JOB_ERROR).unlink(missing_ok=True)
-    print(summary_table(results))
+    print(summary_table(job))
     print(f"\nrun directory: {job_dir}")
-    if getattr(cfg, "report", False):
+    if getattr(cfg, "report", False) and job.runs:
         print(f"report:        {write_job_report(cfg, job_dir)}")
     gate_cfg = getattr(cfg, "gate", None)
     if gate_cfg:
@@ -207,28 +183,16 @@ def run_task(cfg: object, job_dir: Path) -> int:
         from harness.gate import evaluate_gate
 
         policy = OmegaConf.to_container(gate_cfg, resolve=True)
-        return evaluate_gate(policy, [r.run_dir for r in results], job_dir)
+        return evaluate_gate(policy, [r.run_dir for r in job.runs], job_dir)
     return 0
 
 
 def write_job_report(cfg: object, job_dir: Path) -> Path:
-    """Write the job's report into ``job_dir/report``; returns report.html's path.
-
-    The job's response cache (when enabled) gives back the sample-browser drawings of runs whose
-    samples were reported before.
-    """
-    from harness.config import validate_job_config
+    """Write the job's report into ``job_dir/report``; returns report.html's path."""
     from harness.report.frames import load_runs
     from harness.report.report import ReportOptions, write_report
-    from harness.store import ResponseCache
 
-    settings = validate_job_config(cfg)
-    cache = ResponseCache(Path(settings.cache.path)) if settings.cache.enabled else None
-    try:
-        written = write_report(load_runs([str(job_dir)]), job_dir / "report", ReportOptions(), cache)
-    finally:
-        if cache is not None:
-            cache.close()
+    written = write_report(load_runs([str(job_dir)]), job_dir / "report", ReportOptions())
     return next(p for p in written if p.suffix == ".html")
 
 
@@ -260,7 +224,6 @@ def report_sweep(sweep_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``harness`` console script (``argv`` given: for in-process callers)."""
-    from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _register_resolvers()
@@ -278,38 +241,9 @@ def main(argv: list[str] | None = None) -> None:
                 "or pass key=value overrides"
             )
         else:
-            pause_for_startup()
             code = _hydra_main(argv)
     except HarnessError as exc:
         code = fail(str(exc))
     except KeyboardInterrupt:
         code = fail("interrupted; finished samples are saved, rerun the same command to resume")
-    if from_shell and not _other_threads_running():
-        exit_without_teardown(code)
     sys.exit(code)
-
-
-def _other_threads_running() -> bool:
-    """Whether a non-daemon thread besides this one is alive (a launcher's worker pool, say).
-
-    The interpreter joins such threads before it runs the exit handlers, and their handlers
-    (joblib's, concurrent.futures') expect that; so those processes exit the normal way.
-    """
-    current = threading.current_thread()
-    return any(t is not current and not t.daemon and t.is_alive() for t in threading.enumerate())
-
-
-def exit_without_teardown(code: int) -> NoReturn:
-    """End the process with ``code`` once exit handlers have run, skipping interpreter teardown.
-
-    Every result file is written and closed by now. With torch and transformers loaded, tearing
-    the interpreter down (freeing about a million module objects) takes about a second, a fifth
-    of a whole run on a small model (benchmarks/overhead.py), and does nothing the operating
-    system would not do. The exit handlers (logging's flush, temporary-directory cleanup, worker
-    pools) still run; ``atexit._run_exitfuncs`` is CPython's own hook for that.
-    """
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)

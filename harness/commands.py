@@ -38,29 +38,34 @@ def list_main(argv: list[str]) -> int:
     return 1 if failures else 0
 
 
-def _check_yaml_matches_params(name: str, params_cls: type) -> list[str]:
+def yaml_key_problems(name: str, params_cls: type) -> list[str]:
+    """One line per key of the scenario's YAML files (``<config tree>/scenario/<name>.yaml``) that
+    its ``Params`` lacks, naming the file and the key. A scenario needs no YAML file at all."""
     from omegaconf import OmegaConf
 
-    from harness.config import config_dir
+    from harness.config import config_folders
 
-    path = config_dir() / "scenario" / f"{name}.yaml"
-    if not path.exists():
-        return [f"no conf/scenario/{name}.yaml (third-party scenarios may ship their own config)"]
-    keys = set(OmegaConf.to_container(OmegaConf.load(path)).keys()) - {"defaults"}
     fields = {f.name for f in dataclasses.fields(params_cls)}
     problems = []
-    if keys - fields:
-        problems.append(f"{path.name} has keys that {params_cls.__name__} lacks: {sorted(keys - fields)}")
-    if fields - keys:
-        problems.append(f"{path.name} does not list parameters: {sorted(fields - keys)}")
+    for folder in config_folders():
+        path = folder / "scenario" / f"{name}.yaml"
+        if not path.is_file():
+            continue
+        keys = OmegaConf.to_container(OmegaConf.load(path)) or {}
+        for key in sorted(set(keys) - fields - {"defaults", "name"}):
+            problems.append(
+                f"{path}: key '{key}' is not a parameter of {params_cls.__name__} "
+                f"(its parameters: {', '.join(sorted(fields - {'name'}))})"
+            )
     return problems
 
 
 def validate_scenario(name: str, overrides: dict[str, object], limit: int) -> list[str]:
     """Run a scenario on the simulated adapter and return the contract violations found.
 
-    Checks: the parameters validate against the typed ``Params``; the config YAML lists exactly
-    those parameters; instance ids are unique; every declared metric is produced.
+    Checks: the parameters validate against the typed ``Params``; every key of the scenario's
+    YAML file, if it has one, is a parameter; instance ids are unique; every declared metric is
+    produced.
     """
     from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
     from harness.config import HarnessSettings, validate_section
@@ -72,9 +77,7 @@ def validate_scenario(name: str, overrides: dict[str, object], limit: int) -> li
         problems.append(f"{scenario_cls.__name__}.Params is not a dataclass")
         return problems
     validate_section({"name": name, **overrides}, scenario_cls.Params, f"scenario[{name}]")
-    problems.extend(
-        p for p in _check_yaml_matches_params(name, scenario_cls.Params) if not p.startswith("no conf")
-    )
+    problems.extend(yaml_key_problems(name, scenario_cls.Params))
     adapter = SimulatedAdapter(SimulatedParams())
     settings = HarnessSettings(limit=limit, progress=False, bootstrap_resamples=200)
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +97,7 @@ def validate_scenario(name: str, overrides: dict[str, object], limit: int) -> li
 def validate_main(argv: list[str]) -> int:
     """``harness validate <scenario> [key=value ...]``: the plugin conformance check."""
     parser = argparse.ArgumentParser(prog="harness validate", description=validate_scenario.__doc__)
-    parser.add_argument("scenario", help="registered scenario name (see `harness list`)")
+    parser.add_argument("scenario", help="scenario name (see `harness list`) or a one-file scenario's path")
     parser.add_argument("overrides", nargs="*", help="scenario parameters as key=value (YAML values)")
     parser.add_argument("--limit", type=int, default=50, help="instances to run (default 50)")
     args = parser.parse_args(argv)
@@ -106,10 +109,15 @@ def validate_main(argv: list[str]) -> int:
         if not sep:
             raise HarnessError(f"validate: expected key=value, got {item!r}")
         overrides[key] = yaml.safe_load(value)
-    problems = validate_scenario(args.scenario, overrides, args.limit)
+    name = args.scenario
+    if name.endswith(".py"):
+        from harness.plugins import load_scenario_file
+
+        name = load_scenario_file(Path(name)).name
+    problems = validate_scenario(name, overrides, args.limit)
     if problems:
         for problem in problems:
             print(f"FAIL  {problem}")
         return 1
-    print(f"OK    {args.scenario}: parameters valid, instance ids unique, all declared metrics produced")
+    print(f"OK    {name}: parameters valid, instance ids unique, all declared metrics produced")
     return 0

@@ -18,17 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from harness import composition_cache
 from harness.errors import ConfigError
 from harness.secrets import check_config
-
-if TYPE_CHECKING:
-    from hydra._internal.hydra import Hydra
 
 CONFIG_MODULE = "harness.conf"
 CONFIG_NAME = "config"
@@ -58,6 +54,7 @@ class HarnessSettings:
     overwrite: bool = False
     report: bool = True
     sweep_name: str = "sweep"
+    plugins: list[str] = field(default_factory=list)
     cache: CacheConfig = field(default_factory=CacheConfig)
 
 
@@ -119,20 +116,6 @@ def group_options(group: str) -> list[str]:
     return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
 
 
-def config_groups() -> set[str]:
-    """Every config group's name, so that an override of any other top-level key is a value.
-
-    The folders of the config trees (:func:`config_folders`), the groups that Hydra plugins
-    register in code, and :data:`GROUPS`.
-    """
-    from hydra.core.config_store import ConfigStore
-
-    folders = config_folders()
-    names = {path.name for folder in folders if folder.is_dir() for path in folder.iterdir() if path.is_dir()}
-    registered = {name for name, entry in ConfigStore.instance().repo.items() if isinstance(entry, dict)}
-    return names | registered | set(GROUPS)
-
-
 def check_gate_override(overrides: list[str]) -> None:
     """Refuse ``gate=<value>`` when the value is a path that leaves ``conf/gate/`` (``../x``, ``/x``).
 
@@ -157,28 +140,14 @@ def _keys_message(prefix: str, bad: str, valid: list[str]) -> str:
     return f"Valid keys under '{prefix.rstrip('.') or 'the top level'}': {', '.join(sorted(valid))}.{hint}"
 
 
-_VALIDATED: dict[tuple[type, str], Any] = {}
-"""Sections validated in this process, by schema and content (a run validates each twice).
-
-Only successful validations are kept, one per distinct section, so it stays as small as the
-configs a process runs."""
-
-
 def validate_section(section: Any, schema: type, where: str) -> Any:
-    """Merge ``section`` into the dataclass ``schema``; unknown keys and bad types name the key.
-
-    A section already validated in this process with the same content is not merged again
-    (OmegaConf's structured merge costs ~10 ms a section); a copy of the earlier result is returned.
-    """
+    """Merge ``section`` into the dataclass ``schema``; unknown keys and bad types name the key."""
     data = (
         OmegaConf.to_container(section, resolve=True)
         if isinstance(section, DictConfig)
         else dict(section or {})
     )
-    key = (schema, repr(data))  # repr tells a tuple from a list and 1 from "1", and keeps key order
-    if key not in _VALIDATED:
-        _VALIDATED[key] = _validate(data, schema, where)
-    return copy.deepcopy(_VALIDATED[key])
+    return _validate(data, schema, where)
 
 
 def _validate(data: dict[str, Any], schema: type, where: str) -> Any:
@@ -199,8 +168,11 @@ def _validate(data: dict[str, Any], schema: type, where: str) -> Any:
         raise ConfigError(f"invalid '{where}' settings: {exc}") from exc
 
 
-def compose(overrides: list[str]) -> DictConfig:
-    """Compose the packaged config with overrides (outside a Hydra job), for checks and tests."""
+def compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
+    """Compose the packaged config with overrides through Hydra's compose API (outside a Hydra job).
+
+    ``with_hydra`` keeps Hydra's own section (``hydra.*`` overrides are then applied and checked).
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
@@ -211,10 +183,27 @@ def compose(overrides: list[str]) -> DictConfig:
             return hydra_compose(
                 config_name=CONFIG_NAME,
                 overrides=[*overrides, *searchpath_override(overrides)],
-                return_hydra_config=False,
+                return_hydra_config=with_hydra,
             )
     finally:
         GlobalHydra.instance().clear()
+
+
+def plugin_search_path(overrides: list[str]) -> list[str]:
+    """The ``plugins`` entries (files and folders of one-file scenarios) the config and overrides give.
+
+    Composed before anything else, from the ``plugins`` and ``hydra.searchpath`` overrides only
+    (the others may name scenarios those files define). A composition error is left for the
+    validation of the whole command line to report.
+    """
+    from hydra.errors import HydraException
+
+    listed = [o for o in overrides if o.lstrip("+~").startswith(("plugins", "hydra.searchpath"))]
+    try:
+        entries = compose(listed).get("plugins") or []
+    except (HydraException, OmegaConfBaseException, ValueError):
+        return []
+    return [str(entry) for entry in entries]
 
 
 def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
@@ -283,21 +272,26 @@ def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
     return f"{first}: {cause.splitlines()[0]}" if cause else first
 
 
-def preflight(overrides: list[str]) -> list[DictConfig]:
-    """Compose and validate every job of a run or sweep before anything starts.
+def preflight(overrides: list[str], multirun: bool = False) -> list[DictConfig]:
+    """Compose and validate every job of a run or sweep before anything starts (no run directory yet).
 
-    Hydra's own keys (``hydra.*``) are left to Hydra. Returns the composed configs.
+    A sweep (``multirun``) is composed once per value of each swept key; Hydra's own keys
+    (``hydra.*``) are checked with the first. Returns the composed configs.
     """
     from hydra.errors import HydraException
 
-    user_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    if not multirun:
+        variants = [overrides]
+    else:
+        try:
+            variants = _expand_sweeps(overrides)
+        except HydraException as exc:
+            raise ConfigError(f"cannot parse the overrides: {exc}") from exc
     composed = []
-    try:
-        variants = _expand_sweeps(user_overrides)
-    except HydraException as exc:
-        raise ConfigError(f"cannot parse the overrides: {exc}") from exc
-    for variant in variants:
-        cfg = _explained(lambda variant=variant: compose(variant), variant)
+    for index, variant in enumerate(variants):
+        listed = variant if index == 0 else [o for o in variant if not o.lstrip("+~").startswith("hydra")]
+        first = index == 0
+        cfg = _explained(lambda listed=listed, first=first: compose(listed, with_hydra=first), listed)
         validate_job_config(cfg)
         composed.append(cfg)
     return composed
@@ -311,71 +305,6 @@ def _explained(composition: Callable[[], DictConfig], overrides: list[str]) -> D
         return composition()
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_explain_composition_error(exc, overrides)) from exc
-
-
-def compose_run(overrides: list[str], task_module: str) -> tuple[Hydra, DictConfig]:
-    """Compose and validate a single run's config (Hydra's own keys included), as Hydra's run would.
-
-    ``@hydra.main`` composes a run's config twice (once only to read ``hydra.mode``) and the
-    pre-flight check a third time; this is the one composition a plain run needs, with the
-    search path and job name ``@hydra.main`` derives from the task function's module
-    (``task_module``). Returns the initialised :class:`~hydra._internal.hydra.Hydra` (its config
-    loader runs the job) and the config, validated before any run directory exists. A
-    composition made before from unchanged inputs is taken from :mod:`harness.composition_cache`.
-    """
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_automatic_config_search_path, detect_task_name
-    from hydra.errors import HydraException
-    from hydra.types import RunMode
-    from hydra.version import setbase
-
-    setbase(HYDRA_VERSION_BASE)
-    search_path = create_automatic_config_search_path(None, task_module, str(config_dir()))
-    task_name = detect_task_name(None, task_module)
-    hydra = Hydra.create_main_hydra2(task_name=task_name, config_search_path=search_path)
-    full = [*overrides, *searchpath_override(overrides), "hydra.mode=RUN"]
-
-    def hydra_compose(listed: list[str], log: bool) -> DictConfig:
-        return hydra.compose_config(CONFIG_NAME, listed, RunMode.RUN, with_log_configuration=log)
-
-    try:
-        own_search_path = any(o.lstrip("+~").startswith("hydra.searchpath") for o in overrides)
-        paths = [str(p) for p in search_path.get_path()]
-        cfg = _reused_composition(full, task_name, paths, hydra_compose, top_level_values=not own_search_path)
-    except (HydraException, OmegaConfBaseException, ValueError):  # Hydra names the override itself
-        cfg = None
-    if cfg is None:
-        cfg = _explained(lambda: hydra_compose(full, True), overrides)
-    validate_job_config(cfg)
-    return hydra, cfg
-
-
-def _reused_composition(
-    full: list[str],
-    task_name: str,
-    search_path: list[str],
-    hydra_compose: Callable[[list[str], bool], DictConfig],
-    top_level_values: bool,
-) -> DictConfig | None:
-    """The run's config from a kept (or newly kept) base composition plus its value overrides.
-
-    Configures Hydra's logging from it, as ``compose_config`` does. None where Hydra must compose
-    the whole list itself (:func:`composition_cache.composed_by_hydra_only`); Hydra's and
-    OmegaConf's errors are raised as they are, for Hydra to report on the whole list.
-    ``top_level_values`` is off when the user extends the search path (it may bring groups in).
-    """
-    from hydra.core.utils import configure_log
-
-    run = composition_cache.plan(full, config_groups(), top_level_values=top_level_values)
-    key = composition_cache.composition_key(CONFIG_NAME, run.base_lines, task_name, search_path)
-    base = composition_cache.lookup(key)
-    if base is None:
-        started = composition_cache.composition_started()
-        base = hydra_compose(run.base_lines, False)
-        composition_cache.keep(key, base, started)
-    cfg = composition_cache.apply_values(base, run)
-    configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
-    return None if composition_cache.composed_by_hydra_only(cfg) else cfg
 
 
 def validate_job_config(cfg: DictConfig) -> HarnessSettings:
@@ -402,10 +331,37 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
 
 def selected_scenarios(cfg: DictConfig) -> dict[str, DictConfig]:
-    """The scenarios a job runs: ``scenario=...`` when given, else every scenario of the suite."""
+    """The scenarios a job runs, by run-directory key, each node with its scenario's ``name``.
+
+    ``scenario=...`` when given, else every scenario of the suite. A node without ``name`` (a YAML
+    file need not repeat it) takes the option it was chosen by, or its key in the suite.
+    """
     if cfg.get("scenario"):
-        return {str(cfg.scenario.name): cfg.scenario}
+        node = cfg.scenario
+        name = node.get("name") or _scenario_choice(cfg)
+        return {str(name): _named(node, str(name))}
     suite = cfg.get("suite")
     if not suite or not suite.get("scenarios"):
         raise ConfigError("nothing to run: pass scenario=<name> or suite=<name> (see conf/suite/)")
-    return {str(k): v for k, v in suite.scenarios.items()}
+    return {str(k): _named(v, str(v.get("name") or k)) for k, v in suite.scenarios.items()}
+
+
+def _named(node: DictConfig, name: str) -> DictConfig:
+    if node.get("name") == name:
+        return node
+    named = copy.deepcopy(node)
+    with open_dict(named):
+        named.name = name
+    return named
+
+
+def _scenario_choice(cfg: DictConfig) -> str:
+    """The option ``scenario=`` chose, from the composed Hydra section or the running Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_section = cfg.get("hydra") if "hydra" in cfg else None
+    if hydra_section is not None:
+        return str(hydra_section.runtime.choices.scenario)
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.choices.scenario)
+    raise ConfigError("the selected scenario's config has no 'name' key: add name: <scenario> to its YAML")

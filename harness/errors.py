@@ -29,3 +29,11 @@ class PluginError(HarnessError):
 
 class AdapterError(HarnessError):
     """A user-fixable problem with a model: unknown id, unreachable hub, missing API key, ..."""
+
+
+class ScenarioSkipped(HarnessError):
+    """A scenario that cannot run as configured (for example, no source to check against).
+
+    Raised while the scenario is built, before any scenario of the job runs: the job skips it
+    with one line naming the scenario and this message, runs the others, and records the skip.
+    """

@@ -18,14 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import provenance, registry, reuse
-from harness.collector import end_startup
+from harness import provenance, registry
 from harness.config import HarnessSettings, selected_scenarios, validate_section
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ScenarioSkipped
 from harness.model import ModelAdapter
 from harness.runner import Runner, RunResult, RunSettings
 from harness.scenario import Scenario, ScenarioContext
-from harness.store import ResponseCache, RunDirectory
+from harness.store import ResponseCache, RunDirectory, write_json_atomic
 from harness.types import SCHEMA_VERSION, MetricValue, stable_hash, to_jsonable
 
 
@@ -145,7 +144,6 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             progress=job.settings.progress,
         ),
         cache,
-        manifest,
     )
     try:
         n_seen, _, dataset_fp, plan_fp = runner.execute()
@@ -153,16 +151,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
         template_source = job.scenario.template_fingerprint_source()
         manifest["template_hash"] = stable_hash(template_source) if template_source is not None else plan_fp
         manifest["request_plan_hash"] = plan_fp
-        reuse_key = None
-        if cache is not None:
-            reuse_key = reuse.aggregation_key(
-                manifest,
-                runner.model_identity,
-                type(job.scenario),
-                job.settings.bootstrap_resamples,
-                store.samples_path,
-            )
-        metrics, n_instances, n_errors = runner.aggregate(reuse_key)
+        metrics, n_instances, n_errors = runner.aggregate()
     except BaseException as exc:
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["failure"] = f"{type(exc).__name__}: {exc}"
@@ -176,50 +165,67 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             "counts": {"instances": n_instances, "errors": n_errors, "selected": n_seen, **runner.stats},
             "protocol": job.scenario.protocol(),
             "decoding": runner.decoding,
-            "aggregation": runner.aggregation,
+            "execution": job.adapter.execution(),
         }
     )
     manifest["timings"].update({"finished": _now(), "duration_s": round(time.time() - started, 3)})
     store.write_manifest(manifest)
-    return RunResult(job.run_dir, metrics, n_instances, n_errors, "completed", job.scenario.summary(metrics))
+    return RunResult(job.run_dir, metrics, n_instances, n_errors, "completed")
 
 
-def hide_library_progress() -> None:
-    """Hide the progress bars of ``datasets`` and of transformers' weight loading (``progress=false``).
+def quiet_libraries() -> None:
+    """Keep the libraries' own progress bars and log lines off the console.
 
-    Each library reads an environment variable when it is imported; one that is already imported
-    is told directly (transformers copies huggingface_hub's setting when it is imported). Importing
-    ``datasets`` only to call ``disable_progress_bars()`` cost 0.3 s of start-up in runs whose
-    scenarios never load a dataset. A value the user set in the environment wins. The switch is
-    process-wide, like the libraries' own: a later run in the same Python process with
-    ``progress=true`` shows the harness's bars but not these libraries'.
+    The harness shows one progress bar per scenario and its summary table; the bars of
+    ``datasets`` ("Generating train split"), of huggingface_hub and of transformers' weight
+    loading, and transformers' warnings, would interleave with them. Each library reads an
+    environment variable when it is imported; one already imported is told directly. A value the
+    user set in the environment wins. Other libraries' log records reach the run's log file, not
+    the console (``hydra.job_logging`` in conf/config.yaml).
     """
-    datasets = sys.modules.get("datasets")
-    if datasets is not None:
-        datasets.disable_progress_bars()
-    else:
-        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    for variable in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(variable, "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
     if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()
-    else:
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if "transformers" in sys.modules:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
 
 
-def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
-    """Run every selected scenario of a composed config into ``job_dir``; returns their results."""
+@dataclass
+class JobResult:
+    """What one job produced: the runs that completed, and the scenarios skipped with their reasons."""
+
+    runs: list[RunResult]
+    skipped: dict[str, str]
+
+
+JOB_MANIFEST = "job.json"
+"""The job's own record, beside its run directories: every scenario's status (and a skip's reason)."""
+
+
+def run_job(cfg: Any, job_dir: Path) -> JobResult:
+    """Run every selected scenario of a composed config into ``job_dir``.
+
+    Every scenario is built (its parameters and data checked) before the first one runs, so a
+    mistake in the last scenario of a suite fails before any model time is spent. A scenario
+    that raises :class:`ScenarioSkipped` while being built is skipped with one line; the others
+    run. ``job.json`` records each scenario's status.
+    """
     from omegaconf import OmegaConf
 
     from harness.config import validate_job_config
 
     settings = validate_job_config(cfg)
-    if not settings.progress:
-        hide_library_progress()
+    quiet_libraries()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     scenarios = selected_scenarios(cfg)
     cache = None
@@ -228,31 +234,53 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
         if settings.cache.clear:
             cache.clear()
     adapter = build_adapter(resolved["model"])
-    end_startup()
-    results = []
+    planned: list[ScenarioRun] = []
+    skipped: dict[str, str] = {}
+    status: dict[str, dict[str, str]] = {}
     try:
         for key, scenario_cfg in scenarios.items():
             scenario_dict = OmegaConf.to_container(scenario_cfg, resolve=True)
             run_dir = job_dir / key
-            scenario = build_scenario(scenario_dict, adapter, settings, run_dir, cache)
-            job = ScenarioRun(scenario, adapter, run_dir, resolved, settings)
-            results.append(run_scenario(job, cache))
+            try:
+                scenario = build_scenario(scenario_dict, adapter, settings, run_dir, cache)
+            except ScenarioSkipped as exc:
+                skipped[key] = str(exc)
+                status[key] = {"status": "skipped", "reason": str(exc)}
+                print(f"harness: skipped {key}: {exc}", file=sys.stderr)
+                continue
+            planned.append(ScenarioRun(scenario, adapter, run_dir, resolved, settings))
+            status[key] = {"status": "pending"}
+        runs = []
+        for job in planned:
+            key = job.run_dir.name
+            status[key] = {"status": "running"}
+            write_json_atomic(job_dir / JOB_MANIFEST, {"scenarios": status})
+            try:
+                runs.append(run_scenario(job, cache))
+            except BaseException:
+                status[key] = {"status": "failed"}
+                raise
+            status[key] = {"status": "completed"}
     finally:
+        write_json_atomic(job_dir / JOB_MANIFEST, {"scenarios": status})
         adapter.close()
         if cache is not None:
             cache.close()
-    return results
+    return JobResult(runs, skipped)
 
 
-def summary_table(results: list[RunResult]) -> str:
-    """A plain-text table of every ungrouped metric: CI, n, errors, and resampled clusters where not n."""
+def summary_table(job: JobResult) -> str:
+    """A plain-text table of every ungrouped metric and the skipped scenarios.
+
+    Each metric shows its CI, n, errors, and the resampled clusters where they differ from n.
+    """
     lines = [f"{'scenario / metric':<52} {'value':>9} {'95% CI':>21} {'n':>7} {'err':>5} {'clusters':>8}"]
-    for result in results:
+    for result in job.runs:
         lines.append(f"{result.run_dir.name}  ({result.n_instances} instances, {result.n_errors} errors)")
         for metric in result.metrics:
             if metric.group is None:
                 lines.append(_metric_line(metric))
-        lines.extend(f"  {note}" for note in result.notes)
+    lines.extend(f"{name}  skipped: {reason}" for name, reason in job.skipped.items())
     return "\n".join(lines)
 
 

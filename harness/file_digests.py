@@ -1,8 +1,9 @@
-"""SHA-256 digests of files that identify a model or a result, and a memo for costly derived values.
+"""SHA-256 digests of the files that identify a model or a scorer, remembered by the files' status.
 
-A scorer's identity includes the digest of its weights, so that a score is only ever reused with
-the classifier that produced it. Hashing a 90 MB encoder on every run cost a tenth of a second
-of a fully cached rerun. :func:`remembered_digest` keeps each digest with the files' status
+A model's and a scorer's identity include the digest of the whole content of their weights, so
+that a cached response or score is only ever reused with the weights that produced it. Reading
+gigabytes of weights on every run would dominate start-up, so :func:`remembered_digest` and
+:func:`remembered_digests` keep each digest with the files' status
 (path, size, modification and status-change times in nanoseconds, device and inode) in
 ``$RAI_HARNESS_HOME/digests.json`` and hashes again as soon as any of those changes, the test
 ``git`` relies on for its index. Writing a file, or copying one over it with its old time stamp
@@ -100,3 +101,21 @@ def remembered_digest(paths: Iterable[Path]) -> str:
     """:func:`file_digest` of ``paths``, reused while none of the files' status has changed."""
     files = sorted(Path(p) for p in paths)
     return remembered(status_key(files), lambda: file_digest(files))
+
+
+def remembered_digests(paths: Iterable[Path]) -> list[str]:
+    """:func:`file_digest` of each file in ``paths`` (in order), each reused while its status is unchanged.
+
+    The memo is read and written once for all of them.
+    """
+    memo_path = home() / MEMO_FILE
+    memo = _read_memo(memo_path)
+    digests, changed = [], False
+    for path in map(Path, paths):
+        key = status_key([path])
+        if key not in memo:
+            memo[key], changed = file_digest([path]), True
+        digests.append(memo[key])
+    if changed:
+        _write_memo(memo_path, dict(list(memo.items())[-MEMO_ENTRIES:]))
+    return digests

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from harness.errors import AdapterError
 from harness.types import Capability, Completion, ModelInfo, Request
@@ -76,6 +76,10 @@ class ModelAdapter(ABC):
     ) -> list[Completion]:
         """Summed log-probability of each continuation given its prompt."""
         raise AdapterError(f"adapter {type(self).__name__} does not support log-likelihoods")
+
+    def execution(self) -> dict[str, Any]:
+        """How the adapter ran the requests (e.g. parallel CPU streams), recorded in the manifest."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 (optional hook: most adapters hold nothing to release)
         """Release resources (processes, connections). Called once at the end of a run."""

@@ -3,7 +3,11 @@
 Scenarios live in the entry-point group ``harness.scenarios`` and model adapters in
 ``harness.models``; built-ins are declared in this project's ``pyproject.toml`` exactly like a
 third-party package would declare its own. Discovery reads only package metadata, so listing
-and selecting are cheap; :func:`load` imports the one plugin that was asked for.
+and selecting are cheap; :func:`load` imports the one plugin that was asked for. Scenarios from
+single files (:mod:`harness.plugins`) are registered in this process with :func:`register_scenario`.
+
+A scenario has one name, its class's ``name``: an entry point must be registered under it, and a
+mismatch is refused with one line naming both.
 """
 
 from __future__ import annotations
@@ -74,8 +78,36 @@ def discover(group: str) -> Mapping[str, PluginEntry]:
     return MappingProxyType(found)
 
 
+_FILE_SCENARIOS: dict[str, tuple[type, str]] = {}
+"""Scenarios loaded from single files in this process: name -> (class, file)."""
+
+
+def register_scenario(name: str, scenario_class: type, source: str) -> None:
+    """Register a scenario class loaded from the file ``source`` under its ``name``.
+
+    A name already taken by another file or by an installed plugin is refused.
+    """
+    previous = _FILE_SCENARIOS.get(name)
+    if previous is not None and previous[1] != source:
+        raise PluginError(f"scenario name {name!r} is defined twice: in {previous[1]} and in {source}")
+    installed = discover(SCENARIOS).get(name)
+    if installed is not None:
+        raise PluginError(
+            f"scenario name {name!r} of {source} is taken by {installed.distribution} ({installed.target}); "
+            "rename the class's name"
+        )
+    _FILE_SCENARIOS[name] = (scenario_class, source)
+
+
+def scenario_names() -> list[str]:
+    """Every scenario name: installed plugins and those loaded from files."""
+    return sorted({*discover(SCENARIOS), *_FILE_SCENARIOS})
+
+
 def load(group: str, name: str) -> Any:
     """Import and return the plugin class registered as ``name`` in ``group``."""
+    if group == SCENARIOS and name in _FILE_SCENARIOS:
+        return _FILE_SCENARIOS[name][0]
     plugins = discover(group)
     if name not in plugins:
         suggestion = difflib.get_close_matches(name, plugins, n=1)
@@ -84,8 +116,14 @@ def load(group: str, name: str) -> Any:
             f"unknown {GROUPS[group]} {name!r}.{hint} Installed: {', '.join(sorted(plugins)) or 'none'}. "
             f"Run `harness list` to see every plugin and the package that supplied it."
         )
-    entry = plugins[name]
-    return load_entry(entry)
+    plugin = load_entry(plugins[name])
+    if group == SCENARIOS and getattr(plugin, "name", None) != name:
+        raise PluginError(
+            f"scenario entry point {name!r} ({plugins[name].target}) loads a class named "
+            f"{getattr(plugin, 'name', None)!r}; a scenario has one name: register the entry point "
+            "under the class's name"
+        )
+    return plugin
 
 
 def load_entry(entry: PluginEntry) -> Any:

@@ -27,16 +27,15 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from harness import reuse
 from harness.aggregate import RESERVED_COLUMNS, sample_frame
 from harness.background import BackgroundWorker
 from harness.errors import ConfigError, HarnessError
@@ -49,7 +48,6 @@ from harness.types import (
     Instance,
     MetricValue,
     Request,
-    json_digest,
     stable_hash,
     to_jsonable,
 )
@@ -75,7 +73,6 @@ class RunResult:
     n_instances: int
     n_errors: int
     status: str
-    notes: list[str] = field(default_factory=list)
 
 
 def select_instances(
@@ -158,31 +155,19 @@ class Runner:
         run_dir: Path,
         settings: RunSettings,
         cache: ResponseCache | None = None,
-        manifest: Mapping[str, Any] | None = None,
     ) -> None:
         self.scenario = scenario
         self.adapter = adapter
         self.store = RunDirectory(run_dir)
         self.settings = settings
         self.cache = cache if adapter.cacheable else None
-        # Aggregations are keyed by the samples themselves, so they are reused whatever the adapter.
-        self.aggregations = cache
-        self.model_identity = adapter.info().identity()  # keys its responses and its aggregation
-        # With a cache and the run's manifest, a window whose records were scored before under
-        # this key gets those scores back (harness.reuse.scoring_key).
-        self.scoring_key = (
-            reuse.scoring_key(manifest, self.model_identity, type(scenario))
-            if cache is not None and manifest is not None
-            else None
-        )
+        self.model_identity = adapter.info().identity()  # part of every response's cache key
         self._decodings: dict[tuple[str, GenerationParams | None], dict[str, Any]] = {}
         self._cancel = threading.Event()  # set when a run fails: its running generation stops
-        self.aggregation: dict[str, Any] | None = None  # how metrics were obtained, for the manifest
         self.stats = {
             "requests_sent": 0,
             "requests_cached": 0,
             "requests_deduplicated": 0,
-            "windows_scores_reused": 0,
             "generation_s": 0.0,
         }
 
@@ -393,7 +378,7 @@ class Runner:
             )
             if not failures:
                 scorable.append((len(records) - 1, instance, outputs))
-        for index, scores in self._scores_for(records, scorable):
+        for index, scores in self._score(scorable):
             if isinstance(scores, Exception):
                 records[index]["error"] = f"scoring failed: {type(scores).__name__}: {scores}"
             else:
@@ -401,27 +386,6 @@ class Runner:
                 records[index]["scores"] = scores
         self.store.append_samples(records)
         return sum(1 for r in records if r["error"] is not None)
-
-    def _scores_for(
-        self, records: list[dict[str, Any]], scorable: list[tuple[int, Instance, list[Completion]]]
-    ) -> list[tuple[int, Any]]:
-        """The scorable records' scores: those given to the same records before, else fresh ones.
-
-        The key is the run's :func:`~harness.reuse.scoring_key` with the records themselves
-        (instance, requests, outputs). Fresh scores are remembered only when none failed, so a
-        scorer that failed for a passing reason is tried again on the next run.
-        """
-        key = None
-        if self.scoring_key is not None and self.aggregations is not None and scorable:
-            key = _records_digest(self.scoring_key, [records[index] for index, _, _ in scorable])
-            remembered = self.aggregations.get_window_scores(key)
-            if remembered is not None and len(remembered) == len(scorable):
-                self.stats["windows_scores_reused"] += 1
-                return [(index, scores) for (index, _, _), scores in zip(scorable, remembered, strict=True)]
-        results = self._score(scorable)
-        if key is not None and not any(isinstance(scores, Exception) for _, scores in results):
-            self.aggregations.put_window_scores(key, [scores for _, scores in results])
-        return results
 
     def _score(self, scorable: list[tuple[int, Instance, list[Completion]]]) -> list[tuple[int, Any]]:
         if not scorable:
@@ -443,50 +407,22 @@ class Runner:
                     isolated.append((index, exc))
             return isolated
 
-    def aggregate(self, reuse_key: str | None = None) -> tuple[list[MetricValue], int, int]:
-        """Compute metrics from everything in samples.jsonl and write metrics.json and artifacts.
-
-        With a ``reuse_key`` (:func:`harness.reuse.aggregation_key`) and a cache, an aggregation
-        stored under that key is written back instead of recomputed, and a new one is stored.
-        """
-        stored = self.aggregations.get_aggregate(reuse_key) if reuse_key and self.aggregations else None
-        if stored is not None:
-            payload = self.store.restore_metrics(stored["metrics_json"])
-            reuse.unpack_artifacts(stored, self.store.path)
-            self.aggregation = {"key": reuse_key, "reused": True}
-            metrics = [MetricValue(**metric) for metric in payload["metrics"]]
-            return metrics, int(payload["n_instances"]), int(payload["n_errors"])
+    def aggregate(self) -> tuple[list[MetricValue], int, int]:
+        """Compute metrics from everything in samples.jsonl and write metrics.json and artifacts."""
         frame = sample_frame(self.store.path)
         metrics = self.scenario.aggregate(frame)
         n_errors = int(frame["error"].notna().sum()) if len(frame) else 0
-        payload = {
-            "scenario": self.scenario.name,
-            "protocol": self.scenario.protocol(),
-            "n_instances": len(frame),
-            "n_errors": n_errors,
-            "metrics": metrics,
-        }
-        metrics_json = self.store.write_metrics(payload)
-        artifacts = self.scenario.write_artifacts(frame, metrics, self.store.path)
-        self.aggregation = {"key": reuse_key, "reused": False}
-        if reuse_key and self.aggregations:
-            packed = reuse.pack(metrics_json, artifacts, self.store.path)
-            if packed is not None:
-                self.aggregations.put_aggregate(reuse_key, packed)
+        self.store.write_metrics(
+            {
+                "scenario": self.scenario.name,
+                "protocol": self.scenario.protocol(),
+                "n_instances": len(frame),
+                "n_errors": n_errors,
+                "metrics": metrics,
+            }
+        )
+        self.scenario.write_artifacts(frame, metrics, self.store.path)
         return metrics, len(frame), n_errors
-
-
-def _records_digest(prefix: str, records: list[dict[str, Any]]) -> str:
-    """The digest of ``[prefix, records]``, a window's key for its remembered scores.
-
-    :func:`~harness.types.json_digest` (converting every value first, as ``stable_hash`` does,
-    took most of a cached window's time); records with dict keys JSON refuses fall back on
-    ``stable_hash``.
-    """
-    try:
-        return json_digest([prefix, records])
-    except TypeError:
-        return stable_hash([prefix, records])
 
 
 def _request_record(request: Request) -> dict[str, Any]:

@@ -83,12 +83,7 @@ class Scenario(ABC):
         """The requests for one instance (generation with k samples, or log-likelihoods)."""
 
     def score(self, instance: Instance, outputs: Sequence[Completion]) -> dict[str, Any]:
-        """Per-instance scores from the completions of :meth:`requests`, in the same order.
-
-        Scores must follow from the instance, the completions, the parameters, the scorers and the
-        run's seed alone, and must not change the instance: with a cache, a window of instances
-        whose records were scored before gets the remembered scores (:func:`harness.reuse.scoring_key`).
-        """
+        """Per-instance scores from the completions of :meth:`requests`, in the same order."""
         raise NotImplementedError(f"scenario {self.name} implements neither score nor score_batch")
 
     def score_batch(self, items: Sequence[tuple[Instance, Sequence[Completion]]]) -> list[dict[str, Any]]:
@@ -126,10 +121,6 @@ class Scenario(ABC):
 
     def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
         """Write plots or tables into the run directory and return their paths."""
-        return []
-
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """A few lines for the end-of-run summary; default: the ungrouped metrics."""
         return []
 
 

@@ -9,9 +9,8 @@ A run directory holds exactly three files (plus optional artifacts such as plots
 
 The response cache is one SQLite file in WAL mode shared by all processes of a sweep; a
 response is keyed by model identity + request + decoding parameters + seed. The same file keeps
-scorer outputs (keyed by scorer identity + text), the scores a scenario gave a window of
-instances, and finished aggregations (metrics and artifacts keyed by everything they depend on,
-:mod:`harness.reuse`).
+classifier scores (keyed by scorer identity + text). Nothing else is cached: metrics, charts and
+reports are recomputed from the samples on every run.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,11 @@ SAMPLES = "samples.jsonl"
 METRICS = "metrics.json"
 
 
-def write_json_atomic(path: Path, payload: Any) -> str:
-    """Write JSON to ``path`` so that readers see either the old or the new file, never half.
-
-    Returns the text written (metrics files are stored as written, :mod:`harness.reuse`).
-    """
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to ``path`` so that readers see either the old or the new file, never half."""
     # json.dumps + one write: json.dump encodes in Python and writes each small piece.
     text = json.dumps(to_jsonable(payload), indent=2, sort_keys=False, default=str) + "\n"
     write_text_atomic(path, text)
-    return text
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -149,43 +144,21 @@ class RunDirectory:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def write_metrics(self, payload: Mapping[str, Any]) -> str:
-        """Atomically replace metrics.json; returns the text written."""
-        return write_json_atomic(self.metrics_path, {"schema_version": SCHEMA_VERSION, **payload})
-
-    def restore_metrics(self, text: str) -> dict[str, Any]:
-        """Atomically replace metrics.json with ``text`` (as an earlier run wrote it); returns its payload.
-
-        A stored file is written back as it is rather than re-encoded: the indented encoding is
-        pure Python in the standard library and took most of a reused aggregation's time.
-        """
-        write_text_atomic(self.metrics_path, text)
-        return json.loads(text)
+    def write_metrics(self, payload: Mapping[str, Any]) -> None:
+        """Atomically replace metrics.json."""
+        write_json_atomic(self.metrics_path, {"schema_version": SCHEMA_VERSION, **payload})
 
     def read_metrics(self) -> dict[str, Any] | None:
         """metrics.json, or None when the run has not produced it."""
         return read_json(self.metrics_path) if self.metrics_path.exists() else None
 
 
-TABLES = (
-    ("responses", "TEXT"),
-    ("scores", "REAL"),
-    ("window_scores", "TEXT"),
-    ("aggregates", "TEXT"),
-    ("report_samples", "TEXT"),
-)
-"""The cache's tables and their value types: responses, scorer outputs, a window's scores,
-aggregations and a run's drawing in the report's sample browser."""
-
-KEPT_ROWS = {"window_scores": 2000, "aggregates": 256, "report_samples": 64}
-"""Tables of derived results that keep only their newest rows (each row can be recomputed from the
-responses and scores, which are kept: they are what costs model and classifier time). A window's
-scores are up to ``window_size`` score records, an aggregation carries its plots, a drawing is up
-to a few MB of HTML, so these bound the cache at a few hundred MB of derived results."""
+TABLES = (("responses", "TEXT"), ("scores", "REAL"))
+"""The cache's tables and their value types: model responses and classifier scores."""
 
 
 class ResponseCache:
-    """A process-safe SQLite cache of responses, scores, aggregations and report drawings (WAL)."""
+    """A process-safe SQLite cache of model responses and classifier scores (WAL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
@@ -232,30 +205,17 @@ class ResponseCache:
         return rows
 
     def _insert(self, table: str, items: Mapping[str, Any]) -> None:
-        """Insert or replace (key, value) rows in one short transaction (pruned to :data:`KEPT_ROWS`)."""
+        """Insert or replace (key, value) rows in one short transaction."""
         rows = [(key, value, time.time()) for key, value in items.items()]
         if not rows:
             return
-
-        keep = KEPT_ROWS.get(table)
 
         def write() -> None:
             with self._conn:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
-                if keep is not None:
-                    self._conn.execute(
-                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
-                        "ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?)",
-                        (keep,),
-                    )
 
         self._retry(write)
-
-    def _json_row(self, table: str, key: str) -> Any:
-        """The JSON value stored under ``key`` in ``table``, or None."""
-        rows = self._select(table, [key])
-        return json.loads(rows[0][1]) if rows else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
         """Cached completions for the given keys (missing or invalid rows are absent from the result).
@@ -285,32 +245,8 @@ class ResponseCache:
         """Store scorer outputs in one short transaction."""
         self._insert("scores", {key: float(value) for key, value in items.items()})
 
-    def get_window_scores(self, key: str) -> list[dict[str, Any]] | None:
-        """The scores a scenario gave one window of instances (see :meth:`harness.runner.Runner`), or None."""
-        return self._json_row("window_scores", key)
-
-    def put_window_scores(self, key: str, scores: Sequence[Mapping[str, Any]]) -> None:
-        """Store the scores of one window of instances under its key."""
-        self._insert("window_scores", {key: json.dumps(to_jsonable(list(scores)), default=str)})
-
-    def get_aggregate(self, key: str) -> dict[str, Any] | None:
-        """A stored aggregation (metrics.json text and artifacts, :mod:`harness.reuse`), or None."""
-        return self._json_row("aggregates", key)
-
-    def put_aggregate(self, key: str, stored: Mapping[str, Any]) -> None:
-        """Store one aggregation under its key."""
-        self._insert("aggregates", {key: json.dumps(stored, default=str)})
-
-    def get_report_samples(self, key: str) -> dict[str, Any] | None:
-        """The sample-browser drawing kept under ``key`` (:mod:`harness.report.sample_browser`), or None."""
-        return self._json_row("report_samples", key)
-
-    def put_report_samples(self, key: str, drawing: Mapping[str, Any]) -> None:
-        """Keep a sample-browser drawing under ``key`` (the newest ``KEPT_ROWS`` drawings stay)."""
-        self._insert("report_samples", {key: json.dumps(drawing)})
-
     def clear(self) -> int:
-        """Delete everything cached (drawings included); returns how many responses were removed."""
+        """Delete everything cached (responses and scores); returns how many responses were removed."""
         count = self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         for table, _ in TABLES:
             self._retry(lambda table=table: self._conn.execute(f"DELETE FROM {table}"))

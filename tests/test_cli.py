@@ -127,26 +127,6 @@ def test_sweep_runs_every_job_and_points_at_the_leaderboard(
     assert "harness leaderboard results/sweeps/t" in result.stdout
 
 
-def test_plain_run_writes_what_hydra_main_writes(tmp_path: Path, demo_plugin_installed: None) -> None:
-    """A plain run composes once (harness.cli._run_single); a flag sends it through @hydra.main."""
-    common = ["scenario=demo_arithmetic", "model=demo_calculator", "seed=3", "progress=false", "report=false"]
-    plain = run([*common, "hydra.run.dir=run-a"], tmp_path)
-    flagged = run(["--run", *common, "hydra.run.dir=run-b"], tmp_path)
-    assert plain.returncode == 0 and flagged.returncode == 0, plain.stderr + flagged.stderr
-    for name in ("config.yaml", "overrides.yaml"):
-        assert (tmp_path / "run-a/.hydra" / name).read_text() == (
-            tmp_path / "run-b/.hydra" / name
-        ).read_text()
-    hydra_yaml = (tmp_path / "run-a/.hydra/hydra.yaml").read_text().replace("run-a", "run-b")
-    assert hydra_yaml == (tmp_path / "run-b/.hydra/hydra.yaml").read_text()
-    assert "version_base: '1.3'" in hydra_yaml and "name: cli" in hydra_yaml
-    assert sorted(p.name for p in (tmp_path / "run-a").iterdir()) == sorted(
-        p.name for p in (tmp_path / "run-b").iterdir()
-    )
-    plain_run = json.loads((tmp_path / "run-a/demo_arithmetic/run.json").read_text())
-    assert plain_run["status"] == "completed" and plain_run["seed"] == 3
-
-
 def test_runs_follow_each_other_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from hydra.core.global_hydra import GlobalHydra
 
@@ -162,30 +142,6 @@ def test_runs_follow_each_other_in_one_process(tmp_path: Path, monkeypatch: pyte
         assert exited.value.code == code
         assert not GlobalHydra.instance().is_initialized()
     assert json.loads((tmp_path / "b/regurgitation/run.json").read_text())["status"] == "completed"
-
-
-def test_a_rerun_reports_unchanged_samples_from_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from harness.cli import main
-    from harness.report import sample_browser
-
-    drawn: list[str] = []
-    draw = sample_browser.render_run_samples
-    monkeypatch.setattr(
-        sample_browser,
-        "render_run_samples",
-        lambda run, limit: drawn.append(str(run.path)) or draw(run, limit),
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAI_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
-    common = ["scenario=regurgitation", "model=reference", "limit=2", "progress=false", "report=true"]
-    for run_dir in ("a", "b"):
-        with pytest.raises(SystemExit) as exited:
-            main([*common, f"hydra.run.dir={run_dir}"])
-        assert exited.value.code == 0
-    assert drawn == [str(tmp_path / "a/regurgitation")], "b's unchanged samples come from the cache"
-    assert (tmp_path / "b/report/report.html").read_text().count('<article class="sample"') == 2
 
 
 @pytest.mark.parametrize(
@@ -218,11 +174,11 @@ def test_progress_false_hides_library_progress_bars(tmp_path: Path) -> None:
     assert "%|" not in result.stderr  # no tqdm bar of any library
 
 
-def test_progress_switch_reaches_libraries_imported_before_it(tmp_path: Path) -> None:
+def test_library_quieting_reaches_libraries_imported_before_it(tmp_path: Path) -> None:
     code = (
         "import huggingface_hub.utils.tqdm  # loads the hub constants, reading the environment now\n"
-        "from harness.evaluate import hide_library_progress\n"
-        "hide_library_progress()\n"
+        "from harness.evaluate import quiet_libraries\n"
+        "quiet_libraries()\n"
         "import transformers.utils.logging as tl\n"
         "print(tl.is_progress_bar_enabled())\n"
     )
@@ -231,3 +187,23 @@ def test_progress_switch_reaches_libraries_imported_before_it(tmp_path: Path) ->
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_run_prints_one_bar_per_scenario_and_the_table_once_and_no_library_lines(tmp_path: Path) -> None:
+    """The toxicity scenario loads the reference model (transformers) and the embedding scorer
+    (sentence-transformers): neither library's log lines or progress bars reach the console."""
+    result = run(
+        ["scenario=toxicity", "model=reference", "limit=3", "scenario.k=2", "hydra.run.dir=out"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    bars = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert bars and all(line.startswith("toxicity:") for line in bars), bars
+    for library_line in ("INFO", "WARNING", "Loading", "Generating", "attention_mask", "Batches"):
+        assert library_line not in result.stdout + result.stderr
+    table = result.stdout.splitlines()
+    headline = [line for line in table if line.split()[:1] == ["toxicity_probability"]]
+    assert len(headline) == 1, result.stdout  # the summary table only, no second block
+    assert table[-2:] == [
+        f"run directory: {tmp_path / 'out'}",
+        f"report:        {tmp_path / 'out/report/report.html'}",
+    ]

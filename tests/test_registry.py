@@ -72,3 +72,13 @@ def test_selecting_one_plugin_imports_no_other(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert heavy.stdout.strip() == "False"
+
+
+def test_an_entry_point_under_another_name_than_its_class_is_refused(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    fake_distribution(site, "renamed-plugin", "[harness.scenarios]\nmy_tox = renamed:Toxicity\n")
+    (site / "renamed.py").write_text("from scenarios.toxicity.scenario import ToxicityScenario as Toxicity\n")
+    result = harness(["validate", "my_tox"], site, tmp_path)
+    assert result.returncode == 2
+    assert "scenario entry point 'my_tox' (renamed:Toxicity) loads a class named 'toxicity'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

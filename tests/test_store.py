@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import store
 from harness.errors import DataError
 from harness.store import ResponseCache, RunDirectory, write_json_atomic
 from harness.types import Completion, GenerationParams, Request
@@ -91,20 +90,3 @@ def test_samples_serialise_numpy_scalars_dataclasses_and_unknown_objects(tmp_pat
     assert record["scores"] == {"flag": True}
     assert record["requests"][0]["params"]["max_new_tokens"] == 2
     assert record["requests"][0]["prompt"] == "hi"
-
-
-def test_only_the_newest_derived_rows_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = ResponseCache(tmp_path / "cache.sqlite")
-    monkeypatch.setattr(store, "KEPT_ROWS", {"report_samples": 3, "window_scores": 2, "aggregates": 2})
-    for index in range(5):
-        cache.put_report_samples(f"k{index}", {"index": index})
-        cache.put_window_scores(f"w{index}", [{"s": index}])
-        cache.put_aggregate(f"a{index}", {"index": index})
-        cache.put_many({f"r{index}": Completion(texts=["t"])})
-    assert [cache.get_report_samples(f"k{i}") for i in range(5)] == [
-        None, None, {"index": 2}, {"index": 3}, {"index": 4},
-    ]  # fmt: skip
-    assert [cache.get_window_scores(f"w{i}") is not None for i in range(5)] == [False] * 3 + [True] * 2
-    assert [cache.get_aggregate(f"a{i}") is not None for i in range(5)] == [False] * 3 + [True] * 2
-    assert len(cache.get_many([f"r{i}" for i in range(5)])) == 5, "responses are never pruned"
-    cache.close()

@@ -7,14 +7,11 @@
 * Start-up: building the adapter loads the tokenizer and the config (so a missing model fails at
   once) and decides device and dtype; the weights are loaded on the first generation or
   log-likelihood request, so a run whose answers all come from the response cache never loads
-  them. A local model seen before with the same files needs neither: its capabilities are
-  remembered and device and dtype are decided without torch where they can be
-  (:mod:`harness.adapters.hf_metadata`), so a fully cached rerun never imports torch or
-  transformers. Loading runs with the garbage collector paused, then freezes what it created
-  (:mod:`harness.collector`): importing torch and transformers creates about a million
-  long-lived objects, and collecting while they are created costs time and frees nothing.
-* Identity: local models are identified by a fingerprint of their files; Hub models by their
-  commit in the local Hugging Face cache.
+  them.
+* Identity: a local model is identified by the SHA-256 of the whole content of its weight,
+  config, tokenizer and code files (:func:`weights_fingerprint`; each file's digest is kept by
+  its size, modification time and inode, so unchanged files are not read again); a Hub model by
+  its commit in the local Hugging Face cache.
 * Generation: prompts are tokenised once, in one batched call; batches hold prompts sorted by
   length (the least padding), left-padded. ``n`` greedy samples are one generation copied ``n``
   times (greedy decoding is deterministic). ``n`` sampled continuations share their prompt's
@@ -22,9 +19,9 @@
   cache is copied to the batch's sample rows, and ``generate`` continues from it, so a prompt's
   prefill is computed once instead of ``n`` times (shared-prompt sampling).
 * CPU streams: on a CPU, several batches (generation or log-likelihood) run at once, each on its
-  share of torch's threads (``model.streams``; :mod:`harness.adapters.cpu_streams`). The stream
-  threads never touch the tokenizer: prompts are encoded before and outputs decoded after, in
-  the calling thread.
+  share of torch's threads (``model.streams``; :mod:`harness.adapters.cpu_streams`); the plan
+  used is recorded in the run's manifest (``execution``). The stream threads never touch the
+  tokenizer: prompts are encoded before and outputs decoded after, in the calling thread.
 * Determinism: greedy decoding is a pure function of the prompt (up to floating-point effects of
   padding). Sampling is seeded *per sample*: the noise for sample j of a request comes from a
   generator seeded with (run seed, request key, j) and is applied as Gumbel-max noise on the
@@ -42,21 +39,20 @@ import inspect
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness.adapters.cpu_streams import parse_streams, run_in_streams
-from harness.adapters.hf_metadata import (
-    hub_commit,
-    metadata_key,
-    remember_capabilities,
-    remembered_capabilities,
-    static_device_dtype,
+from harness.adapters.cpu_streams import (
+    StreamPlan,
+    parse_streams,
+    per_thread_counts,
+    plan_streams,
+    run_in_streams,
 )
-from harness.collector import paused_then_frozen
 from harness.errors import AdapterError
+from harness.file_digests import remembered_digests
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
 from harness.types import Capability, Completion, GenerationParams, ModelInfo, Request
 
@@ -119,29 +115,36 @@ def resolve_pretrained(pretrained: str) -> str:
 
 
 def weights_fingerprint(directory: Path) -> str:
-    """A fast fingerprint of a local model: weights, config, tokenizer files, chat templates and code.
+    """SHA-256 over the names and whole contents of a local model's weights, configs, tokenizer
+    files, chat templates and code.
 
-    Each file contributes its name, size and first and last MiB.
-
-    Hashing every byte of a multi-GB checkpoint would dominate start-up; size plus head and tail
-    changes whenever a checkpoint is retrained or re-quantised.
+    Each file's digest is remembered by its status (:func:`harness.file_digests.remembered_digests`),
+    so a multi-GB checkpoint is read once, and again only after it changes.
     """
-    digest = hashlib.sha256()
     files = [*directory.iterdir()]
     for folder in FINGERPRINTED_SUBFOLDERS:
         if (directory / folder).is_dir():
             files += (directory / folder).iterdir()
-    for file in sorted(files):
-        if file.suffix not in FINGERPRINTED_SUFFIXES or not file.is_file():
-            continue
-        size = file.stat().st_size
-        digest.update(f"{file.relative_to(directory).as_posix()}:{size}".encode())
-        with file.open("rb") as handle:
-            digest.update(handle.read(1 << 20))
-            if size > 2 << 20:
-                handle.seek(-(1 << 20), os.SEEK_END)
-                digest.update(handle.read())
+    files = sorted(f for f in files if f.suffix in FINGERPRINTED_SUFFIXES and f.is_file())
+    digest = hashlib.sha256()
+    for file, file_digest in zip(files, remembered_digests(files), strict=True):
+        digest.update(f"{file.relative_to(directory).as_posix()}:{file_digest}\n".encode())
     return digest.hexdigest()
+
+
+def hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit of ``repo_id`` at ``revision`` in the local Hugging Face cache, or None.
+
+    transformers 5 no longer records it on the config, so without this a Hub model's identity
+    would not change when the repository is updated.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    except ValueError:  # not a valid repository id (huggingface_hub's HFValidationError)
+        return None
+    return Path(found).parent.name if isinstance(found, str) else None
 
 
 def _hub_is_offline() -> bool:
@@ -168,85 +171,47 @@ class HFAdapter(ModelAdapter):
         if not self._local and _hub_is_offline():
             self._load_kwargs["local_files_only"] = True
         self._model: Any = None
-        self._tokenizer: Any = None
-        # A local model: device and dtype decided without torch where they can be, capabilities
-        # remembered from an earlier load of the same files (harness.adapters.hf_metadata).
-        self._metadata_key = (
-            metadata_key(self._weights_hash, params.revision, params.trust_remote_code)
-            if self._weights_hash
-            else None
-        )
-        self._static = static_device_dtype(params.device, params.dtype) if self._metadata_key else None
-        if self._static:
-            self.device, self._dtype_name = self._static
-        remembered = remembered_capabilities(self._metadata_key) if self._static else None
-        if remembered is None:
-            self._load_metadata()
-        else:
-            self._capabilities = remembered
+        self._stream_plans: dict[str, StreamPlan] = {}
+        self._load_metadata()
         if self._local:
             self._revision = params.revision
         else:  # the cached commit, and the weights loaded later come from that same commit
             self._revision = hub_commit(self.source, params.revision) or getattr(
-                self._config, "_commit_hash", None
+                self.config, "_commit_hash", None
             )
             if self._revision:
                 self._load_kwargs["revision"] = self._revision
 
     def _load_metadata(self) -> None:
         """Tokenizer, config, device and dtype: everything but the weights (a missing model fails here)."""
-        with paused_then_frozen():
-            import torch
-            from transformers import AutoConfig, AutoTokenizer
+        import torch
+        from transformers import AutoConfig, AutoTokenizer
 
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self.source, **self._load_kwargs)
-                self._config = AutoConfig.from_pretrained(self.source, **self._load_kwargs)
-            except OSError as exc:
-                raise AdapterError(self._load_error(exc)) from exc
-        if self._static is None:
-            self.device = self._pick_device(torch)
-            self._dtype_name = str(self._pick_dtype(torch)).removeprefix("torch.")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.source, **self._load_kwargs)
+            self.config = AutoConfig.from_pretrained(self.source, **self._load_kwargs)
+        except OSError as exc:
+            raise AdapterError(self._load_error(exc)) from exc
+        self.device = self._pick_device(torch)
+        self._dtype_name = str(self._pick_dtype(torch)).removeprefix("torch.")
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        config = self._config
         self.max_length = self.params.max_length or int(
-            getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
+            getattr(self.config, "max_position_embeddings", None) or getattr(self.config, "n_positions", 2048)
         )
         self._torch = torch
-        self._tokenizer = tokenizer
+        self.tokenizer = tokenizer
         self._capabilities = frozenset(
             {Capability.GENERATE, Capability.LOGLIKELIHOOD}
             | ({Capability.CHAT} if getattr(tokenizer, "chat_template", None) else set())
         )
-        if self._metadata_key:
-            remember_capabilities(self._metadata_key, self._capabilities)
-
-    def _ensure_metadata(self) -> None:
-        """Load the tokenizer and config now if start-up answered from remembered metadata."""
-        if self._tokenizer is None:
-            self._load_metadata()
-
-    @property
-    def tokenizer(self) -> Any:
-        """The tokenizer (left padding), loaded with the config on first use if start-up skipped it."""
-        self._ensure_metadata()
-        return self._tokenizer
-
-    @property
-    def config(self) -> Any:
-        """The transformers config, loaded with the tokenizer on first use if start-up skipped it."""
-        self._ensure_metadata()
-        return self._config
 
     @property
     def model(self) -> Any:
         """The model, loaded on first use: a run whose answers are all cached never loads the weights."""
         if self._model is None:
-            self._ensure_metadata()
-            with paused_then_frozen():
-                self._model = self._load_weights()
+            self._model = self._load_weights()
         return self._model
 
     def _load_weights(self) -> Any:
@@ -362,14 +327,9 @@ class HFAdapter(ModelAdapter):
                         stopping,
                     )
                 )
-        longest = max((len(ids) for ids in token_ids), default=0)
-        tokens = min(longest, self.max_length) + max((r.params.max_new_tokens for r in requests), default=0)
-        batch_bytes = partial(
-            self._batch_bytes, self.params.batch_size, tokens, logit_positions=1, cache=True
-        )
         # Decoding steps dominate: each processes one token per row. Closed on the way out, so a
         # raising progress callback stops the streams even while its exception is kept.
-        with closing(self._in_streams(tasks, self.params.batch_size, batch_bytes)) as steps:
+        with closing(self._in_streams("generate", tasks, self.params.batch_size)) as steps:
             for number, new_tokens in steps:  # batches finish in any order
                 chunk, greedy, stop = batches[number]
                 decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
@@ -509,14 +469,8 @@ class HFAdapter(ModelAdapter):
         size = self.params.loglikelihood_batch_size
         chunks = [pairs[start : start + size] for start in range(0, len(pairs), size)]
         longest = len(pairs[0][2]) if pairs else 0
-        scored = max((n_cont for *_, n_cont in pairs), default=0) + 1
-
-        def batch_bytes() -> int:  # logits are kept only for the scored positions, where supported
-            positions = min(longest, scored) if self._accepts_logits_to_keep else longest
-            return self._batch_bytes(size, longest, logit_positions=positions, cache=False)
-
         tasks = [partial(self._score_batch, chunk) for chunk in chunks]
-        for _, batch_scores in self._in_streams(tasks, size * longest, batch_bytes):
+        for _, batch_scores in self._in_streams("loglikelihood", tasks, size * longest):
             scores.update(batch_scores)
         results = []
         for index, request in enumerate(requests):
@@ -558,48 +512,29 @@ class HFAdapter(ModelAdapter):
         return scores
 
     def _in_streams(
-        self, tasks: list[Callable[[], Any]], step_tokens: int, batch_bytes: Callable[[], int]
+        self, kind: str, tasks: list[Callable[[], Any]], step_tokens: int
     ) -> Iterator[tuple[int, Any]]:
         """``(index, result)`` of each batch task, on parallel CPU streams (``model.streams``).
 
         ``step_tokens`` is how many tokens the largest batch's forward pass processes (one per row
-        in a decoding step); with the model's size it tells ``auto`` whether a batch is enough
-        arithmetic to be worth a stream of its own.
-
-        Only a model on the CPU whose forward pass keeps no state between calls runs several
-        batches at once (see ``_load_weights``); otherwise the batches run one at a time, in
-        order. The weights are loaded first, in this thread; an empty list loads nothing.
+        in a decoding step); times the model's size it tells ``auto`` whether a batch is enough
+        arithmetic to be worth a stream of its own. Only a model on the CPU whose forward pass
+        keeps no state between calls (see ``_load_weights``), with torch's per-thread counts,
+        runs several batches at once. The plan is kept for the manifest (:meth:`execution`).
+        The weights are loaded first, in this thread; an empty list loads nothing.
         """
         if not tasks:
             return
-        parallel = str(self.model.device) == "cpu" and self._stateless_forward
-        streams = self._streams if parallel else 1
-        yield from run_in_streams(self._torch, tasks, streams, self._parameters * step_tokens, batch_bytes)
+        torch, threads = self._torch, self._torch.get_num_threads()
+        parallel = str(self.model.device) == "cpu" and self._stateless_forward and per_thread_counts(torch)
+        requested = self._streams if parallel else 1
+        plan = plan_streams(requested, threads, len(tasks), self._parameters * step_tokens)
+        self._stream_plans[kind] = plan
+        yield from run_in_streams(torch, tasks, plan)
 
-    def _batch_bytes(self, rows: int, tokens: int, logit_positions: int, cache: bool) -> int:
-        """Estimated peak memory of one batch of ``rows`` sequences of ``tokens`` tokens (0: unknown).
-
-        The key/value cache of every layer (with ``cache``), the widest hidden state (a 4x MLP),
-        and float32 logits with their log-softmax at ``logit_positions`` positions per row. An
-        estimate for deciding how many batches may run at once, read from the config's standard
-        fields; a config without them gives 0, which sets no limit.
-        """
-        try:
-            config = self.config
-            if hasattr(config, "get_text_config"):
-                config = config.get_text_config(decoder=True)
-            hidden = int(config.hidden_size)
-            heads = int(getattr(config, "num_attention_heads", 0) or 1)
-            kv_width = int(getattr(config, "num_key_value_heads", None) or heads) * int(
-                getattr(config, "head_dim", None) or hidden // heads
-            )
-            layers = int(config.num_hidden_layers) if cache else 0
-            vocab = int(config.vocab_size)
-        except (AttributeError, TypeError, ValueError):
-            return 0
-        element = getattr(self._torch, self._dtype_name).itemsize
-        per_token = (layers * 2 * kv_width + 4 * hidden) * element
-        return rows * tokens * per_token + rows * logit_positions * vocab * 8
+    def execution(self) -> dict[str, Any]:
+        """How the last batches of each kind ran: streams and torch threads per stream."""
+        return {kind: asdict(plan) for kind, plan in self._stream_plans.items()}
 
 
 def _rope_updated_per_call(model: Any) -> bool:

@@ -31,7 +31,6 @@ from harness.report.markdown import leaderboard_document, report_markdown
 from harness.report.render import Scale, image_data_uri, image_mime, render_page
 from harness.report.sample_browser import group_filter_options, run_samples
 from harness.report.tables import write_tables
-from harness.store import ResponseCache
 from harness.untrusted import files_inside, read_file_inside
 
 MAX_IMAGE_BYTES = 5_000_000
@@ -229,10 +228,9 @@ def report_context(
     runs: Sequence[LoadedRun],
     options: ReportOptions,
     leaderboard: Leaderboard | None,
-    response_cache: ResponseCache | None = None,
 ) -> dict[str, Any]:
-    """Everything the report template needs (runs' sample browsers from ``response_cache`` if drawn)."""
-    sample_parts = [run_samples(run, options.max_samples, response_cache) for run in runs]
+    """Everything the report template needs."""
+    sample_parts = [run_samples(run, options.max_samples) for run in runs]
     sample_notes = [
         f"{run.label} ({run.scenario}): showing the first {part.shown} of {part.total} instances"
         for run, part in zip(runs, sample_parts, strict=True)
@@ -273,12 +271,8 @@ def write_report(
     runs: Sequence[LoadedRun],
     out_dir: Path,
     options: ReportOptions,
-    response_cache: ResponseCache | None = None,
 ) -> list[Path]:
-    """Write report.html, summary.md and the metrics/runs/samples tables; returns the paths.
-
-    With a ``response_cache``, runs whose samples were drawn for a report before are not drawn again.
-    """
+    """Write report.html, summary.md and the metrics/runs/samples tables; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     leaderboard = None
     if has_several_models(runs):
@@ -289,7 +283,7 @@ def write_report(
             resamples=options.resamples,
             seed=options.seed,
         )
-    context = report_context(runs, options, leaderboard, response_cache)
+    context = report_context(runs, options, leaderboard)
     html_path = out_dir / "report.html"
     html_path.write_text(render_page("report.html.j2", **context), encoding="utf-8")
     md_path = out_dir / "summary.md"

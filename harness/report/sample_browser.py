@@ -1,34 +1,19 @@
-"""The report's sample browser: each run's instances as escaped HTML, drawn once per samples file.
-
-Drawing the browser (up to ``max_samples`` instances per run, every string escaped) was the
-largest part of writing a report. A run's part of it is a function of its ``samples.jsonl``, its
-label and scenario, the sample cap and the code and templates that draw it, so with a response
-cache it is kept there under the digest of all of these, and a report over runs whose samples
-were drawn before (a rerun of a suite in which three of four scenarios come back unchanged, or of
-a sweep) draws only the others.
-"""
+"""The report's sample browser: each run's instances (up to ``max_samples``) as escaped HTML."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from functools import cache, cached_property
-from pathlib import Path
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
-import harness
-from harness.file_digests import file_digest
-from harness.provenance import installed_version
 from harness.report.frames import LoadedRun
-from harness.report.render import TEMPLATE_DIR, render_fragment
-from harness.store import ResponseCache, RunDirectory
-from harness.types import prompt_from_json, prompt_text, stable_hash
+from harness.report.render import render_fragment
+from harness.store import RunDirectory
+from harness.types import prompt_from_json, prompt_text
 
 GROUP_FILTER_MAX_VALUES = 50
 
@@ -135,7 +120,7 @@ def sample_views(run: LoadedRun, limit: int) -> tuple[list[SampleView], int]:
     return views, total
 
 
-def render_run_samples(run: LoadedRun, limit: int) -> RunSamples:
+def run_samples(run: LoadedRun, limit: int) -> RunSamples:
     """Draw one run's instances (at most ``limit``; 0 = all) for the browser."""
     views, total = sample_views(run, limit)
     values: dict[str, set[str]] = {}
@@ -149,56 +134,6 @@ def render_run_samples(run: LoadedRun, limit: int) -> RunSamples:
         metadata_values={key: sorted(found) for key, found in values.items()},
         score_keys=sorted({key for view in views for key in view.numeric_scores}),
     )
-
-
-@cache
-def _drawing_code() -> str:
-    """What decides how samples are drawn: this package's code and templates, the types and store
-    modules (which records are read), and the versions of jinja2 and markupsafe (escaping)."""
-    report = Path(__file__).resolve().parent
-    engine = report.parent
-    files = [*report.glob("*.py"), *TEMPLATE_DIR.glob("*.j2"), engine / "types.py", engine / "store.py"]
-    versions = [jinja2.__version__, installed_version("markupsafe"), harness.__version__]
-    return stable_hash([file_digest(files), *versions])
-
-
-def run_samples(run: LoadedRun, limit: int, response_cache: ResponseCache | None = None) -> RunSamples:
-    """One run's part of the browser: from ``response_cache`` when the same samples were drawn before.
-
-    A drawing is kept under the digest of everything it depends on (the samples file, the run's
-    label and scenario, the cap and the drawing code), so runs of a sweep each find their own,
-    and only the newest are kept (:data:`harness.store.KEPT_ROWS`). The cache is trusted like the code: a
-    drawing is inserted into the page as it was stored. A row that cannot be read, or a cache
-    that cannot be written, only means the run is drawn again.
-    """
-    samples_path = RunDirectory(run.path).samples_path
-    if response_cache is None or not samples_path.exists():
-        return render_run_samples(run, limit)
-    key = stable_hash([file_digest([samples_path]), run.label, run.scenario, limit, _drawing_code()])
-    stored = _stored_drawing(response_cache, key)
-    if stored is not None:
-        return stored
-    drawn = render_run_samples(run, limit)
-    with contextlib.suppress(sqlite3.Error):
-        response_cache.put_report_samples(key, asdict(drawn))
-    return drawn
-
-
-def _stored_drawing(response_cache: ResponseCache, key: str) -> RunSamples | None:
-    """The drawing kept under ``key``; None when there is none or its row is damaged."""
-    try:
-        stored = response_cache.get_report_samples(key)
-        if stored is None:
-            return None
-        return RunSamples(
-            html=Markup(stored["html"]),
-            shown=int(stored["shown"]),
-            total=int(stored["total"]),
-            metadata_values={str(k): [str(v) for v in vs] for k, vs in stored["metadata_values"].items()},
-            score_keys=[str(k) for k in stored["score_keys"]],
-        )
-    except (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError):
-        return None
 
 
 def group_filter_options(parts: Sequence[RunSamples], runs: Sequence[LoadedRun]) -> list[tuple[str, str]]:

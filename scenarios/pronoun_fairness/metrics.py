@@ -64,7 +64,7 @@ def _scipy_stats() -> Any:
     """``scipy.stats``, imported on first use.
 
     Importing it costs about 0.5 s, and this module is imported whenever the scenario's parameters
-    are validated, including reruns whose metrics are reused (:mod:`harness.reuse`).
+    are validated.
     """
     from scipy import stats
 
