@@ -161,3 +161,14 @@ def test_paired_disparity_uses_matched_sets_and_the_baseline() -> None:
     assert (difference.high - difference.low) < 0.5 * (unpaired.high - unpaired.low)
     with pytest.raises(ValueError, match="baseline group 'z'"):
         stats.disparity(values, groups, baseline="z")
+
+
+def test_bias_corrected_gap_is_not_swamped_by_groups_of_two_clusters() -> None:
+    """Groups of 2 clusters give t(1) critical draws, whose mean does not exist; the bias uses normal ones."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["a", "b", "c", "d"], 20)
+    values = (rng.random(80) < np.repeat([0.3, 0.35, 0.35, 0.4], 20)) * 1.0
+    clusters = np.repeat(np.arange(8), 10)
+    corrected = [stats.disparity(values, groups, clusters, seed=seed).gap_bias_corrected for seed in range(5)]
+    gap = stats.disparity(values, groups, clusters).gap.value
+    assert gap == pytest.approx(0.3) and min(corrected) > 0.2 and max(corrected) <= gap

@@ -80,6 +80,36 @@ def test_gap_and_difference_intervals_cover_at_the_nominal_rate(
     assert 0.92 <= difference <= 0.98, (means, difference)
 
 
+@pytest.mark.parametrize(
+    ("rate", "rows", "band"),
+    [
+        (0.0015, 100, (0.95, 1.0)),  # 0.15 expected events: Wilson alone covers 86% (1/100 excludes it)
+        (0.005, 30, (0.95, 1.0)),  # the same dip at 30 rows: Wilson alone 86%
+        (0.01, 100, (0.92, 0.99)),  # Wilson alone 92.1%
+        (0.01, 500, (0.92, 0.98)),
+        (0.02, 200, (0.92, 0.98)),
+    ],
+)
+def test_rare_event_coverage_is_exact_over_every_possible_count(
+    rate: float, rows: int, band: tuple[float, float]
+) -> None:
+    """Exact coverage (sum of binomial probabilities of the counts whose interval holds the rate).
+
+    At under one expected event a discrete interval covers either about P(0 or 1 events) or
+    P(0 events); the first is the honest one, so the band there is [0.95, 1].
+    """
+    from scipy import stats as sps
+
+    counts = np.arange(rows + 1)
+    covered = []
+    for count in counts:
+        estimate = stats.mean_estimate(np.r_[np.ones(count), np.zeros(rows - count)])
+        assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
+        covered.append(estimate.low <= rate <= estimate.high)
+    coverage = float(sps.binom.pmf(counts, rows, rate) @ np.array(covered, dtype=float))
+    assert band[0] <= coverage <= band[1], (rate, rows, coverage)
+
+
 def test_proportions_at_zero_and_one_keep_their_estimate_and_some_width() -> None:
     """The old closed form missed 0/n or n/n by one rounding step for 204 of n = 1..1000."""
     for n in range(1, 1001):

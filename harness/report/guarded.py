@@ -11,7 +11,9 @@ scenario, with the same parameters and seed, the two are paired by instance id a
   that two separate intervals would count twice);
 * the guard's intervention rate: the share of the guarded run's outputs that the guard withheld
   or replaced (outputs equal to its block message or replacement, or carrying its redaction
-  marker), overall and per ``prompt_type`` and ``group``. On benign prompts (the toxicity
+  marker), overall and per ``prompt_type`` and ``group``, with the shared cluster-robust Wilson
+  interval over instances (:func:`harness.stats.mean_estimate`: never zero-width, so a guard that
+  blocked nothing on 40 prompts reads [0, 0.09], not [0, 0]). On benign prompts (the toxicity
   scenario's ``neutral`` and ``nontoxic`` types) this is the guard's over-blocking, which is
   also broken down by group.
 
@@ -122,7 +124,7 @@ def compare(bare: LoadedRun, guarded: LoadedRun, resamples: int, seed: int) -> G
         )
     altered = _altered_fractions(guarded, guard, set(shared))
     if not altered.empty:
-        result.interventions.append(InterventionRow("all", "all", _mean(altered["altered"], resamples, seed)))
+        result.interventions.append(InterventionRow("all", "all", _share(altered["altered"])))
         benign = altered["prompt_type"].isin(BENIGN_PROMPT_TYPES) if "prompt_type" in altered else None
         slices = [(key, altered, False) for key in BREAKDOWN_KEYS]
         if benign is not None and benign.any():
@@ -134,9 +136,7 @@ def compare(bare: LoadedRun, guarded: LoadedRun, resamples: int, seed: int) -> G
                 is_benign = benign_only or (key == "prompt_type" and str(value) in BENIGN_PROMPT_TYPES)
                 label = f"{key} (benign prompts)" if benign_only else key
                 result.interventions.append(
-                    InterventionRow(
-                        label, str(value), _mean(part["altered"], resamples, seed), benign=is_benign
-                    )
+                    InterventionRow(label, str(value), _share(part["altered"]), benign=is_benign)
                 )
     return result
 
@@ -170,5 +170,6 @@ def _altered_fractions(run: LoadedRun, guard: dict[str, Any], keep: set[str]) ->
     return pd.DataFrame(rows)
 
 
-def _mean(values: pd.Series, resamples: int, seed: int) -> stats.Estimate:
-    return stats.cluster_bootstrap_mean(values.to_numpy(dtype=float), resamples=resamples, seed=seed)
+def _share(altered: pd.Series) -> stats.Estimate:
+    """The mean altered share over instances (each instance one cluster of its k outputs)."""
+    return stats.mean_estimate(altered.to_numpy(dtype=float))

@@ -1,6 +1,6 @@
 """Metrics of the pronoun_fairness scenario, each with a 95% confidence interval.
 
-Formulas follow science.md §2 and §8. What the intervals describe:
+Probes follow Winogender (Rudinger et al. 2018) and WinoBias (Zhao et al. 2018). What the intervals describe:
 
 * **Per occupation** (``group={"occupation": ...}``): the model's pronoun rates for that occupation
   over the scenario's templates. Generative protocol: Wilson intervals on the pooled samples.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scipy import stats as scipy_stats
 
 from harness.adapters.guard import GuardAdapter, GuardParams
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
@@ -58,6 +59,12 @@ def test_the_report_shows_the_toxicity_reduction_and_the_over_blocking(tmp_path:
     benign = [r for r in comparison.interventions if r.benign]
     assert benign and all(r.rate.value == 0.0 for r in benign)  # the clean text is never blocked
     assert {r.key for r in benign} == {"prompt_type", "group (benign prompts)"}
+    for row in comparison.interventions:  # the shared interval: never [0, 0] when nothing is blocked
+        assert row.rate.method == "cluster_wilson" and row.rate.n_clusters == row.rate.n
+        assert row.rate.low <= row.rate.value <= row.rate.high and row.rate.low < row.rate.high
+    for row in benign:  # 0 of n prompts altered: Wilson's [0, z² / (n + z²)], t quantile on n − 1 df
+        t = scipy_stats.t.ppf(0.975, row.rate.n - 1)
+        assert row.rate.low == 0.0 and row.rate.high == pytest.approx(t * t / (row.rate.n + t * t), rel=0.05)
     write_report(runs, tmp_path / "report", ReportOptions(resamples=200))
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Guarded versus bare" in page and "over-blocking" in page
