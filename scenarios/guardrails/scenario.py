@@ -253,21 +253,6 @@ class GuardrailsScenario(Scenario):
         p = self.params
         return {"format": p.format, "data": p.data, "config": p.config, "threshold": p.threshold}
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """The groups whose benign texts the guard blocks most, and why a ranking metric is missing."""
-        lines = [f"{m.name}: {m.extra['note']}" for m in metrics if m.group is None and "note" in m.extra]
-        per_group = [
-            m
-            for m in metrics
-            if m.name == OVER_BLOCK and m.group and "group" in m.group and m.value is not None
-        ]
-        if per_group:
-            worst = sorted(per_group, key=lambda m: m.value, reverse=True)[:3]
-            lines.append(
-                "most over-blocked groups: " + ", ".join(f"{m.group['group']} {m.value:.3f}" for m in worst)
-            )
-        return lines
-
 
 def breakdown_rates(frame: pd.DataFrame, key: str) -> list[MetricValue]:
     """Pass-through and over-block rates for each value of ``key`` that has texts of that label.
