@@ -29,7 +29,7 @@ files, the manifest and reports carry only its hash (``key_id``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -155,11 +155,13 @@ class WatermarkScenario(Scenario):
         for prompt in prompts:
             yield Instance(f"prompt-{prompt.id}", prompt.text, metadata={"source": "prompt"})
         for text in loaders.load_texts(p.human, "human"):
-            yield Instance(f"human-{text.id}", text.text, metadata={"source": "human", "label": text.label})
+            yield Instance(
+                f"human-{text.id}", text.text, metadata={"source": "human", "register": text.label}
+            )
         if p.texts is not None:
             for text in loaders.load_texts(p.texts, "texts"):
                 yield Instance(
-                    f"text-{text.id}", text.text, metadata={"source": "texts", "label": text.label}
+                    f"text-{text.id}", text.text, metadata={"source": "texts", "register": text.label}
                 )
 
     def requests(self, instance: Instance) -> list[Request]:
@@ -207,10 +209,13 @@ class WatermarkScenario(Scenario):
     def null_detectors(self) -> dict[str, list[Detector]]:
         """Per scheme, detectors with ``null_keys`` random keys (public, drawn from the run seed)."""
         special = self.tokenizer.all_special_ids
+        secrets = [f"null key {self.context.seed} {j}" for j in range(self.params.null_keys)]
         return {
             s: [
-                build_detector(spec, self.model_config, special, secret=f"null key {self.context.seed} {j}")
-                for j in range(self.params.null_keys)
+                build_detector(
+                    replace(spec, key_id=watermark_key_id(secret)), self.model_config, special, secret
+                )
+                for secret in secrets
             ]
             for s, spec in self.specs.items()
         }
