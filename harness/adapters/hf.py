@@ -752,7 +752,7 @@ def watermarking_config(spec: WatermarkSpec, secret: str | None = None) -> Any:
     secret = watermark_secret(spec.key_env) if secret is None else secret
     if spec.key_id and watermark_key_id(secret) != spec.key_id:
         raise AdapterError(
-            f"watermark key: the key in {spec.key_env or 'the demonstration key'} has id "
+            f"watermark key: the key in {spec.key_env or 'DEMO_WATERMARK_KEY'} has id "
             f"{watermark_key_id(secret)}, the request asks for {spec.key_id}"
         )
     options = dict(spec.parameters)

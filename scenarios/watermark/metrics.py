@@ -47,14 +47,15 @@ def median_tokens(lengths: Sequence[float] | np.ndarray, *, resamples: int, seed
     point = float(np.median(values))
     if values.size < 2:
         return Estimate(_finite(point), None, None, int(values.size), "percentile_bootstrap")
-    result = bootstrap(
-        (values,),
-        np.median,
-        n_resamples=resamples,
-        method="percentile",
-        vectorized=True,
-        random_state=np.random.default_rng(seed),
-    )
+    with np.errstate(invalid="ignore"):  # infinite lengths: scipy's spread check subtracts inf - inf
+        result = bootstrap(
+            (values,),
+            np.median,
+            n_resamples=resamples,
+            method="percentile",
+            vectorized=True,
+            random_state=np.random.default_rng(seed),
+        )
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     low, high = min(low, point), max(high, point)
     return Estimate(_finite(point), _finite(low), _finite(high), int(values.size), "percentile_bootstrap")
