@@ -2,10 +2,10 @@
 
 For each scheme (``kgw``, ``synthid``), the ``hf`` adapter generates ``--prompts`` watermarked
 outputs of ``--tokens`` tokens on the CPU (sampling, end-of-text suppressed), then the scenario's
-detector tests them (tokenising included: a detector sees text). Each round times both; the
-figures are medians over rounds of tokens per second, and the ratio says how many times faster
-detection runs than the generation whose outputs it checks (also with watermarking off, to show
-what the watermark itself costs the generation).
+detector tests them (tokenising included: a detector sees text). Each round runs every arm
+(plain generation too), in an order rotated from round to round; the figures are medians over
+rounds of tokens per second and of per-round ratios: how many times faster detection runs than
+the generation whose outputs it checks, and how much slower watermarked generation is than plain.
 
     .venv/bin/python -m benchmarks.watermark --prompts 64 --tokens 100 --rounds 3
 """
@@ -40,33 +40,37 @@ def measure(prompts: int, tokens: int, rounds: int, schemes: list[str]) -> dict[
     key_id = watermark_key_id(DEMO_WATERMARK_KEY)
     specs = {s: WatermarkSpec(s, SCHEMES[s], None, key_id) for s in schemes}
     adapter.generate([Request("generate", chosen[0], params)], seed=0)  # load and warm up
-    figures: dict[str, Any] = {}
-    for arm in ["plain", *schemes]:
-        spec = specs.get(arm)
-        detector = build_detector(spec, adapter.config, adapter.tokenizer.all_special_ids) if spec else None
-        generation, detection = [], []
-        for round_ in range(rounds):
-            requests = [Request("generate", p, params, watermark=spec) for p in chosen]
+    detectors = {
+        s: build_detector(spec, adapter.config, adapter.tokenizer.all_special_ids)
+        for s, spec in specs.items()
+    }
+    arms = ["plain", *schemes]
+    generation: dict[str, list[float]] = {arm: [] for arm in arms}
+    detection: dict[str, list[float]] = {s: [] for s in schemes}
+    detected: dict[str, list[float]] = {s: [] for s in schemes}
+    for round_ in range(rounds):  # arms interleaved, rotated each round: load drifts hit them alike
+        for arm in arms[round_ % len(arms) :] + arms[: round_ % len(arms)]:
+            requests = [Request("generate", p, params, watermark=specs.get(arm)) for p in chosen]
             started = time.perf_counter()
             outputs = [c.texts[0] for c in adapter.generate(requests, seed=round_)]
-            generation.append(prompts * tokens / (time.perf_counter() - started))
-            if detector is not None:
+            generation[arm].append(prompts * tokens / (time.perf_counter() - started))
+            if arm in detectors:
                 started = time.perf_counter()
                 ids = adapter.tokenizer(outputs, add_special_tokens=False).input_ids
-                p_values = [scan.p_value() for scan in detector.scan_many(ids)]
-                detection.append(sum(len(i) for i in ids) / (time.perf_counter() - started))
-                figures.setdefault(f"{arm}_detected_share", []).append(
-                    sum(p <= 0.01 for p in p_values) / prompts
-                )
-        figures[f"{arm}_generation_tokens_per_s"] = statistics.median(generation)
-        if detection:
-            figures[f"{arm}_detection_tokens_per_s"] = statistics.median(detection)
-            figures[f"{arm}_detection_over_generation"] = statistics.median(
-                d / g for d, g in zip(detection, generation, strict=True)
-            )
-            figures[f"{arm}_generation_cost_vs_plain"] = (
-                figures["plain_generation_tokens_per_s"] / figures[f"{arm}_generation_tokens_per_s"]
-            )
+                p_values = [scan.p_value() for scan in detectors[arm].scan_many(ids)]
+                detection[arm].append(sum(len(i) for i in ids) / (time.perf_counter() - started))
+                detected[arm].append(sum(p <= 0.01 for p in p_values) / prompts)
+    figures: dict[str, Any] = {"plain_generation_tokens_per_s": statistics.median(generation["plain"])}
+    for s in schemes:
+        figures[f"{s}_generation_tokens_per_s"] = statistics.median(generation[s])
+        figures[f"{s}_detection_tokens_per_s"] = statistics.median(detection[s])
+        figures[f"{s}_detection_over_generation"] = statistics.median(
+            d / g for d, g in zip(detection[s], generation[s], strict=True)
+        )
+        figures[f"{s}_generation_cost_vs_plain"] = statistics.median(
+            p / g for p, g in zip(generation["plain"], generation[s], strict=True)
+        )
+        figures[f"{s}_detected_share"] = detected[s]
     return figures
 
 
