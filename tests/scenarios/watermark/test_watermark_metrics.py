@@ -31,7 +31,7 @@ def test_proportion_interval_contains_its_estimate_and_is_never_zero_width() -> 
 
 
 def test_median_tokens_interval_covers_a_planted_median() -> None:
-    """Tokens to detection drawn from a planted law (integers, 5% never detected): true median 21."""
+    """Tokens to detection drawn from a planted law (integers, 5% never detected): true median 20."""
     rng = np.random.default_rng(3)
 
     def draw(size: int) -> np.ndarray:
