@@ -17,6 +17,11 @@ from typing import Any, Literal
 SCHEMA_VERSION = 1
 """Version of the run-directory format (run.json, samples.jsonl, metrics.json)."""
 
+OMIT_DEFAULT = {"omit_default": True}
+"""Field metadata: :func:`to_jsonable` leaves the field out while it holds its default, so a field
+added later leaves the JSON form (and every hash of it: request keys, cache keys) of records that do
+not use it unchanged."""
+
 
 class Capability(str, enum.Enum):
     """What a model adapter can do; scenarios declare which ones they need."""
@@ -60,10 +65,30 @@ class GenerationParams:
     top_p: float = 1.0
     n: int = 1
     stop: tuple[str, ...] = ()
+    min_new_tokens: int = field(default=0, metadata=OMIT_DEFAULT)
+    """Generate at least this many tokens (end-of-text is suppressed until then); 0: no minimum."""
 
     def __post_init__(self) -> None:
         """Keep ``stop`` a tuple (a plugin may pass a list) so decoding settings stay hashable."""
         object.__setattr__(self, "stop", tuple(self.stop))
+
+
+@dataclass(frozen=True)
+class WatermarkSpec:
+    """A text watermark to generate with: its scheme, public parameters and key identity, never the key.
+
+    Requests are recorded in run files and hashed into cache keys, so the secret key stays in the
+    environment variable ``key_env`` (None: the project's public demonstration key) and the request
+    carries only ``key_id``, a hash of it (:func:`harness.adapters.hf.watermark_key_id`). An adapter
+    that generates with the watermark resolves the key and refuses one whose hash differs.
+    ``scheme`` is ``kgw`` (green lists, Kirchenbauer et al. 2023) or ``synthid`` (tournament
+    sampling, Dathathri et al. 2024); ``parameters`` are that scheme's settings as sorted pairs.
+    """
+
+    scheme: str
+    parameters: tuple[tuple[str, Any], ...] = ()
+    key_env: str | None = None
+    key_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,8 @@ class Request:
     params: GenerationParams = GenerationParams()
     continuations: tuple[str, ...] = ()
     instance_id: str | None = field(default=None, compare=False)
+    watermark: WatermarkSpec | None = field(default=None, metadata=OMIT_DEFAULT)
+    """Generate with this watermark (adapters that cannot, ignore it: the scenario checks the adapter)."""
 
     @property
     def is_chat(self) -> bool:
@@ -251,7 +278,11 @@ def to_jsonable(obj: Any) -> Any:
     if type(obj) in _PLAIN:  # most leaves: skip the dataclass / enum / container checks below
         return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: to_jsonable(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)
+        }
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):

@@ -54,7 +54,7 @@ from harness.adapters.cpu_streams import (
 from harness.errors import AdapterError
 from harness.file_digests import remembered_digests
 from harness.model import AdapterParams, ModelAdapter, ProgressCallback, cut_at_stop
-from harness.types import Capability, Completion, GenerationParams, ModelInfo, Request
+from harness.types import Capability, Completion, GenerationParams, ModelInfo, Request, WatermarkSpec
 
 BUILTIN_PREFIX = "builtin:"
 #: Files that decide a local model's outputs: weights, configs, tokenizer files, chat templates.
@@ -301,7 +301,8 @@ class HFAdapter(ModelAdapter):
         groups: dict[tuple[Any, ...], list[int]] = {}
         for index, request in enumerate(requests):
             p = request.params
-            groups.setdefault((p.max_new_tokens, p.temperature, p.top_p, p.stop), []).append(index)
+            key = (p.max_new_tokens, p.min_new_tokens, p.temperature, p.top_p, p.stop, request.watermark)
+            groups.setdefault(key, []).append(index)
         batches: list[tuple[list[tuple[int, int]], bool, tuple[str, ...]]] = []
         tasks = []
         for indices in groups.values():
@@ -325,6 +326,7 @@ class HFAdapter(ModelAdapter):
                         params,
                         seed,
                         stopping,
+                        requests[indices[0]].watermark,
                     )
                 )
         # Decoding steps dominate: each processes one token per row. Closed on the way out, so a
@@ -381,6 +383,7 @@ class HFAdapter(ModelAdapter):
         params: GenerationParams,
         seed: int,
         stopping: Any,
+        watermark: WatermarkSpec | None = None,
     ) -> list[list[int]]:
         """One ``generate`` continuing ``prompts[row_prompt[r]]`` for each row r (sample ``row_keys[r]``).
 
@@ -388,7 +391,8 @@ class HFAdapter(ModelAdapter):
         tokenizer: the caller builds the stop-string criteria (``stopping``) and decodes (the
         Rust tokenizer refuses concurrent use while one call changes its truncation settings). The
         criteria are shared by a group's batches: calling them only moves their tables to the
-        batch's device, the same one each time.
+        batch's device, the same one each time. A ``watermark`` acts on the warped scores, before
+        the sampling noise (:func:`watermark_processor`).
         """
         model, torch = self.model, self._torch
         ids, mask = self._left_pad(prompts)
@@ -397,12 +401,20 @@ class HFAdapter(ModelAdapter):
             "do_sample": False,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
+        if params.min_new_tokens:
+            kwargs["min_new_tokens"] = min(params.min_new_tokens, params.max_new_tokens)
+        marker = None if watermark is None else watermark_processor(watermark, self.config)
         if params.temperature > 0:
             kwargs["logits_processor"] = [
                 SeededGumbelSampler(
-                    [_row_seed(seed, key, j) for key, j in row_keys], params.temperature, params.top_p
+                    [_row_seed(seed, key, j) for key, j in row_keys],
+                    params.temperature,
+                    params.top_p,
+                    marker,
                 )
             ]
+        elif marker is not None:
+            kwargs["logits_processor"] = [marker]
         if stopping is not None:
             kwargs["stopping_criteria"] = stopping
         index = torch.tensor(row_prompt, dtype=torch.long, device=self.device)
@@ -599,21 +611,111 @@ class SeededGumbelSampler:
     generator, so a row's samples do not depend on which other rows share its batch.
     """
 
-    def __init__(self, row_seeds: list[int], temperature: float, top_p: float) -> None:
+    def __init__(
+        self,
+        row_seeds: list[int],
+        temperature: float,
+        top_p: float,
+        watermark: Callable[[Any, Any], Any] | None = None,
+    ) -> None:
         import torch
 
         self.torch = torch
         self.generators = [torch.Generator().manual_seed(s) for s in row_seeds]
         self.temperature = temperature
         self.top_p = top_p
+        self.watermark = watermark
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        """Warp the scores (temperature, top-p) and add each row's Gumbel noise."""
+        """Warp the scores (temperature, top-p), apply the watermark if any, add each row's Gumbel noise."""
         torch = self.torch
         scores = scores.float() / self.temperature
         if self.top_p < 1.0:
             scores = scores.masked_fill(outside_nucleus(scores, self.top_p), float("-inf"))
+        if self.watermark is not None:
+            scores = self.watermark(input_ids, scores)
         uniform = torch.stack(
             [torch.rand(scores.shape[-1], generator=g).clamp_(1e-10, 1.0) for g in self.generators]
         ).to(scores.device)
         return scores - torch.log(-torch.log(uniform))
+
+
+# Generation with a text watermark: transformers' own schemes, keyed by a secret that never leaves
+# the process (requests carry only its hash; see harness.types.WatermarkSpec).
+
+DEMO_WATERMARK_KEY = "rai-harness public demonstration watermark key"
+"""The key used when a watermark names no ``key_env``: public, so it certifies nothing outside tests."""
+WATERMARK_SCHEMES = ("kgw", "synthid")
+
+
+def watermark_secret(key_env: str | None) -> str:
+    """The secret key in the environment variable ``key_env`` (None: :data:`DEMO_WATERMARK_KEY`)."""
+    if key_env is None:
+        return DEMO_WATERMARK_KEY
+    secret = os.environ.get(key_env, "")
+    if not secret:
+        raise AdapterError(
+            f"watermark key: the environment variable {key_env} is not set or empty; export the secret "
+            "key there, or leave key_env unset to use the public demonstration key"
+        )
+    return secret
+
+
+def watermark_key_id(secret: str) -> str:
+    """A hash that identifies a watermark key in requests, manifests and reports (never the key)."""
+    return hashlib.sha256(f"rai-harness watermark key id\x00{secret}".encode()).hexdigest()[:16]
+
+
+def _key_integer(secret: str, label: str, bits: int = 62) -> int:
+    """A non-negative integer of ``bits`` bits derived from the secret for one use (``label``)."""
+    digest = hashlib.sha256(f"rai-harness watermark\x00{label}\x00{secret}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> (64 - bits)
+
+
+def watermarking_config(spec: WatermarkSpec, secret: str | None = None) -> Any:
+    """The transformers watermarking config of ``spec``, keyed by the secret its ``key_env`` names.
+
+    ``secret`` overrides the key (detectors testing text against other keys pass theirs).
+    ``kgw``: :class:`transformers.WatermarkingConfig` (greenlist_ratio, bias, seeding_scheme,
+    context_width) with a hashing key derived from the secret. ``synthid``:
+    :class:`transformers.SynthIDTextWatermarkingConfig` (ngram_len, depth, context_history_size)
+    with ``depth`` keys and the sampling-table seed derived from the secret. A key whose hash is not
+    ``spec.key_id`` is refused, so a run never mixes outputs of two keys under one identity.
+    """
+    from transformers import SynthIDTextWatermarkingConfig, WatermarkingConfig
+
+    secret = watermark_secret(spec.key_env) if secret is None else secret
+    if spec.key_id and watermark_key_id(secret) != spec.key_id:
+        raise AdapterError(
+            f"watermark key: the key in {spec.key_env or 'DEMO_WATERMARK_KEY'} has id "
+            f"{watermark_key_id(secret)}, the request asks for {spec.key_id}"
+        )
+    options = dict(spec.parameters)
+    if spec.scheme == "kgw":
+        return WatermarkingConfig(hashing_key=_key_integer(secret, "kgw", bits=40), **options)
+    if spec.scheme == "synthid":
+        depth = int(options.pop("depth", 30))
+        keys = [_key_integer(secret, f"synthid-{layer}") for layer in range(depth)]
+        seed = _key_integer(secret, "synthid-table", bits=31)
+        return SynthIDTextWatermarkingConfig(keys=keys, sampling_table_seed=seed, **options)
+    raise AdapterError(
+        f"watermark scheme {spec.scheme!r} is unknown; choose one of {', '.join(WATERMARK_SCHEMES)}"
+    )
+
+
+def watermark_processor(spec: WatermarkSpec, config: Any) -> Callable[[Any, Any], Any]:
+    """A fresh logits processor of ``spec`` for one ``generate`` call, computing on the CPU.
+
+    transformers draws green lists and sampling tables with a generator on the processor's device,
+    and CPU and CUDA generators draw different numbers: a watermark made on a GPU would not be
+    found by a detector on the CPU. So the processor always runs on the CPU (the scores move there
+    and back, one row of the vocabulary per sample and step). SynthID's processor keeps state
+    across the steps of one call, hence one per call.
+    """
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    processor = watermarking_config(spec).construct_processor(text_config.vocab_size, "cpu")
+
+    def on_cpu(input_ids: Any, scores: Any) -> Any:
+        return processor(input_ids.cpu(), scores.float().cpu()).to(scores.device)
+
+    return on_cpu

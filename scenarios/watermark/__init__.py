@@ -1,0 +1,1 @@
+"""The watermark scenario: detectability, false positives, tamper resistance and quality cost."""
