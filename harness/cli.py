@@ -162,9 +162,12 @@ def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
 def run_task(cfg: object, job_dir: Path) -> int:
     """Run one Hydra job; returns its exit status (errors are printed, not raised)."""
     from harness.evaluate import run_job, summary_table
+    from harness.run_lock import RunDirectoryInUse
 
     try:
         job = run_job(cfg, job_dir)
+    except RunDirectoryInUse as exc:  # the job directory is another process's: leave it alone
+        return fail(str(exc))
     except HarnessError as exc:
         from harness.secrets import strip_url_logins
         from harness.store import write_json_atomic

@@ -22,6 +22,7 @@ from harness import provenance, registry
 from harness.config import HarnessSettings, selected_scenarios, validate_section
 from harness.errors import ConfigError, ScenarioSkipped
 from harness.model import ModelAdapter
+from harness.run_lock import LOCK_FILES, RunDirectoryLock
 from harness.runner import Runner, RunResult, RunSettings
 from harness.scenario import Scenario, ScenarioContext
 from harness.store import ResponseCache, RunDirectory, write_json_atomic
@@ -117,10 +118,30 @@ def resume_key(job: ScenarioRun) -> str:
 
 
 def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
-    """Run (or resume) one scenario into its run directory and return the result."""
+    """Run (or resume) one scenario into its run directory and return the result.
+
+    The run directory is locked for the whole run (:mod:`harness.run_lock`): a second process
+    started on it is refused with one line naming the first one's PID.
+    """
+    with RunDirectoryLock(job.run_dir):
+        return _run_locked(job, cache)
+
+
+def _empty_run_directory(run_dir: Path) -> None:
+    """Delete everything in a run directory but its lock (``overwrite=true``)."""
+    for entry in run_dir.iterdir():
+        if entry.name in LOCK_FILES:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _run_locked(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
     store = RunDirectory(job.run_dir)
-    if job.settings.overwrite and job.run_dir.exists():
-        shutil.rmtree(job.run_dir)
+    if job.settings.overwrite:
+        _empty_run_directory(job.run_dir)
     manifest = base_manifest(job)
     previous = store.read_manifest()
     if previous is not None and previous.get("resume_key") != manifest["resume_key"]:
@@ -218,8 +239,14 @@ def run_job(cfg: Any, job_dir: Path) -> JobResult:
     Every scenario is built (its parameters and data checked) before the first one runs, so a
     mistake in the last scenario of a suite fails before any model time is spent. A scenario
     that raises :class:`ScenarioSkipped` while being built is skipped with one line; the others
-    run. ``job.json`` records each scenario's status.
+    run. ``job.json`` records each scenario's status. The job directory is locked for the whole
+    job, like each run directory (:mod:`harness.run_lock`).
     """
+    with RunDirectoryLock(job_dir):
+        return _run_job_locked(cfg, job_dir)
+
+
+def _run_job_locked(cfg: Any, job_dir: Path) -> JobResult:
     from omegaconf import OmegaConf
 
     from harness.config import validate_job_config
