@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -109,7 +108,7 @@ def test_duplicate_instance_ids_are_refused(tmp_path: Path) -> None:
 
 
 KILLABLE = """
-import sys, time
+import sys, threading
 from pathlib import Path
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.config import HarnessSettings
@@ -117,12 +116,18 @@ from harness.evaluate import ScenarioRun, run_scenario
 from harness.scenario import ScenarioContext
 from tests.helpers import CoinParams, CoinScenario, coin_rules
 
-class Slow(SimulatedAdapter):
+class Blocking(SimulatedAdapter):  # says so and blocks (until killed) at its call number argv[2]
+
+    calls = 0
+
     def generate(self, requests, seed, progress=None):
-        time.sleep(float(sys.argv[2]))
+        self.calls += 1
+        if self.calls == int(sys.argv[2]):
+            print("blocked", flush=True)
+            threading.Event().wait()
         return super().generate(requests, seed, progress)
 
-adapter = Slow(SimulatedParams(rules=coin_rules(0.3)))
+adapter = Blocking(SimulatedParams(rules=coin_rules(0.3)))
 settings = HarnessSettings(seed=5, window_size=10, progress=False, bootstrap_resamples=500)
 context = ScenarioContext(seed=5, capabilities=adapter.capabilities(), bootstrap_resamples=500)
 scenario = CoinScenario(CoinParams(n=300, k=7), context)
@@ -135,15 +140,15 @@ def test_a_killed_run_resumes_to_identical_metrics(tmp_path: Path) -> None:
     script.write_text(KILLABLE)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    process = subprocess.Popen([sys.executable, str(script), str(killed), "0.05"], env=env, cwd=REPO)
-    samples = killed / "samples.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not samples.exists() or len(samples.read_text().splitlines()) < 60):
-        time.sleep(0.05)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(killed), "8"], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stdout.readline() == "blocked\n"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done_before = len(samples.read_text().splitlines())
-    assert 60 <= done_before < 300, "the run must be killed partway"
+    samples = killed / "samples.jsonl"
+    # generating window 8 (on the main thread, as for any simulated adapter): windows 1-6 are written
+    assert len(samples.read_text().splitlines()) == 60, "the run is killed partway"
     assert json.loads((killed / "run.json").read_text())["status"] == "running"
 
     subprocess.run([sys.executable, str(script), str(killed), "0"], env=env, cwd=REPO, check=True)
@@ -272,32 +277,47 @@ def test_a_request_repeated_in_a_later_window_is_generated_once(tmp_path: Path) 
 
 
 class ProgressPerRequestAdapter(SimulatedAdapter):
-    """Answers one request at a time (reporting progress after each), slowly enough to be stopped."""
+    """Answers one request at a time, reporting progress after each.
+
+    In its third call (the third window) it answers ten requests, says so, and waits until the
+    run has been cancelled before reporting progress again; ``ended`` is set when it returns.
+    """
 
     pipelined = True
 
     def __init__(self, params: SimulatedParams) -> None:
         super().__init__(params)
-        self.answered = 0
+        self.answered = self.calls = 0
+        self.third_window_started = threading.Event()
+        self.ended = threading.Event()
+        self.cancelled = threading.Event()  # the runner's: set when its run fails
 
     def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        self.calls += 1
         completions = []
-        for request in requests:
-            time.sleep(0.01)
-            completions += super().generate([request], seed)
-            self.answered += 1
-            if progress:
-                progress(1)
+        try:
+            for index, request in enumerate(requests):
+                completions += super().generate([request], seed)
+                self.answered += 1
+                if self.calls == 3 and index == 9:
+                    self.third_window_started.set()
+                    assert self.cancelled.wait(timeout=60), "the run was never cancelled"
+                if progress:
+                    progress(1)
+        finally:
+            self.ended.set()
         return completions
 
 
 class FailsOnSecondWindow(CoinScenario):
-    """Scoring the second window fails with a harness error (a contract violation, say)."""
+    """Scoring the second window fails with a harness error once the third window is generating."""
+
+    adapter: ProgressPerRequestAdapter
 
     def score_batch(self, items):
         self.windows_scored = getattr(self, "windows_scored", 0) + 1
         if self.windows_scored == 2:
-            time.sleep(0.1)  # the third window is generating meanwhile
+            assert self.adapter.third_window_started.wait(timeout=60)
             raise HarnessError("scoring contract violated")
         return super().score_batch(items)
 
@@ -305,14 +325,13 @@ class FailsOnSecondWindow(CoinScenario):
 def test_a_failing_run_stops_the_generation_still_running(tmp_path: Path) -> None:
     adapter = ProgressPerRequestAdapter(SimulatedParams(rules=coin_rules(0.5)))
     scenario = _scenario(FailsOnSecondWindow, n=300)
+    scenario.adapter = adapter
     runner = Runner(scenario, adapter, tmp_path, RunSettings(progress=False, window_size=100))
-    started = time.perf_counter()
+    adapter.cancelled = runner._cancel
     with pytest.raises(HarnessError, match="scoring contract violated"):
         runner.execute()
-    answered_at_failure = adapter.answered
-    time.sleep(0.3)
-    assert adapter.answered - answered_at_failure <= 1, "no request goes out once the run has failed"
-    assert 200 <= answered_at_failure < 300 and time.perf_counter() - started < 3.5
+    assert adapter.ended.wait(timeout=60)
+    assert adapter.answered == 210, "no request goes out once the run has failed"
     assert _sample_ids(tmp_path) == [f"c{i}" for i in range(100)]
 
 
