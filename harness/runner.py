@@ -196,13 +196,18 @@ class Runner:
             selected = select_instances(
                 self.scenario.instances(), self.settings.limit, self.settings.limit_mode, self.settings.seed
             )
-            while window := list(islice(selected, self.settings.window_size)):
+            while True:
                 try:
+                    window = list(islice(selected, self.settings.window_size))
                     todo = self._plan(window, seen_ids, finished, dataset_fp, plan_fp)
                 except BaseException as exc:
-                    if previous:  # window k is written before the error surfaces, as without pipelining
+                    # A data or planning error in window k+1: window k is written (and its answers
+                    # cached) before the error surfaces, as without pipelining.
+                    if previous:
                         self._store_before_failing(previous, wait=not isinstance(exc, KeyboardInterrupt))
                     raise
+                if not window:
+                    break
                 n_seen += len(window)
                 if not todo:
                     continue

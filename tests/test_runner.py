@@ -16,7 +16,7 @@ import pytest
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.config import HarnessSettings
-from harness.errors import HarnessError
+from harness.errors import DataError, HarnessError
 from harness.evaluate import ScenarioRun, run_scenario
 from harness.runner import Runner, RunSettings, select_instances
 from harness.scenario import ScenarioContext
@@ -399,3 +399,28 @@ def test_request_records_are_independent_copies_and_empty_outputs_are_left_out()
         and request.key() == key
     )
     assert _output_record(Completion(texts=("a", "b"), logprobs=())) == {"texts": ["a", "b"]}
+
+
+class BadRowInThirdWindow(CoinScenario):
+    """The dataset's 13th row is malformed: the error surfaces while planning the third window."""
+
+    def instances(self):
+        for index, instance in enumerate(super().instances()):
+            if index == 12:
+                raise DataError("malformed row", path="data.jsonl", line=13)
+            yield instance
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["main-thread", "worker-thread"])
+def test_a_data_error_keeps_the_previous_windows_answers(tmp_path: Path, pipelined: bool) -> None:
+    adapter = CountingAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    adapter.pipelined = pipelined
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    scenario = _scenario(BadRowInThirdWindow, n=16)
+    runner = Runner(scenario, adapter, tmp_path / "run", RunSettings(progress=False, window_size=6), cache)
+    with pytest.raises(DataError, match=r"data\.jsonl:13: malformed row"):
+        runner.execute()
+    assert _sample_ids(tmp_path / "run") == [f"c{i}" for i in range(12)], "window 2 is written"
+    assert len(adapter.sent) == 12
+    keys = [runner._cache_key(r) for r in adapter.sent]
+    assert set(cache.get_many(keys)) == set(keys), "and its answers are cached"
