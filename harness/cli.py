@@ -4,13 +4,16 @@
 that names a subcommand (``list``, ``validate``, ``report``, ``leaderboard``, ``gate``,
 ``scorer-check``) runs that instead; Hydra overrides always contain ``=``, so the two never
 clash (``harness gate=release`` is an override, ``harness gate policy.yaml runs/`` a subcommand).
-Every user error ends in one line on stderr and exit status 2, never a traceback.
+Every user error ends in one line on stderr and exit status 2, never a traceback. A job that ran
+but failed (a scenario's share of errored instances above ``max_error_rate``, a failed sweep job)
+exits 1; Ctrl-C exits 130 and SIGTERM 143, both with ``run.json`` marked ``interrupted``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +36,22 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 JOB_ERROR = "job_error.json"
 EXIT_USER_ERROR = 2
 EXIT_JOB_FAILED = 1
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, the shell's status for a process stopped by Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI timeout, ``kill``, a scheduler's pre-emption) raised in the main thread.
+
+    A KeyboardInterrupt, so a terminated run is stopped and recorded exactly like one interrupted
+    with Ctrl-C: its generation cancelled, its finished samples kept, ``run.json`` marked
+    ``interrupted``.
+    """
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
 
 HELP = """usage: harness [OVERRIDE ...]            run the default suite on the reference model
        harness -m [SWEEP OVERRIDE ...]     sweep (e.g. -m model=a,b seed=0,1)
@@ -161,7 +180,7 @@ def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
 
 def run_task(cfg: object, job_dir: Path) -> int:
     """Run one Hydra job; returns its exit status (errors are printed, not raised)."""
-    from harness.evaluate import run_job, summary_table
+    from harness.evaluate import error_rate_failures, run_job, summary_table
     from harness.run_lock import RunDirectoryInUse
 
     try:
@@ -179,6 +198,7 @@ def run_task(cfg: object, job_dir: Path) -> int:
     print(f"\nrun directory: {job_dir}")
     if getattr(cfg, "report", False) and job.runs:
         print(f"report:        {write_job_report(cfg, job_dir)}")
+    code = 0
     gate_cfg = getattr(cfg, "gate", None)
     if gate_cfg:
         from omegaconf import OmegaConf
@@ -186,8 +206,12 @@ def run_task(cfg: object, job_dir: Path) -> int:
         from harness.gate import evaluate_gate
 
         policy = OmegaConf.to_container(gate_cfg, resolve=True)
-        return evaluate_gate(policy, [r.run_dir for r in job.runs], job_dir)
-    return 0
+        code = evaluate_gate(policy, [r.run_dir for r in job.runs], job_dir)
+    too_many_errors = error_rate_failures(job, float(getattr(cfg, "max_error_rate", 0.1)))
+    if too_many_errors:
+        print(f"harness: error: {too_many_errors}", file=sys.stderr)
+        code = code or EXIT_JOB_FAILED  # a gate's own non-zero verdict is the more specific status
+    return code
 
 
 def write_job_report(cfg: object, job_dir: Path) -> Path:
@@ -230,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _register_resolvers()
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
     try:
         if argv and argv[0] in ("-h", "--help", "help"):
             sys.stdout.write(_help_text())
@@ -247,6 +272,12 @@ def main(argv: list[str] | None = None) -> None:
             code = _hydra_main(argv)
     except HarnessError as exc:
         code = fail(str(exc))
-    except KeyboardInterrupt:
-        code = fail("interrupted; finished samples are saved, rerun the same command to resume")
+    except KeyboardInterrupt as exc:
+        print(
+            "harness: interrupted; finished samples are saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
+        code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
     sys.exit(code)

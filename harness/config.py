@@ -53,6 +53,7 @@ class HarnessSettings:
     bootstrap_resamples: int = 2000
     overwrite: bool = False
     report: bool = True
+    max_error_rate: float = 0.1
     sweep_name: str = "sweep"
     plugins: list[str] = field(default_factory=list)
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -315,6 +316,7 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
     top.pop("hydra", None)
     check_config(top)  # before Hydra saves the config or names the run directory after it
     settings = validate_section({k: v for k, v in top.items() if k not in GROUPS}, HarnessSettings, "config")
+    check_settings(settings)
     model_cfg = cfg.get("model")
     if not model_cfg or "adapter" not in model_cfg:
         raise ConfigError("no model selected: pass model=<name> (see `harness list` and conf/model/)")
@@ -328,6 +330,22 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
         parse_policy(OmegaConf.to_container(cfg.gate, resolve=True))
     return settings
+
+
+def check_settings(settings: HarnessSettings) -> None:
+    """Refuse top-level values of the right type but outside their range, naming the key."""
+    if settings.window_size < 1:
+        raise ConfigError(f"window_size must be a positive number of instances, got {settings.window_size}")
+    if settings.limit is not None and settings.limit < 1:
+        raise ConfigError(f"limit must be a positive number of instances or null, got {settings.limit}")
+    if settings.limit_mode not in ("random", "first"):
+        raise ConfigError(f"limit_mode must be 'random' or 'first', got {settings.limit_mode!r}")
+    if settings.bootstrap_resamples < 1:
+        raise ConfigError(f"bootstrap_resamples must be positive, got {settings.bootstrap_resamples}")
+    if not 0 <= settings.max_error_rate <= 1:
+        raise ConfigError(
+            f"max_error_rate must be a share between 0 and 1 (0.1 = 10%), got {settings.max_error_rate}"
+        )
 
 
 def selected_scenarios(cfg: DictConfig) -> dict[str, DictConfig]:

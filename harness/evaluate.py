@@ -284,8 +284,8 @@ def _run_job_locked(cfg: Any, job_dir: Path) -> JobResult:
             write_json_atomic(job_dir / JOB_MANIFEST, {"scenarios": status})
             try:
                 runs.append(run_scenario(job, cache))
-            except BaseException:
-                status[key] = {"status": "failed"}
+            except BaseException as exc:
+                status[key] = {"status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"}
                 raise
             status[key] = {"status": "completed"}
     finally:
@@ -294,6 +294,27 @@ def _run_job_locked(cfg: Any, job_dir: Path) -> JobResult:
         if cache is not None:
             cache.close()
     return JobResult(runs, skipped)
+
+
+def error_rate_failures(job: JobResult, max_error_rate: float) -> str | None:
+    """One line naming every run whose share of errored instances is above ``max_error_rate``.
+
+    Errored instances are never scored, so a run that is mostly errors (an unreachable model, a
+    revoked key) would otherwise report metrics over the few survivors and exit 0. None when
+    every run is within the limit.
+    """
+    over = [
+        f"{r.run_dir.name}: {r.n_errors} of {r.n_instances} instances errored "
+        f"({r.n_errors / r.n_instances:.0%})"
+        for r in job.runs
+        if r.n_instances and r.n_errors / r.n_instances > max_error_rate
+    ]
+    if not over:
+        return None
+    return (
+        f"{'; '.join(over)}, above max_error_rate={max_error_rate:g}. The errors are in samples.jsonl "
+        "(field 'error'); rerun the same command to retry the errored instances once the cause is fixed"
+    )
 
 
 def summary_table(job: JobResult) -> str:
