@@ -54,6 +54,7 @@ class HarnessSettings:
     overwrite: bool = False
     report: bool = True
     max_error_rate: float = 0.1
+    retry_errors: bool = True
     sweep_name: str = "sweep"
     plugins: list[str] = field(default_factory=list)
     cache: CacheConfig = field(default_factory=CacheConfig)

@@ -144,6 +144,12 @@ def _run_locked(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
         _empty_run_directory(job.run_dir)
     manifest = base_manifest(job)
     previous = store.read_manifest()
+    if previous is None and store.samples_path.exists() and store.samples_path.stat().st_size:
+        raise ConfigError(
+            f"{job.run_dir} holds samples.jsonl but no run.json, so the configuration that produced "
+            "them is unknown and it cannot be resumed. Pass overwrite=true to replace it, or choose "
+            "another directory with hydra.run.dir=<path>."
+        )
     if previous is not None and previous.get("resume_key") != manifest["resume_key"]:
         raise ConfigError(
             f"{job.run_dir} holds a run of a different configuration (scenario, its parameters, model "
@@ -163,6 +169,7 @@ def _run_locked(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             limit_mode=job.settings.limit_mode,
             window_size=job.settings.window_size,
             progress=job.settings.progress,
+            retry_errors=job.settings.retry_errors,
         ),
         cache,
     )

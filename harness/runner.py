@@ -62,6 +62,7 @@ class RunSettings:
     limit_mode: str = "random"
     window_size: int = 1024
     progress: bool = True
+    retry_errors: bool = True
 
 
 @dataclass
@@ -168,6 +169,7 @@ class Runner:
             "requests_sent": 0,
             "requests_cached": 0,
             "requests_deduplicated": 0,
+            "errors_retried": 0,
             "generation_s": 0.0,
         }
 
@@ -178,6 +180,8 @@ class Runner:
         request-plan fingerprint).
         """
         self.store.repair_samples()
+        if self.settings.retry_errors:  # errored instances are run again; finished ones never
+            self.stats["errors_retried"] = self.store.drop_errored_samples()
         finished = self.store.finished_ids()
         dataset_fp, plan_fp = Fingerprint(), Fingerprint()
         seen_ids: set[str] = set()

@@ -114,6 +114,37 @@ class RunDirectory:
             with self.samples_path.open("r+b") as handle:
                 handle.truncate(keep)
 
+    def drop_errored_samples(self) -> int:
+        """Remove the records of errored instances, so that a resumed run retries them.
+
+        The file is rewritten atomically (a crash leaves the old one); returns how many records
+        were removed. The kept lines are copied byte for byte.
+        """
+        if not self.samples_path.exists():
+            return 0
+        dropped = 0
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{SAMPLES}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, self.samples_path.open("rb") as handle:
+                for number, line in enumerate(handle, start=1):
+                    try:
+                        errored = bool(line.strip()) and json.loads(line).get("error") is not None
+                    except json.JSONDecodeError as exc:
+                        raise DataError(
+                            f"malformed record ({exc.msg})", path=str(self.samples_path), line=number
+                        ) from exc
+                    if errored:
+                        dropped += 1
+                    else:
+                        out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+            if dropped:
+                os.replace(tmp, self.samples_path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return dropped
+
     def iter_samples(self) -> Iterator[dict[str, Any]]:
         """Stream the records of samples.jsonl, naming the line of any malformed record."""
         if not self.samples_path.exists():

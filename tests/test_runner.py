@@ -16,7 +16,7 @@ import pytest
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.config import HarnessSettings
-from harness.errors import DataError, HarnessError
+from harness.errors import ConfigError, DataError, HarnessError
 from harness.evaluate import ScenarioRun, run_scenario
 from harness.runner import Runner, RunSettings, select_instances
 from harness.scenario import ScenarioContext
@@ -424,3 +424,56 @@ def test_a_data_error_keeps_the_previous_windows_answers(tmp_path: Path, pipelin
     assert len(adapter.sent) == 12
     keys = [runner._cache_key(r) for r in adapter.sent]
     assert set(cache.get_many(keys)) == set(keys), "and its answers are cached"
+
+
+class OutageAdapter(CountingAdapter):
+    """Fails the requests for coins 3 and 7 while ``down``: a transient outage."""
+
+    down = True
+
+    def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        answers = super().generate(requests, seed, progress)
+        return [
+            Completion.failed("HTTP 503: unavailable") if self.down and r.prompt in OUTAGE else a
+            for r, a in zip(requests, answers, strict=True)
+        ]
+
+
+OUTAGE = ("Flip coin 3:", "Flip coin 7:")
+
+
+@pytest.mark.parametrize("retry_errors", [True, False])
+def test_a_rerun_retries_the_errored_instances_and_never_redoes_finished_ones(
+    tmp_path: Path, retry_errors: bool
+) -> None:
+    adapter = OutageAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=100, retry_errors=retry_errors)
+    first = run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    assert (first.n_instances, first.n_errors) == (40, 2)
+    adapter.down, adapter.sent = False, []
+    again = run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert len(records) == len({r["id"] for r in records}) == 40
+    counts = json.loads((tmp_path / "run.json").read_text())["counts"]
+    if retry_errors:
+        assert sorted(r.prompt for r in adapter.sent) == sorted(OUTAGE), "only the errored ones are sent"
+        assert (again.n_errors, counts["errors"], counts["errors_retried"]) == (0, 0, 2)
+    else:
+        assert adapter.sent == [] and again.n_errors == counts["errors"] == 2
+        assert counts["errors_retried"] == 0
+
+
+def test_a_run_directory_with_samples_but_no_manifest_is_refused(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=100)
+    run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    (tmp_path / "run.json").unlink()
+    with pytest.raises(ConfigError, match=r"holds samples\.jsonl but no run\.json"):
+        run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    overwrite = HarnessSettings(progress=False, bootstrap_resamples=100, overwrite=True)
+    assert (
+        run_scenario(
+            ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, overwrite), None
+        ).n_instances
+        == 40
+    )
