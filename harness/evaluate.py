@@ -62,8 +62,17 @@ def build_scenario(
         run_dir=run_dir,
         bootstrap_resamples=settings.bootstrap_resamples,
         score_store=cache,
+        resumed_protocol=None if settings.overwrite else recorded_protocol(run_dir),
     )
     return scenario_cls(params, context)
+
+
+def recorded_protocol(run_dir: Path) -> str | None:
+    """The protocol the manifest in ``run_dir`` records (None without a manifest or a protocol)."""
+    manifest = RunDirectory(run_dir).read_manifest()
+    scenario = manifest.get("scenario") if isinstance(manifest, dict) else None
+    protocol = scenario.get("protocol") if isinstance(scenario, dict) else None
+    return protocol if isinstance(protocol, str) else None
 
 
 @dataclass
@@ -155,6 +164,14 @@ def _run_locked(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             f"{job.run_dir} holds a run of a different configuration (scenario, its parameters, model "
             f"weights, seed or limit differ), so it cannot be resumed. Pass overwrite=true to replace it, "
             f"or choose another directory with hydra.run.dir=<path>."
+        )
+    recorded = (previous or {}).get("scenario", {}).get("protocol")
+    if previous is not None and recorded != manifest["scenario"]["protocol"]:
+        raise ConfigError(
+            f"{job.run_dir} was started with the {recorded} protocol, but with this model the scenario "
+            f"would now run the {manifest['scenario']['protocol']} protocol; one run never mixes protocols. "
+            "Give the model its earlier capabilities (for example model.loglikelihood=true), or pass "
+            "overwrite=true to start over."
         )
     started = time.time()
     manifest["timings"] = {"started": _now(), "previous_sessions": (previous or {}).get("timings")}
