@@ -109,11 +109,9 @@ def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("harness_dirname"):
-        from harness.secrets import strip_url_logins
+        from harness.config import run_dir_name
 
-        OmegaConf.register_new_resolver(
-            "harness_dirname", lambda value: strip_url_logins(value).replace("/", "_") or "default"
-        )
+        OmegaConf.register_new_resolver("harness_dirname", run_dir_name)
 
 
 def _hydra_main(argv: list[str]) -> int:
@@ -129,7 +127,9 @@ def _hydra_main(argv: list[str]) -> int:
         CONFIG_NAME,
         HYDRA_VERSION_BASE,
         check_gate_override,
+        check_output_folder,
         config_dir,
+        hydra_overrides,
         preflight,
         searchpath_override,
     )
@@ -137,9 +137,10 @@ def _hydra_main(argv: list[str]) -> int:
     multirun = any(a in ("-m", "--multirun") for a in argv)
     outcome: dict[str, int] = {"failed": 0, "exit": 0}
     argv = _with_plugins(argv)
-    overrides = [a for a in argv if not a.startswith("-")]
+    overrides = hydra_overrides(argv)
     check_gate_override(overrides)
     preflight(overrides, multirun)
+    check_output_folder(overrides, multirun)
     argv = [*argv, *searchpath_override(overrides)]
     if multirun and not any(a.startswith("hydra.sweep.dir=") for a in argv):
         argv = [*argv, f"hydra.sweep.dir=results/sweeps/{datetime.now():%Y-%m-%d_%H-%M-%S}"]
@@ -158,9 +159,9 @@ def _with_plugins(argv: list[str]) -> list[str]:
     """Load one-file scenarios (``scenario=file.py``, the ``plugins`` search path); returns ``argv``
     with file names replaced by scenario names (:mod:`harness.plugins`)."""
     from harness import plugins
-    from harness.config import plugin_search_path
+    from harness.config import hydra_overrides, plugin_search_path
 
-    return plugins.prepare(argv, plugin_search_path([a for a in argv if not a.startswith("-")]))
+    return plugins.prepare(argv, plugin_search_path(hydra_overrides(argv)))
 
 
 def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from harness.aggregate import RESERVED_COLUMNS, sample_frame
 from harness.background import BackgroundWorker
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, DataError, HarnessError
 from harness.model import ModelAdapter
 from harness.scenario import Scenario
 from harness.store import ResponseCache, RunDirectory
@@ -223,6 +223,10 @@ class Runner:
                 previous = job
             if previous:
                 n_errors += self._score_and_store(previous.todo, self._collect(previous))
+            if n_seen == 0:
+                raise DataError(
+                    f"scenario {self.scenario.name} has no instances to evaluate{_data_hint(self.scenario)}"
+                )
         except BaseException:
             self._cancel.set()  # a generation still running stops at its next progress report
             raise
@@ -432,6 +436,21 @@ class Runner:
         )
         self.scenario.write_artifacts(frame, metrics, self.store.path)
         return metrics, len(frame), n_errors
+
+
+DATA_PARAMS = ("data", "dataset", "path", "data_files", "file")
+"""Scenario parameters that usually name the data source: an empty-data error names their values."""
+
+
+def _data_hint(scenario: Scenario) -> str:
+    """``: its data is empty (scenario.data=...)`` for the data parameters the scenario sets."""
+    given = [
+        f"scenario.{name}={getattr(scenario.params, name)}"
+        for name in DATA_PARAMS
+        if getattr(scenario.params, name, None)
+    ]
+    where = f" ({', '.join(given)})" if given else ""
+    return f": its data is empty{where}; give a file or dataset with at least one row"
 
 
 def _request_record(request: Request) -> dict[str, Any]:

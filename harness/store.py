@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.types import SCHEMA_VERSION, Completion, json_default, stable_hash, to_jsonable
 
 MANIFEST = "run.json"
@@ -193,18 +193,37 @@ class ResponseCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        for table, value_type in TABLES:
-            self._retry(
-                lambda table=table, value_type=value_type: self._conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {table} "
-                    f"(key TEXT PRIMARY KEY, value {value_type} NOT NULL, created REAL)"
-                )
+        if self.path.is_dir():
+            raise ConfigError(
+                f"cache.path {self.path} is a folder; give a file, "
+                f"e.g. cache.path={self.path / 'responses.sqlite'}"
             )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            for table, value_type in TABLES:
+                self._retry(
+                    lambda table=table, value_type=value_type: self._conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {table} "
+                        f"(key TEXT PRIMARY KEY, value {value_type} NOT NULL, created REAL)"
+                    )
+                )
+        except sqlite3.DatabaseError as exc:  # not a SQLite file, or a damaged one
+            raise DataError(
+                f"not a usable response cache ({exc}); delete the file, or choose another with "
+                "cache.path=<file> (cache.enabled=false runs without one)",
+                path=str(self.path),
+            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"cannot open the response cache {self.path} ({exc}); choose another file with "
+                "cache.path=<file>, or run without one with cache.enabled=false"
+            ) from None
 
     @staticmethod
     def key(model_identity: str, request_key: str, seed: int) -> str:
