@@ -1,6 +1,7 @@
 """The run-directory format and the SQLite response cache.
 
-A run directory holds exactly three files (plus optional artifacts such as plots):
+A run directory holds exactly three files (plus optional artifacts such as plots, and the lock
+files of :mod:`harness.run_lock`):
 
 * ``run.json`` – the manifest, rewritten atomically (temp file + ``os.replace``);
 * ``samples.jsonl`` – one JSON record per finished instance, appended and flushed as soon as
