@@ -4,13 +4,16 @@
 that names a subcommand (``list``, ``validate``, ``report``, ``leaderboard``, ``gate``,
 ``scorer-check``) runs that instead; Hydra overrides always contain ``=``, so the two never
 clash (``harness gate=release`` is an override, ``harness gate policy.yaml runs/`` a subcommand).
-Every user error ends in one line on stderr and exit status 2, never a traceback.
+Every user error ends in one line on stderr and exit status 2, never a traceback. A job that ran
+but failed (a scenario's share of errored instances above ``max_error_rate``, a failed sweep job)
+exits 1; Ctrl-C exits 130 and SIGTERM 143, both with ``run.json`` marked ``interrupted``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +36,22 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 JOB_ERROR = "job_error.json"
 EXIT_USER_ERROR = 2
 EXIT_JOB_FAILED = 1
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, the shell's status for a process stopped by Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI timeout, ``kill``, a scheduler's pre-emption) raised in the main thread.
+
+    A KeyboardInterrupt, so a terminated run is stopped and recorded exactly like one interrupted
+    with Ctrl-C: its generation cancelled, its finished samples kept, ``run.json`` marked
+    ``interrupted``.
+    """
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
 
 HELP = """usage: harness [OVERRIDE ...]            run the default suite on the reference model
        harness -m [SWEEP OVERRIDE ...]     sweep (e.g. -m model=a,b seed=0,1)
@@ -90,11 +109,9 @@ def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("harness_dirname"):
-        from harness.secrets import strip_url_logins
+        from harness.config import run_dir_name
 
-        OmegaConf.register_new_resolver(
-            "harness_dirname", lambda value: strip_url_logins(value).replace("/", "_") or "default"
-        )
+        OmegaConf.register_new_resolver("harness_dirname", run_dir_name)
 
 
 def _hydra_main(argv: list[str]) -> int:
@@ -110,7 +127,9 @@ def _hydra_main(argv: list[str]) -> int:
         CONFIG_NAME,
         HYDRA_VERSION_BASE,
         check_gate_override,
+        check_output_folder,
         config_dir,
+        hydra_overrides,
         preflight,
         searchpath_override,
     )
@@ -118,9 +137,10 @@ def _hydra_main(argv: list[str]) -> int:
     multirun = any(a in ("-m", "--multirun") for a in argv)
     outcome: dict[str, int] = {"failed": 0, "exit": 0}
     argv = _with_plugins(argv)
-    overrides = [a for a in argv if not a.startswith("-")]
+    overrides = hydra_overrides(argv)
     check_gate_override(overrides)
     preflight(overrides, multirun)
+    check_output_folder(overrides, multirun)
     argv = [*argv, *searchpath_override(overrides)]
     if multirun and not any(a.startswith("hydra.sweep.dir=") for a in argv):
         argv = [*argv, f"hydra.sweep.dir=results/sweeps/{datetime.now():%Y-%m-%d_%H-%M-%S}"]
@@ -139,9 +159,9 @@ def _with_plugins(argv: list[str]) -> list[str]:
     """Load one-file scenarios (``scenario=file.py``, the ``plugins`` search path); returns ``argv``
     with file names replaced by scenario names (:mod:`harness.plugins`)."""
     from harness import plugins
-    from harness.config import plugin_search_path
+    from harness.config import hydra_overrides, plugin_search_path
 
-    return plugins.prepare(argv, plugin_search_path([a for a in argv if not a.startswith("-")]))
+    return plugins.prepare(argv, plugin_search_path(hydra_overrides(argv)))
 
 
 def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
@@ -161,10 +181,13 @@ def _task(outcome: dict[str, int]) -> Callable[[DictConfig], int]:
 
 def run_task(cfg: object, job_dir: Path) -> int:
     """Run one Hydra job; returns its exit status (errors are printed, not raised)."""
-    from harness.evaluate import run_job, summary_table
+    from harness.evaluate import error_rate_failures, run_job, summary_table
+    from harness.run_lock import RunDirectoryInUse
 
     try:
         job = run_job(cfg, job_dir)
+    except RunDirectoryInUse as exc:  # the job directory is another process's: leave it alone
+        return fail(str(exc))
     except HarnessError as exc:
         from harness.secrets import strip_url_logins
         from harness.store import write_json_atomic
@@ -176,6 +199,7 @@ def run_task(cfg: object, job_dir: Path) -> int:
     print(f"\nrun directory: {job_dir}")
     if getattr(cfg, "report", False) and job.runs:
         print(f"report:        {write_job_report(cfg, job_dir)}")
+    code = 0
     gate_cfg = getattr(cfg, "gate", None)
     if gate_cfg:
         from omegaconf import OmegaConf
@@ -183,8 +207,12 @@ def run_task(cfg: object, job_dir: Path) -> int:
         from harness.gate import evaluate_gate
 
         policy = OmegaConf.to_container(gate_cfg, resolve=True)
-        return evaluate_gate(policy, [r.run_dir for r in job.runs], job_dir)
-    return 0
+        code = evaluate_gate(policy, [r.run_dir for r in job.runs], job_dir)
+    too_many_errors = error_rate_failures(job, float(getattr(cfg, "max_error_rate", 0.1)))
+    if too_many_errors:
+        print(f"harness: error: {too_many_errors}", file=sys.stderr)
+        code = code or EXIT_JOB_FAILED  # a gate's own non-zero verdict is the more specific status
+    return code
 
 
 def write_job_report(cfg: object, job_dir: Path) -> Path:
@@ -227,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _register_resolvers()
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
     try:
         if argv and argv[0] in ("-h", "--help", "help"):
             sys.stdout.write(_help_text())
@@ -244,6 +273,12 @@ def main(argv: list[str] | None = None) -> None:
             code = _hydra_main(argv)
     except HarnessError as exc:
         code = fail(str(exc))
-    except KeyboardInterrupt:
-        code = fail("interrupted; finished samples are saved, rerun the same command to resume")
+    except KeyboardInterrupt as exc:
+        print(
+            "harness: interrupted; finished samples are saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
+        code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
     sys.exit(code)

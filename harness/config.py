@@ -14,6 +14,8 @@ import copy
 import dataclasses
 import difflib
 import functools
+import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.errors import ConfigError
-from harness.secrets import check_config
+from harness.secrets import check_config, strip_url_logins
 
 CONFIG_MODULE = "harness.conf"
 CONFIG_NAME = "config"
@@ -53,6 +55,8 @@ class HarnessSettings:
     bootstrap_resamples: int = 2000
     overwrite: bool = False
     report: bool = True
+    max_error_rate: float = 0.1
+    retry_errors: bool = True
     sweep_name: str = "sweep"
     plugins: list[str] = field(default_factory=list)
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -114,6 +118,79 @@ def group_options(group: str) -> list[str]:
     """The options of a config group: YAML files in ``conf/<group>/`` and in plugin config packages."""
     folders = [root / group for root in config_folders()]
     return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+HYDRA_VALUE_OPTIONS = frozenset(
+    {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
+)
+"""Hydra's command-line options that take the next word as their value (``--cfg job``)."""
+INFO_CHOICES = frozenset({"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"})
+"""The optional value of Hydra's ``--info``."""
+
+
+def hydra_overrides(argv: list[str]) -> list[str]:
+    """The ``key=value`` overrides of a Hydra command line: its options and their values left out."""
+    overrides, skip = [], False
+    for index, argument in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if argument in HYDRA_VALUE_OPTIONS:
+            skip = True
+        elif argument in ("--info", "-i"):
+            skip = index + 1 < len(argv) and argv[index + 1] in INFO_CHOICES
+        elif not argument.startswith("-"):
+            overrides.append(argument)
+    return overrides
+
+
+MAX_RUN_DIR_NAME = 150
+"""Bytes of a run directory name above which it is shortened (file systems allow 255 per name)."""
+
+
+def run_dir_name(override_dirname: str) -> str:
+    """The run directory's name for a job's overrides (the ``harness_dirname`` resolver).
+
+    The overrides themselves (``model=hf,seed=1``), with URL logins removed and ``/`` made
+    ``_``. A name over :data:`MAX_RUN_DIR_NAME` bytes (long values, absolute paths such as
+    ``scenario.data=/home/me/data/my_code.jsonl``) becomes a readable stem, in which every path
+    is cut to its last part, plus a hash of the whole name, so different jobs keep different
+    directories.
+    """
+    name = strip_url_logins(override_dirname)
+    flat = name.replace("/", "_") or "default"
+    if len(flat.encode()) <= MAX_RUN_DIR_NAME:
+        return flat
+    parts = []
+    for override in name.split(","):
+        key, sep, value = override.partition("=")
+        parts.append(f"{key}{sep}{value.rstrip('/').rsplit('/', 1)[-1]}" if sep else override)
+    stem = ",".join(parts).replace("/", "_").encode()[: MAX_RUN_DIR_NAME - 13].decode(errors="ignore")
+    return f"{stem}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+def check_output_folder(overrides: list[str], multirun: bool) -> None:
+    """Refuse, before Hydra creates it, a run (or sweep) directory that cannot be created.
+
+    The directory is the one ``hydra.run.dir=`` (``hydra.sweep.dir=``) names, else the default
+    root ``results/runs`` (``results/sweeps``). Its nearest existing ancestor must be a writable
+    folder.
+    """
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith(f"{key}=")]
+    target = Path(given[-1] if given else ("results/sweeps" if multirun else "results/runs")).expanduser()
+    ancestor = target.absolute()
+    while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        problem = f"{ancestor} is not a folder"
+    elif not os.access(ancestor, os.W_OK | os.X_OK):
+        problem = f"{ancestor} is not writable"
+    else:
+        return
+    raise ConfigError(
+        f"cannot create the output folder {target}: {problem}; choose another with {key}=<path>"
+    )
 
 
 def check_gate_override(overrides: list[str]) -> None:
@@ -245,6 +322,17 @@ def _explain_composition_error(exc: Exception, overrides: list[str]) -> str:
                 f"unknown {group} '{option}'. Valid options: {', '.join(group_options(group))} "
                 f"(the YAML files in conf/{group}/). Add conf/{group}/{option}.yaml to define a new one."
             )
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        group = key.split(".", 1)[0]
+        chosen = any(o.lstrip("+~").split("=", 1)[0] == group for o in overrides)
+        if group in ("scenario", "gate") and "." in key and not chosen and f"'{key}'" in text:
+            suite_key = f" (or set a suite scenario's key: suite.scenarios.<name>.{key.split('.', 1)[1]}=...)"
+            return (
+                f"'{override}': no {group} is selected, so {group}.<key> has nothing to set; pass "
+                f"{group}=<name> as well ({', '.join(group_options(group))})"
+                + (suite_key if group == "scenario" else "")
+            )
     if "Could not override '" in text or ("Key '" in text and "is not in struct" in text):
         key = (
             text.split("Could not override '", 1)[1].split("'", 1)[0]
@@ -313,8 +401,10 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
     top = OmegaConf.to_container(cfg, resolve=False)
     top.pop("hydra", None)
+    _check_required(top, cfg)
     check_config(top)  # before Hydra saves the config or names the run directory after it
     settings = validate_section({k: v for k, v in top.items() if k not in GROUPS}, HarnessSettings, "config")
+    check_settings(settings)
     model_cfg = cfg.get("model")
     if not model_cfg or "adapter" not in model_cfg:
         raise ConfigError("no model selected: pass model=<name> (see `harness list` and conf/model/)")
@@ -328,6 +418,60 @@ def validate_job_config(cfg: DictConfig) -> HarnessSettings:
 
         parse_policy(OmegaConf.to_container(cfg.gate, resolve=True))
     return settings
+
+
+def check_settings(settings: HarnessSettings) -> None:
+    """Refuse top-level values of the right type but outside their range, naming the key."""
+    if settings.window_size < 1:
+        raise ConfigError(f"window_size must be a positive number of instances, got {settings.window_size}")
+    if settings.limit is not None and settings.limit < 1:
+        raise ConfigError(f"limit must be a positive number of instances or null, got {settings.limit}")
+    if settings.limit_mode not in ("random", "first"):
+        raise ConfigError(f"limit_mode must be 'random' or 'first', got {settings.limit_mode!r}")
+    if settings.bootstrap_resamples < 1:
+        raise ConfigError(f"bootstrap_resamples must be positive, got {settings.bootstrap_resamples}")
+    if not 0 <= settings.max_error_rate <= 1:
+        raise ConfigError(
+            f"max_error_rate must be a share between 0 and 1 (0.1 = 10%), got {settings.max_error_rate}"
+        )
+
+
+MISSING = "???"
+
+
+def _missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is OmegaConf's mandatory marker ``???`` (in an unresolved container)."""
+    if isinstance(node, dict):
+        return [key for k, v in node.items() for key in _missing_keys(v, f"{prefix}{k}.")]
+    if isinstance(node, list):
+        return [key for i, v in enumerate(node) for key in _missing_keys(v, f"{prefix}{i}.")]
+    return [prefix.rstrip(".")] if node == MISSING else []
+
+
+def _check_required(top: dict[str, Any], cfg: DictConfig) -> None:
+    """A required key (``???`` in its YAML) left out is one line naming it and how to set it."""
+    missing = _missing_keys(top)
+    if not missing:
+        return
+    key = missing[0]
+    group = key.split(".", 1)[0]
+    chosen = _group_choice(cfg, group) if group in GROUPS else None
+    where = f" by {group}={chosen} (conf/{group}/{chosen}.yaml)" if chosen else ""
+    others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+    raise ConfigError(f"{key} is required{where}: pass {key}=<value>{others}")
+
+
+def _group_choice(cfg: DictConfig, group: str) -> str | None:
+    """The option a group was chosen by, when the composed config carries Hydra's section."""
+    from hydra.core.hydra_config import HydraConfig
+
+    choices = None
+    if "hydra" in cfg:
+        choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
+    elif HydraConfig.initialized():
+        choices = HydraConfig.get().runtime.choices
+    value = choices.get(group) if choices is not None else None
+    return str(value) if value else None
 
 
 def selected_scenarios(cfg: DictConfig) -> dict[str, DictConfig]:

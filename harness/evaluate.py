@@ -22,6 +22,7 @@ from harness import provenance, registry
 from harness.config import HarnessSettings, selected_scenarios, validate_section
 from harness.errors import ConfigError, ScenarioSkipped
 from harness.model import ModelAdapter
+from harness.run_lock import LOCK_FILES, RunDirectoryLock
 from harness.runner import Runner, RunResult, RunSettings
 from harness.scenario import Scenario, ScenarioContext
 from harness.store import ResponseCache, RunDirectory, write_json_atomic
@@ -61,8 +62,17 @@ def build_scenario(
         run_dir=run_dir,
         bootstrap_resamples=settings.bootstrap_resamples,
         score_store=cache,
+        resumed_protocol=None if settings.overwrite else recorded_protocol(run_dir),
     )
     return scenario_cls(params, context)
+
+
+def recorded_protocol(run_dir: Path) -> str | None:
+    """The protocol the manifest in ``run_dir`` records (None without a manifest or a protocol)."""
+    manifest = RunDirectory(run_dir).read_manifest()
+    scenario = manifest.get("scenario") if isinstance(manifest, dict) else None
+    protocol = scenario.get("protocol") if isinstance(scenario, dict) else None
+    return protocol if isinstance(protocol, str) else None
 
 
 @dataclass
@@ -117,17 +127,51 @@ def resume_key(job: ScenarioRun) -> str:
 
 
 def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
-    """Run (or resume) one scenario into its run directory and return the result."""
+    """Run (or resume) one scenario into its run directory and return the result.
+
+    The run directory is locked for the whole run (:mod:`harness.run_lock`): a second process
+    started on it is refused with one line naming the first one's PID.
+    """
+    with RunDirectoryLock(job.run_dir):
+        return _run_locked(job, cache)
+
+
+def _empty_run_directory(run_dir: Path) -> None:
+    """Delete everything in a run directory but its lock (``overwrite=true``)."""
+    for entry in run_dir.iterdir():
+        if entry.name in LOCK_FILES:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _run_locked(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
     store = RunDirectory(job.run_dir)
-    if job.settings.overwrite and job.run_dir.exists():
-        shutil.rmtree(job.run_dir)
+    if job.settings.overwrite:
+        _empty_run_directory(job.run_dir)
     manifest = base_manifest(job)
     previous = store.read_manifest()
+    if previous is None and store.samples_path.exists() and store.samples_path.stat().st_size:
+        raise ConfigError(
+            f"{job.run_dir} holds samples.jsonl but no run.json, so the configuration that produced "
+            "them is unknown and it cannot be resumed. Pass overwrite=true to replace it, or choose "
+            "another directory with hydra.run.dir=<path>."
+        )
     if previous is not None and previous.get("resume_key") != manifest["resume_key"]:
         raise ConfigError(
             f"{job.run_dir} holds a run of a different configuration (scenario, its parameters, model "
             f"weights, seed or limit differ), so it cannot be resumed. Pass overwrite=true to replace it, "
             f"or choose another directory with hydra.run.dir=<path>."
+        )
+    recorded = (previous or {}).get("scenario", {}).get("protocol")
+    if previous is not None and recorded != manifest["scenario"]["protocol"]:
+        raise ConfigError(
+            f"{job.run_dir} was started with the {recorded} protocol, but with this model the scenario "
+            f"would now run the {manifest['scenario']['protocol']} protocol; one run never mixes protocols. "
+            "Give the model its earlier capabilities (for example model.loglikelihood=true), or pass "
+            "overwrite=true to start over."
         )
     started = time.time()
     manifest["timings"] = {"started": _now(), "previous_sessions": (previous or {}).get("timings")}
@@ -142,6 +186,7 @@ def run_scenario(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
             limit_mode=job.settings.limit_mode,
             window_size=job.settings.window_size,
             progress=job.settings.progress,
+            retry_errors=job.settings.retry_errors,
         ),
         cache,
     )
@@ -218,8 +263,14 @@ def run_job(cfg: Any, job_dir: Path) -> JobResult:
     Every scenario is built (its parameters and data checked) before the first one runs, so a
     mistake in the last scenario of a suite fails before any model time is spent. A scenario
     that raises :class:`ScenarioSkipped` while being built is skipped with one line; the others
-    run. ``job.json`` records each scenario's status.
+    run. ``job.json`` records each scenario's status. The job directory is locked for the whole
+    job, like each run directory (:mod:`harness.run_lock`).
     """
+    with RunDirectoryLock(job_dir):
+        return _run_job_locked(cfg, job_dir)
+
+
+def _run_job_locked(cfg: Any, job_dir: Path) -> JobResult:
     from omegaconf import OmegaConf
 
     from harness.config import validate_job_config
@@ -257,8 +308,8 @@ def run_job(cfg: Any, job_dir: Path) -> JobResult:
             write_json_atomic(job_dir / JOB_MANIFEST, {"scenarios": status})
             try:
                 runs.append(run_scenario(job, cache))
-            except BaseException:
-                status[key] = {"status": "failed"}
+            except BaseException as exc:
+                status[key] = {"status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"}
                 raise
             status[key] = {"status": "completed"}
     finally:
@@ -267,6 +318,27 @@ def run_job(cfg: Any, job_dir: Path) -> JobResult:
         if cache is not None:
             cache.close()
     return JobResult(runs, skipped)
+
+
+def error_rate_failures(job: JobResult, max_error_rate: float) -> str | None:
+    """One line naming every run whose share of errored instances is above ``max_error_rate``.
+
+    Errored instances are never scored, so a run that is mostly errors (an unreachable model, a
+    revoked key) would otherwise report metrics over the few survivors and exit 0. None when
+    every run is within the limit.
+    """
+    over = [
+        f"{r.run_dir.name}: {r.n_errors} of {r.n_instances} instances errored "
+        f"({r.n_errors / r.n_instances:.0%})"
+        for r in job.runs
+        if r.n_instances and r.n_errors / r.n_instances > max_error_rate
+    ]
+    if not over:
+        return None
+    return (
+        f"{'; '.join(over)}, above max_error_rate={max_error_rate:g}. The errors are in samples.jsonl "
+        "(field 'error'); rerun the same command to retry the errored instances once the cause is fixed"
+    )
 
 
 def summary_table(job: JobResult) -> str:

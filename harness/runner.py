@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from harness.aggregate import RESERVED_COLUMNS, sample_frame
 from harness.background import BackgroundWorker
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, DataError, HarnessError
 from harness.model import ModelAdapter
 from harness.scenario import Scenario
 from harness.store import ResponseCache, RunDirectory
@@ -62,6 +62,7 @@ class RunSettings:
     limit_mode: str = "random"
     window_size: int = 1024
     progress: bool = True
+    retry_errors: bool = True
 
 
 @dataclass
@@ -168,6 +169,7 @@ class Runner:
             "requests_sent": 0,
             "requests_cached": 0,
             "requests_deduplicated": 0,
+            "errors_retried": 0,
             "generation_s": 0.0,
         }
 
@@ -178,6 +180,8 @@ class Runner:
         request-plan fingerprint).
         """
         self.store.repair_samples()
+        if self.settings.retry_errors:  # errored instances are run again; finished ones never
+            self.stats["errors_retried"] = self.store.drop_errored_samples()
         finished = self.store.finished_ids()
         dataset_fp, plan_fp = Fingerprint(), Fingerprint()
         seen_ids: set[str] = set()
@@ -196,13 +200,18 @@ class Runner:
             selected = select_instances(
                 self.scenario.instances(), self.settings.limit, self.settings.limit_mode, self.settings.seed
             )
-            while window := list(islice(selected, self.settings.window_size)):
+            while True:
                 try:
+                    window = list(islice(selected, self.settings.window_size))
                     todo = self._plan(window, seen_ids, finished, dataset_fp, plan_fp)
                 except BaseException as exc:
-                    if previous:  # window k is written before the error surfaces, as without pipelining
+                    # A data or planning error in window k+1: window k is written (and its answers
+                    # cached) before the error surfaces, as without pipelining.
+                    if previous:
                         self._store_before_failing(previous, wait=not isinstance(exc, KeyboardInterrupt))
                     raise
+                if not window:
+                    break
                 n_seen += len(window)
                 if not todo:
                     continue
@@ -214,6 +223,10 @@ class Runner:
                 previous = job
             if previous:
                 n_errors += self._score_and_store(previous.todo, self._collect(previous))
+            if n_seen == 0:
+                raise DataError(
+                    f"scenario {self.scenario.name} has no instances to evaluate{_data_hint(self.scenario)}"
+                )
         except BaseException:
             self._cancel.set()  # a generation still running stops at its next progress report
             raise
@@ -423,6 +436,21 @@ class Runner:
         )
         self.scenario.write_artifacts(frame, metrics, self.store.path)
         return metrics, len(frame), n_errors
+
+
+DATA_PARAMS = ("data", "dataset", "path", "data_files", "file")
+"""Scenario parameters that usually name the data source: an empty-data error names their values."""
+
+
+def _data_hint(scenario: Scenario) -> str:
+    """``: its data is empty (scenario.data=...)`` for the data parameters the scenario sets."""
+    given = [
+        f"scenario.{name}={getattr(scenario.params, name)}"
+        for name in DATA_PARAMS
+        if getattr(scenario.params, name, None)
+    ]
+    where = f" ({', '.join(given)})" if given else ""
+    return f": its data is empty{where}; give a file or dataset with at least one row"
 
 
 def _request_record(request: Request) -> dict[str, Any]:

@@ -58,6 +58,10 @@ class ScenarioContext:
     bootstrap_resamples: int = stats.DEFAULT_RESAMPLES
     score_store: Any = None
     """The response cache, where scorers keep their scores (wrap them in ``CachedScorer``); None: off."""
+    resumed_protocol: str | None = None
+    """The protocol recorded in the manifest of the run being resumed (None: a new run). A
+    scenario that picks its protocol from the model's capabilities picks this one, so a resumed
+    run never mixes protocols; the engine refuses a resume whose protocol differs."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,6 +1,7 @@
 """The run-directory format and the SQLite response cache.
 
-A run directory holds exactly three files (plus optional artifacts such as plots):
+A run directory holds exactly three files (plus optional artifacts such as plots, and the lock
+files of :mod:`harness.run_lock`):
 
 * ``run.json`` – the manifest, rewritten atomically (temp file + ``os.replace``);
 * ``samples.jsonl`` – one JSON record per finished instance, appended and flushed as soon as
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.types import SCHEMA_VERSION, Completion, json_default, stable_hash, to_jsonable
 
 MANIFEST = "run.json"
@@ -114,6 +115,37 @@ class RunDirectory:
             with self.samples_path.open("r+b") as handle:
                 handle.truncate(keep)
 
+    def drop_errored_samples(self) -> int:
+        """Remove the records of errored instances, so that a resumed run retries them.
+
+        The file is rewritten atomically (a crash leaves the old one); returns how many records
+        were removed. The kept lines are copied byte for byte.
+        """
+        if not self.samples_path.exists():
+            return 0
+        dropped = 0
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{SAMPLES}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, self.samples_path.open("rb") as handle:
+                for number, line in enumerate(handle, start=1):
+                    try:
+                        errored = bool(line.strip()) and json.loads(line).get("error") is not None
+                    except json.JSONDecodeError as exc:
+                        raise DataError(
+                            f"malformed record ({exc.msg})", path=str(self.samples_path), line=number
+                        ) from exc
+                    if errored:
+                        dropped += 1
+                    else:
+                        out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+            if dropped:
+                os.replace(tmp, self.samples_path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return dropped
+
     def iter_samples(self) -> Iterator[dict[str, Any]]:
         """Stream the records of samples.jsonl, naming the line of any malformed record."""
         if not self.samples_path.exists():
@@ -162,18 +194,37 @@ class ResponseCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        for table, value_type in TABLES:
-            self._retry(
-                lambda table=table, value_type=value_type: self._conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {table} "
-                    f"(key TEXT PRIMARY KEY, value {value_type} NOT NULL, created REAL)"
-                )
+        if self.path.is_dir():
+            raise ConfigError(
+                f"cache.path {self.path} is a folder; give a file, "
+                f"e.g. cache.path={self.path / 'responses.sqlite'}"
             )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            for table, value_type in TABLES:
+                self._retry(
+                    lambda table=table, value_type=value_type: self._conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {table} "
+                        f"(key TEXT PRIMARY KEY, value {value_type} NOT NULL, created REAL)"
+                    )
+                )
+        except sqlite3.DatabaseError as exc:  # not a SQLite file, or a damaged one
+            raise DataError(
+                f"not a usable response cache ({exc}); delete the file, or choose another with "
+                "cache.path=<file> (cache.enabled=false runs without one)",
+                path=str(self.path),
+            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"cannot open the response cache {self.path} ({exc}); choose another file with "
+                "cache.path=<file>, or run without one with cache.enabled=false"
+            ) from None
 
     @staticmethod
     def key(model_identity: str, request_key: str, seed: int) -> str:

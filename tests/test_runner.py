@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.config import HarnessSettings
-from harness.errors import HarnessError
+from harness.errors import ConfigError, DataError, HarnessError
 from harness.evaluate import ScenarioRun, run_scenario
 from harness.runner import Runner, RunSettings, select_instances
 from harness.scenario import ScenarioContext
@@ -109,7 +108,7 @@ def test_duplicate_instance_ids_are_refused(tmp_path: Path) -> None:
 
 
 KILLABLE = """
-import sys, time
+import sys, threading
 from pathlib import Path
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.config import HarnessSettings
@@ -117,12 +116,18 @@ from harness.evaluate import ScenarioRun, run_scenario
 from harness.scenario import ScenarioContext
 from tests.helpers import CoinParams, CoinScenario, coin_rules
 
-class Slow(SimulatedAdapter):
+class Blocking(SimulatedAdapter):  # says so and blocks (until killed) at its call number argv[2]
+
+    calls = 0
+
     def generate(self, requests, seed, progress=None):
-        time.sleep(float(sys.argv[2]))
+        self.calls += 1
+        if self.calls == int(sys.argv[2]):
+            print("blocked", flush=True)
+            threading.Event().wait()
         return super().generate(requests, seed, progress)
 
-adapter = Slow(SimulatedParams(rules=coin_rules(0.3)))
+adapter = Blocking(SimulatedParams(rules=coin_rules(0.3)))
 settings = HarnessSettings(seed=5, window_size=10, progress=False, bootstrap_resamples=500)
 context = ScenarioContext(seed=5, capabilities=adapter.capabilities(), bootstrap_resamples=500)
 scenario = CoinScenario(CoinParams(n=300, k=7), context)
@@ -135,15 +140,15 @@ def test_a_killed_run_resumes_to_identical_metrics(tmp_path: Path) -> None:
     script.write_text(KILLABLE)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    process = subprocess.Popen([sys.executable, str(script), str(killed), "0.05"], env=env, cwd=REPO)
-    samples = killed / "samples.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not samples.exists() or len(samples.read_text().splitlines()) < 60):
-        time.sleep(0.05)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(killed), "8"], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stdout.readline() == "blocked\n"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done_before = len(samples.read_text().splitlines())
-    assert 60 <= done_before < 300, "the run must be killed partway"
+    samples = killed / "samples.jsonl"
+    # generating window 8 (on the main thread, as for any simulated adapter): windows 1-6 are written
+    assert len(samples.read_text().splitlines()) == 60, "the run is killed partway"
     assert json.loads((killed / "run.json").read_text())["status"] == "running"
 
     subprocess.run([sys.executable, str(script), str(killed), "0"], env=env, cwd=REPO, check=True)
@@ -272,32 +277,47 @@ def test_a_request_repeated_in_a_later_window_is_generated_once(tmp_path: Path) 
 
 
 class ProgressPerRequestAdapter(SimulatedAdapter):
-    """Answers one request at a time (reporting progress after each), slowly enough to be stopped."""
+    """Answers one request at a time, reporting progress after each.
+
+    In its third call (the third window) it answers ten requests, says so, and waits until the
+    run has been cancelled before reporting progress again; ``ended`` is set when it returns.
+    """
 
     pipelined = True
 
     def __init__(self, params: SimulatedParams) -> None:
         super().__init__(params)
-        self.answered = 0
+        self.answered = self.calls = 0
+        self.third_window_started = threading.Event()
+        self.ended = threading.Event()
+        self.cancelled = threading.Event()  # the runner's: set when its run fails
 
     def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        self.calls += 1
         completions = []
-        for request in requests:
-            time.sleep(0.01)
-            completions += super().generate([request], seed)
-            self.answered += 1
-            if progress:
-                progress(1)
+        try:
+            for index, request in enumerate(requests):
+                completions += super().generate([request], seed)
+                self.answered += 1
+                if self.calls == 3 and index == 9:
+                    self.third_window_started.set()
+                    assert self.cancelled.wait(timeout=60), "the run was never cancelled"
+                if progress:
+                    progress(1)
+        finally:
+            self.ended.set()
         return completions
 
 
 class FailsOnSecondWindow(CoinScenario):
-    """Scoring the second window fails with a harness error (a contract violation, say)."""
+    """Scoring the second window fails with a harness error once the third window is generating."""
+
+    adapter: ProgressPerRequestAdapter
 
     def score_batch(self, items):
         self.windows_scored = getattr(self, "windows_scored", 0) + 1
         if self.windows_scored == 2:
-            time.sleep(0.1)  # the third window is generating meanwhile
+            assert self.adapter.third_window_started.wait(timeout=60)
             raise HarnessError("scoring contract violated")
         return super().score_batch(items)
 
@@ -305,14 +325,13 @@ class FailsOnSecondWindow(CoinScenario):
 def test_a_failing_run_stops_the_generation_still_running(tmp_path: Path) -> None:
     adapter = ProgressPerRequestAdapter(SimulatedParams(rules=coin_rules(0.5)))
     scenario = _scenario(FailsOnSecondWindow, n=300)
+    scenario.adapter = adapter
     runner = Runner(scenario, adapter, tmp_path, RunSettings(progress=False, window_size=100))
-    started = time.perf_counter()
+    adapter.cancelled = runner._cancel
     with pytest.raises(HarnessError, match="scoring contract violated"):
         runner.execute()
-    answered_at_failure = adapter.answered
-    time.sleep(0.3)
-    assert adapter.answered - answered_at_failure <= 1, "no request goes out once the run has failed"
-    assert 200 <= answered_at_failure < 300 and time.perf_counter() - started < 3.5
+    assert adapter.ended.wait(timeout=60)
+    assert adapter.answered == 210, "no request goes out once the run has failed"
     assert _sample_ids(tmp_path) == [f"c{i}" for i in range(100)]
 
 
@@ -380,3 +399,81 @@ def test_request_records_are_independent_copies_and_empty_outputs_are_left_out()
         and request.key() == key
     )
     assert _output_record(Completion(texts=("a", "b"), logprobs=())) == {"texts": ["a", "b"]}
+
+
+class BadRowInThirdWindow(CoinScenario):
+    """The dataset's 13th row is malformed: the error surfaces while planning the third window."""
+
+    def instances(self):
+        for index, instance in enumerate(super().instances()):
+            if index == 12:
+                raise DataError("malformed row", path="data.jsonl", line=13)
+            yield instance
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["main-thread", "worker-thread"])
+def test_a_data_error_keeps_the_previous_windows_answers(tmp_path: Path, pipelined: bool) -> None:
+    adapter = CountingAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    adapter.pipelined = pipelined
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    scenario = _scenario(BadRowInThirdWindow, n=16)
+    runner = Runner(scenario, adapter, tmp_path / "run", RunSettings(progress=False, window_size=6), cache)
+    with pytest.raises(DataError, match=r"data\.jsonl:13: malformed row"):
+        runner.execute()
+    assert _sample_ids(tmp_path / "run") == [f"c{i}" for i in range(12)], "window 2 is written"
+    assert len(adapter.sent) == 12
+    keys = [runner._cache_key(r) for r in adapter.sent]
+    assert set(cache.get_many(keys)) == set(keys), "and its answers are cached"
+
+
+class OutageAdapter(CountingAdapter):
+    """Fails the requests for coins 3 and 7 while ``down``: a transient outage."""
+
+    down = True
+
+    def generate(self, requests: Sequence[Request], seed: int, progress=None) -> list[Completion]:
+        answers = super().generate(requests, seed, progress)
+        return [
+            Completion.failed("HTTP 503: unavailable") if self.down and r.prompt in OUTAGE else a
+            for r, a in zip(requests, answers, strict=True)
+        ]
+
+
+OUTAGE = ("Flip coin 3:", "Flip coin 7:")
+
+
+@pytest.mark.parametrize("retry_errors", [True, False])
+def test_a_rerun_retries_the_errored_instances_and_never_redoes_finished_ones(
+    tmp_path: Path, retry_errors: bool
+) -> None:
+    adapter = OutageAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=100, retry_errors=retry_errors)
+    first = run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    assert (first.n_instances, first.n_errors) == (40, 2)
+    adapter.down, adapter.sent = False, []
+    again = run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert len(records) == len({r["id"] for r in records}) == 40
+    counts = json.loads((tmp_path / "run.json").read_text())["counts"]
+    if retry_errors:
+        assert sorted(r.prompt for r in adapter.sent) == sorted(OUTAGE), "only the errored ones are sent"
+        assert (again.n_errors, counts["errors"], counts["errors_retried"]) == (0, 0, 2)
+    else:
+        assert adapter.sent == [] and again.n_errors == counts["errors"] == 2
+        assert counts["errors_retried"] == 0
+
+
+def test_a_run_directory_with_samples_but_no_manifest_is_refused(tmp_path: Path) -> None:
+    adapter = SimulatedAdapter(SimulatedParams(rules=coin_rules(0.5)))
+    settings = HarnessSettings(progress=False, bootstrap_resamples=100)
+    run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    (tmp_path / "run.json").unlink()
+    with pytest.raises(ConfigError, match=r"holds samples\.jsonl but no run\.json"):
+        run_scenario(ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, settings), None)
+    overwrite = HarnessSettings(progress=False, bootstrap_resamples=100, overwrite=True)
+    assert (
+        run_scenario(
+            ScenarioRun(_scenario(adapter=adapter), adapter, tmp_path, {}, overwrite), None
+        ).n_instances
+        == 40
+    )

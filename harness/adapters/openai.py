@@ -14,6 +14,10 @@ At start the adapter *probes* the server once and caches the answer for its life
   offered (scenarios fall back to their generative protocol otherwise);
 * a one-token chat request decides whether chat is offered.
 
+A probe that the server refuses (an error status, an answer without log-probabilities) decides
+"no". A probe that still fails transiently after its retries (an outage) decides nothing: it is
+an :class:`~harness.errors.AdapterError`, never a silent "no" that would switch the protocol.
+
 Requests run concurrently (at most ``model.concurrency`` in flight), with a per-request deadline,
 retries with jittered exponential backoff that honour ``Retry-After``, and optional client-side
 requests/tokens-per-minute limits (see :mod:`harness.adapters.http_client`). What still fails after
@@ -295,9 +299,7 @@ class OpenAIAdapter(ModelAdapter):
             )
         except RequestFailed as exc:
             if exc.transient:
-                LOGGER.warning(
-                    "openai adapter: the log-likelihood probe failed after retries: %s", exc.message
-                )
+                raise self._undecided("log-likelihood", "model.loglikelihood", exc) from None
             return False, f"probe failed: {exc.message}"
         return True, "probe: /completions returns echoed prompt log-probabilities"
 
@@ -317,9 +319,20 @@ class OpenAIAdapter(ModelAdapter):
             await self.client.post_json("/chat/completions", payload, parse, estimate_tokens(10, 1))
         except RequestFailed as exc:
             if exc.transient:
-                LOGGER.warning("openai adapter: the chat probe failed after retries: %s", exc.message)
+                raise self._undecided("chat", "model.chat", exc) from None
             return False, f"probe failed: {exc.message}"
         return True, "probe: /chat/completions answers"
+
+    def _undecided(self, capability: str, key: str, failure: RequestFailed) -> AdapterError:
+        """A probe that failed after its retries: the server may well offer ``capability``.
+
+        Deciding "no" would switch a scenario to another protocol (a resumed run to a protocol
+        other than its recorded one) because of an outage, so the run stops instead.
+        """
+        return AdapterError(
+            f"the {capability} probe of {self.public_url} could not decide, the server failed after "
+            f"retries ({failure.message}); rerun when it answers, or set {key}=true|false to skip the probe"
+        )
 
     # -- contract --------------------------------------------------------------------------------
 

@@ -106,6 +106,8 @@ def _compile(raw_rules: list[dict[str, Any]], where: str) -> list[Rule]:
             if total <= 0 or any(v < 0 for v in outputs.values()):
                 raise ConfigError(f"{where} rule {index}: output probabilities must be >= 0 and sum > 0")
             outputs = {k: v / total for k, v in outputs.items()}
+            for text in outputs:
+                _check_placeholders(text, pattern, f"{where} rule {index}")
         if recite is not None:
             recite = dict(recite)
             if "documents_file" in recite:
@@ -117,6 +119,22 @@ def _compile(raw_rules: list[dict[str, Any]], where: str) -> list[Rule]:
                 raise ConfigError(f"{where} rule {index}: 'recite' needs 'documents' or 'documents_file'")
         compiled.append(Rule(index, pattern, outputs, recite, float(raw.get("error_rate", 0.0))))
     return compiled
+
+
+def _check_placeholders(text: str, pattern: re.Pattern[str], where: str) -> None:
+    """Refuse an output whose braces are not placeholders of the rule's regex groups, naming it.
+
+    ``{1}`` and ``{name}`` insert the match's groups; a literal brace is written ``{{`` / ``}}``.
+    """
+    groups = ["x"] * (pattern.groups + 1)
+    try:
+        text.format(*groups, **dict.fromkeys(pattern.groupindex, "x"))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ConfigError(
+            f"{where}: output {text!r} has braces that are not a group of match {pattern.pattern!r} "
+            f"({type(exc).__name__}: {exc}); write {{{{ and }}}} for literal braces, {{1}} or {{name}} "
+            "for the match's groups"
+        ) from None
 
 
 class SimulatedAdapter(ModelAdapter):

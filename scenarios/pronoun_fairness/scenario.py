@@ -117,15 +117,28 @@ def validate(params: PronounFairnessParams) -> None:
         raise ConfigError(f"scenario.alpha must be in (0, 1), got {params.alpha}")
 
 
-def resolve_protocol(requested: str, capabilities: frozenset[Capability]) -> str:
-    """The protocol that runs: the requested one, or for ``auto`` log-likelihood when available."""
-    if requested == "auto":
+def resolve_protocol(requested: str, capabilities: frozenset[Capability], resumed: str | None = None) -> str:
+    """The protocol that runs: the requested one, or for ``auto`` log-likelihood when available.
+
+    A resumed run (``resumed``: the protocol its manifest records) keeps its protocol under ``auto``.
+    """
+    pinned = requested == "auto" and resumed in PROTOCOLS
+    if pinned:
+        requested = str(resumed)
+    elif requested == "auto":
         return LOGLIKELIHOOD if Capability.LOGLIKELIHOOD in capabilities else GENERATIVE
     needed = Capability.LOGLIKELIHOOD if requested == LOGLIKELIHOOD else Capability.GENERATE
     if needed not in capabilities:
+        has = ", ".join(sorted(c.value for c in capabilities))
+        if pinned:
+            raise ConfigError(
+                f"the run being resumed used the {requested} protocol, which needs the model capability "
+                f"{needed.value!r} that this model now lacks (it has: {has}); give the model that "
+                "capability back (e.g. model.loglikelihood=true), or pass overwrite=true to start over"
+            )
         raise ConfigError(
             f"scenario.protocol={requested} needs the model capability {needed.value!r}, which this model "
-            f"lacks (it has: {', '.join(sorted(c.value for c in capabilities))}); use scenario.protocol=auto"
+            f"lacks (it has: {has}); use scenario.protocol=auto"
         )
     return requested
 
@@ -144,7 +157,7 @@ class PronounFairnessScenario(Scenario):
         assert isinstance(params, PronounFairnessParams)
         self.params: PronounFairnessParams = params
         validate(params)
-        self._protocol = resolve_protocol(params.protocol, context.capabilities)
+        self._protocol = resolve_protocol(params.protocol, context.capabilities, context.resumed_protocol)
         self._chat = self._protocol == GENERATIVE and Capability.CHAT in context.capabilities
         self._generation = GenerationParams(
             max_new_tokens=params.max_new_tokens,
