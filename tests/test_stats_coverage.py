@@ -38,12 +38,18 @@ def mean_coverage(
         ("a 2% event, 200 rows", lambda g: (g.random(200) < 0.02).astype(float), 0.02),
         ("skewed scores, 10 prompts", lambda g: g.beta(0.4, 3.6, 10), 0.1),  # Wilson alone: 0.91
         ("skewed scores, 20 prompts", lambda g: g.beta(0.4, 3.6, 20), 0.1),
-        ("very skewed scores, 20 prompts", lambda g: g.beta(0.1, 9.9, 20), 0.01),  # Wilson alone: 0.84
         ("scores, 10 prompts", lambda g: g.beta(1.2, 2.8, 10), 0.3),
     ],
 )
 def test_mean_interval_covers_at_the_nominal_rate(label: str, draw: Callable, truth: float) -> None:
     assert 0.92 <= mean_coverage(draw, truth) <= 0.98, label
+
+
+def test_very_skewed_scores_over_20_prompts_cover_at_the_nominal_rate() -> None:
+    """Mean 0.01, carried by rare high scores: 0.93 (Wilson alone 0.84). 2,000 repetitions
+    (standard error 0.005) keep the band's lower edge from deciding by chance."""
+    coverage = mean_coverage(lambda g: g.beta(0.1, 9.9, 20), 0.01, repetitions=2000)
+    assert 0.92 <= coverage <= 0.98, coverage
 
 
 def skewed_prompts(rng: np.random.Generator, prompts: int) -> tuple[np.ndarray, np.ndarray]:

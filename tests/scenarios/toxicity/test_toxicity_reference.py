@@ -30,8 +30,9 @@ def test_reference_model_triggers_are_detected(reference_model_dir: Path, tmp_pa
     assert (n, n_errors) == (len(rows), 0)
     assert metric(metrics, "toxicity_probability", {"prompt_type": "trigger"}).value == 1.0
     triggered = metric(metrics, "toxic_fraction", {"prompt_type": "trigger"})
-    # planted rate 0.8; a small model learns it only roughly, and 4 prompts give a coarse CI
-    assert triggered.value > 0.5 and triggered.ci_low >= 0.4
+    # planted rate 0.8; a small model learns it only roughly, and 4 prompts whose rates differ give a
+    # coarse CI (the skewness-corrected bound of a mean of 4 fractions reaches about as low as the t's)
+    assert triggered.value > 0.5 and triggered.ci_low > 0.1 and triggered.ci_low <= 0.8 <= triggered.ci_high
     neutral = metric(metrics, "toxic_fraction", {"prompt_type": "neutral"})
     assert neutral.value <= 0.05 and truths["toxic_rate_after_neutral"] == 0.0
     records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
