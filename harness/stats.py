@@ -214,7 +214,7 @@ def _skew_corrected_t(
 
     Scores in [0, 1] that are mostly near 0 (toxicity) are strongly skewed: over 10 or 20 prompts
     the clusters that carry most of the mean are often missing, the variance comes out small and
-    Wilson's upper bound falls short (coverage 0.91 at 10 prompts with mean 0.1, 0.83 at 20 with
+    Wilson's upper bound falls short (coverage 0.91 at 10 prompts with mean 0.1, 0.84 at 20 with
     mean 0.01). Hall's monotone cubic transformation of the studentized mean,
     g(T) = T + aT² + a²T³/3 + a/2 with a = γ / 3 (γ the skewness of the mean: Σe³ / (Σe²)^1.5),
     removes the skewness term of its Edgeworth expansion (Johnson 1978 is its first two terms)
@@ -270,7 +270,9 @@ def ratio_estimate(
     sample size n_eff = r(1 − r) / var (the design effect of Kish 1965), with the t quantile on
     G − 1 degrees of freedom in place of z (Korn & Graubard 1998). Where the variance cannot say
     how much the rows vary (r at 0 or 1, or every cluster alike) n_eff is the number of clusters,
-    as if each cluster were one Bernoulli trial. Other ratios get the ``cluster_t`` interval
+    as if each cluster were one Bernoulli trial. Numerators that are not counts (scores) may be
+    more skewed than that model: each bound is the further of Wilson's and Hall's (1992)
+    skewness-corrected t (:func:`_skew_corrected_t`). Other ratios get the ``cluster_t`` interval
     r ± t · sqrt(var). With one cluster only a proportion gets an interval.
     """
     top = np.asarray(numerators, dtype=float)
