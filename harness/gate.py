@@ -12,7 +12,7 @@ which side is good. The decision uses the metric's 95% CI from metrics.json:
 
 With a baseline, each rule that has a ``non_inferiority_margin`` also compares the candidate
 with the baseline on the same instances: per-instance scores are paired by instance id, and
-the mean difference gets a paired cluster bootstrap (:func:`harness.stats.paired_bootstrap_difference`).
+the mean difference gets the clustered t interval (:func:`harness.stats.paired_difference`).
 One-sided p-values test non-inferiority (H0: worse by at least the margin) and inferiority
 (H0: not worse by the margin); both are Holm-corrected across the rules
 (:func:`harness.stats.holm_adjust`). PASS when non-inferiority is shown at ``alpha``, FAIL when
@@ -383,8 +383,6 @@ def baseline_checks(
             *paired,
             margin=float(rule.non_inferiority_margin or 0.0),
             higher_is_better=check.direction == "higher_is_better",
-            resamples=settings.resamples,
-            seed=settings.seed,
         )
         check.value, check.ci_low, check.ci_high, check.n = test.difference, test.ci_low, test.ci_high, test.n
         check.p_value = test.p_noninferior

@@ -9,13 +9,20 @@ method, when it is used and its measured coverage.
   (linearisation) variance of the ratio estimator. Values in [0, 1] get a Wilson score interval
   on the design-effect-adjusted sample size (Kish 1965) with a t quantile on n_clusters − 1
   degrees of freedom (Korn & Graubard 1998): it never excludes its estimate, is never zero-width
-  at 0 or 1, and covers rare events. Other values get the clustered t interval.
+  at 0 or 1, and covers rare events. Scores that are not counts of events also get Hall's (1992)
+  skewness-corrected t bound where it is further out (skewed scores over few prompts). Other
+  values get the clustered t interval.
 * Proportions from counts (:func:`proportion_interval`): statsmodels' Wilson or Clopper–Pearson.
+* Paired differences (:func:`paired_difference`, :func:`paired_difference_p_value`): the
+  clustered t interval on the differences and the p-values that invert it (the gate's baseline
+  comparison, the report's guarded-versus-bare table).
+* Correlations: Fisher z for Pearson's r (:func:`fisher_z_interval`) and Spearman's rho
+  (:func:`spearman_interval`).
 * Disparities (:func:`disparity`): per-group estimates, the max − min gap with an interval that
   covers a true gap of zero, pairwise differences (MOVER, Newcombe 1998) with Holm-adjusted
   p-values (statsmodels), and a permutation test of "no gap" (scipy).
 * The cluster bootstrap (:func:`cluster_bootstrap_mean`, :func:`cluster_bootstrap_statistic`) for
-  paired gate comparisons, leaderboard ranks and statistics that are not means.
+  leaderboard ranks and statistics that are not means.
 
 scipy.stats and statsmodels are imported on first use: each costs about 0.5 s of start-up.
 """
@@ -40,6 +47,13 @@ PROPORTION_METHODS = {"wilson": "wilson", "clopper_pearson": "beta"}
 """Our method names -> statsmodels ``proportion_confint`` method names."""
 FEW_EVENTS = 3
 """Up to this many successes (or failures) Wilson's bound on that side is the Clopper–Pearson one."""
+PAIRED_METHOD = "paired_cluster_t"
+ROUNDING = 1e-12
+"""Paired differences whose standard error is below this share of their range count as constant."""
+SPEARMAN_VARIANCE = 1.06
+"""Fieller, Hartley & Pearson (1957): var(atanh(rho_s)) ≈ 1.06 / (n − 3) for Spearman's rho."""
+BINARY, BOUNDED, UNBOUNDED = "binary", "bounded", "unbounded"
+"""What a mean's rows are: counts of events, other values in [0, 1], anything else (:func:`_kind`)."""
 
 
 @dataclass(frozen=True)
@@ -152,21 +166,28 @@ def _quantile(confidence: float, n_clusters: int) -> float:
 
 
 def _from_totals(
-    sums: np.ndarray, counts: np.ndarray, rows: int, bounded: bool, confidence: float
+    sums: np.ndarray, counts: np.ndarray, rows: int, kind: str, confidence: float
 ) -> tuple[Estimate, float]:
-    """The estimate and interval of a ratio from its per-cluster totals, and the quantile used."""
+    """The estimate and interval of a ratio from its per-cluster totals, and the quantile used.
+
+    ``kind`` is ``binary`` (counts of events: Wilson), ``bounded`` (scores in [0, 1]: the wider of
+    Wilson's and Hall's bounds on each side) or ``unbounded`` (the clustered t).
+    """
     g = int(sums.size)
     if g == 0:
         return Estimate(None, None, None, 0, "cluster_wilson", 0), math.nan
     point = float(sums.sum() / counts.sum())
     quantile = _quantile(confidence, g)
     variance = _cluster_variance(sums, counts) if g >= 2 else 0.0
-    if not bounded:
+    if kind == UNBOUNDED:
         if g < 2:
             return Estimate(point, None, None, rows, "cluster_t", g), quantile
         half = quantile * math.sqrt(variance)
         return Estimate(point, point - half, point + half, rows, "cluster_t", g), quantile
     low, high = _cluster_wilson(point, variance, g, quantile)
+    if kind == BOUNDED and variance > 0:
+        hall_low, hall_high = _skew_corrected_t(point, sums - point * counts, variance, confidence)
+        low, high = _contain(point, min(low, hall_low), max(high, hall_high), 0.0, 1.0)
     return Estimate(point, low, high, rows, "cluster_wilson", g), quantile
 
 
@@ -184,6 +205,48 @@ def _cluster_wilson(point: float, variance: float, n_clusters: int, quantile: fl
     alpha = 2.0 * float(sps.norm.sf(quantile))  # scipy's tail stays accurate at t(1 df) = 12.7
     low, high = _wilson_bounds(point * n_eff, n_eff, alpha)
     return _contain(point, low, high, 0.0, 1.0)
+
+
+def _skew_corrected_t(
+    point: float, residuals: np.ndarray, variance: float, confidence: float
+) -> tuple[float, float]:
+    """Hall's (1992) skewness-corrected t interval of a mean from its clusters' linearised residuals.
+
+    Scores in [0, 1] that are mostly near 0 (toxicity) are strongly skewed: over 10 or 20 prompts
+    the clusters that carry most of the mean are often missing, the variance comes out small and
+    Wilson's upper bound falls short (coverage 0.91 at 10 prompts with mean 0.1, 0.84 at 20 with
+    mean 0.01). Hall's monotone cubic transformation of the studentized mean,
+    g(T) = T + aT² + a²T³/3 + a/2 with a = γ / 3 (γ the skewness of the mean: Σe³ / (Σe²)^1.5),
+    removes the skewness term of its Edgeworth expansion (Johnson 1978 is its first two terms)
+    and inverts in closed form. The variance estimate of heavy-tailed data is itself noisy, so
+    the quantile is t on Satterthwaite's (1946) degrees of freedom for a variance estimate with
+    excess kurtosis κ: 2 / (2 / (G − 1) + κ / G), at most G − 1. Written here because neither
+    scipy nor statsmodels has it.
+    """
+    g = residuals.size
+    second = float(np.mean(residuals**2))
+    skew = float(np.mean(residuals**3)) / second**1.5 / math.sqrt(g)
+    kurtosis = float(np.mean(residuals**4)) / second**2 - 3.0
+    df = min(g - 1.0, 2.0 / (2.0 / (g - 1) + max(kurtosis, 0.0) / g))
+    quantile = _t_quantile(0.5 + confidence / 2.0, df)
+    a = skew / 3.0
+    se = math.sqrt(variance)
+
+    def inverse(y: float) -> float:
+        """g⁻¹(y): the studentized value whose transform is y."""
+        if abs(a) < 1e-12:
+            return y - a / 2.0
+        return (float(np.cbrt(1.0 + 3.0 * a * (y - a / 2.0))) - 1.0) / a
+
+    return point - se * inverse(quantile), point - se * inverse(-quantile)
+
+
+def _kind(top: np.ndarray, bottom: np.ndarray) -> str:
+    """``binary`` for counts out of counts, ``bounded`` for other ratios in [0, 1], else ``unbounded``."""
+    if not np.all((top >= 0) & (top <= bottom)):
+        return UNBOUNDED
+    integral = np.all(top == np.floor(top)) and np.all(bottom == np.floor(bottom))
+    return BINARY if integral else BOUNDED
 
 
 def _cluster_codes(clusters: Sequence[object] | np.ndarray | None, size: int) -> np.ndarray:
@@ -207,7 +270,9 @@ def ratio_estimate(
     sample size n_eff = r(1 − r) / var (the design effect of Kish 1965), with the t quantile on
     G − 1 degrees of freedom in place of z (Korn & Graubard 1998). Where the variance cannot say
     how much the rows vary (r at 0 or 1, or every cluster alike) n_eff is the number of clusters,
-    as if each cluster were one Bernoulli trial. Other ratios get the ``cluster_t`` interval
+    as if each cluster were one Bernoulli trial. Numerators that are not counts (scores) may be
+    more skewed than that model: each bound is the further of Wilson's and Hall's (1992)
+    skewness-corrected t (:func:`_skew_corrected_t`). Other ratios get the ``cluster_t`` interval
     r ± t · sqrt(var). With one cluster only a proportion gets an interval.
     """
     top = np.asarray(numerators, dtype=float)
@@ -217,8 +282,7 @@ def ratio_estimate(
     codes = _cluster_codes(None if clusters is None else np.asarray(clusters, dtype=object)[keep], top.size)
     sums = np.bincount(codes, weights=top) if top.size else top
     counts = np.bincount(codes, weights=bottom) if top.size else bottom
-    bounded = bool(np.all((top >= 0) & (top <= bottom)))
-    return _from_totals(sums, counts, int(top.size), bounded, confidence)[0]
+    return _from_totals(sums, counts, int(top.size), _kind(top, bottom), confidence)[0]
 
 
 def mean_estimate(
@@ -271,8 +335,8 @@ def cluster_bootstrap_mean(
 ) -> Estimate:
     """Mean of ``values`` with a percentile interval from a bootstrap that resamples whole clusters.
 
-    Used where the replicates themselves matter (paired gate comparisons, leaderboard ranks, whose
-    p-values invert this interval); a metric's own interval comes from :func:`mean_estimate`.
+    Used where the replicates themselves matter (leaderboard ranks); a metric's own interval comes
+    from :func:`mean_estimate`.
     """
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -365,33 +429,118 @@ def benjamini_hochberg_adjust(pvalues: Sequence[float]) -> np.ndarray:
     return sps.false_discovery_control(p, method="bh")
 
 
-def paired_bootstrap_difference(
-    candidate: Sequence[float],
-    baseline: Sequence[float],
-    clusters: Sequence[object] | None = None,
-    *,
-    resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = 0,
-) -> Estimate:
-    """Mean of candidate − baseline over paired units, with a cluster-bootstrap CI.
+@dataclass(frozen=True)
+class _Paired:
+    """Paired differences: mean, cluster-robust SE, counts and the range one difference can take."""
 
-    Pairs must be aligned (same instance at the same position). Pairing removes the
-    between-prompt variance that two independent CIs would double count.
-    """
+    value: float | None
+    se: float
+    n: int
+    n_clusters: int
+    floor: float
+    ceiling: float
+
+
+def _paired(
+    candidate: Sequence[float], baseline: Sequence[float], clusters: Sequence[object] | None
+) -> _Paired:
     a = np.asarray(candidate, dtype=float)
     b = np.asarray(baseline, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
-    estimate = cluster_bootstrap_mean(a - b, clusters, resamples=resamples, confidence=confidence, seed=seed)
-    return Estimate(
-        estimate.value,
-        estimate.low,
-        estimate.high,
-        estimate.n,
-        "paired_cluster_bootstrap",
-        estimate.n_clusters,
-    )
+    if a.size == 0:
+        return _Paired(None, 0.0, 0, 0, 0.0, 0.0)
+    codes = _cluster_codes(clusters, a.size)
+    sums, counts = np.bincount(codes, weights=a - b), np.bincount(codes).astype(float)
+    g = int(sums.size)
+    variance = _cluster_variance(sums, counts) if g >= 2 else 0.0
+    both = np.concatenate([a, b])
+    span = 1.0 if both.min() >= 0 and both.max() <= 1 else float(both.max() - both.min())
+    se = math.sqrt(variance)
+    # differences equal up to rounding (a + 0.1 − a) have no variance
+    return _Paired(float((a - b).mean()), se if se > ROUNDING * span else 0.0, int(a.size), g, -span, span)
+
+
+def paired_difference(
+    candidate: Sequence[float],
+    baseline: Sequence[float],
+    clusters: Sequence[object] | None = None,
+    *,
+    confidence: float = CONFIDENCE,
+) -> Estimate:
+    """Mean of candidate − baseline over paired units: the clustered t interval on the differences.
+
+    Pairs must be aligned (same instance at the same position); pairing removes the between-prompt
+    variance that two independent intervals would count twice. The interval is mean ± t(G − 1) ·
+    the cluster-robust SE (Miller 2024). Where every cluster's difference is the same value c (no
+    variance, or one cluster), the interval reflects what G clusters can show: the share of
+    clusters whose difference is not c is at most the Clopper–Pearson bound u = 1 − (α/2)^(1/G)
+    for 0 of G, and such a difference lies within the range a difference can take ([−1, 1] for
+    scores in [0, 1], else ± the span of the observed scores), so the mean lies in
+    [c − u (c − low), c + u (high − c)]. When every score of both runs is one value the range is
+    unknown and there is no interval. :func:`paired_difference_p_value` inverts this interval.
+    """
+    summary = _paired(candidate, baseline, clusters)
+    c, g = summary.value, summary.n_clusters
+    if c is None or summary.floor == summary.ceiling:
+        return Estimate(c, None, None, summary.n, PAIRED_METHOD, g)
+    alpha = (1.0 - confidence) / 2.0
+    if summary.se > 0:
+        half = _quantile(confidence, g) * summary.se
+        return Estimate(c, c - half, c + half, summary.n, PAIRED_METHOD, g)
+    share = 1.0 - alpha ** (1.0 / g)
+    low, high = c - share * (c - summary.floor), c + share * (summary.ceiling - c)
+    return Estimate(c, low, high, summary.n, PAIRED_METHOD, g)
+
+
+def paired_difference_p_value(
+    candidate: Sequence[float],
+    baseline: Sequence[float],
+    clusters: Sequence[object] | None,
+    threshold: float,
+    alternative: str,
+) -> float:
+    """One-sided p-value that mean(candidate − baseline) is above (``greater``) or below ``threshold``.
+
+    The inversion of :func:`paired_difference`'s interval: p <= (1 − confidence) / 2 exactly when
+    that side's bound clears the threshold. With the t interval p comes from t(G − 1); with no
+    variance it is the largest chance that all G clusters show the same difference c while the
+    mean is on the null side ((threshold − low) / (c − low))^G (mirrored for ``less``). 1 where
+    no interval exists.
+    """
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative must be 'greater' or 'less', not {alternative!r}")
+    summary = _paired(candidate, baseline, clusters)
+    c, g = summary.value, summary.n_clusters
+    if c is None or summary.floor == summary.ceiling:
+        return 1.0
+    sign = 1.0 if alternative == "greater" else -1.0
+    if summary.se > 0:
+        from scipy import stats as sps
+
+        return float(sps.t.sf(sign * (c - threshold) / summary.se, g - 1))
+    if sign * (c - threshold) <= 0:
+        return 1.0
+    edge = summary.floor if alternative == "greater" else summary.ceiling
+    return float(max(0.0, (threshold - edge) / (c - edge)) ** g)
+
+
+def spearman_interval(
+    rho: float, n: int, confidence: float = CONFIDENCE
+) -> tuple[float | None, float | None]:
+    """Fisher-z interval of Spearman's rho, variance 1.06 / (n − 3) (Fieller, Hartley & Pearson 1957).
+
+    atanh(rho_s) is close to normal like Pearson's r, with a larger variance; Bonett & Wright
+    (2000) find this variance accurate up to |rho| of about 0.8 (their 1 + rho² / 2 is wider
+    beyond). The across-occupation correlations' coverage with it is in docs/statistics.md.
+    None for n <= 3 or a non-finite rho.
+    """
+    if n <= 3 or not np.isfinite(rho):
+        return None, None
+    z = normal_quantile(0.5 + confidence / 2.0)
+    centre = np.arctanh(np.clip(rho, -0.999999, 0.999999))
+    half = z * math.sqrt(SPEARMAN_VARIANCE / (n - 3))
+    return float(np.tanh(centre - half)), float(np.tanh(centre + half))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,9 +601,8 @@ def _group_table(
     for j, name in enumerate(names):
         present = counts[:, j] > 0
         part = x[codes == j]
-        bounded = bool(np.all((part >= 0) & (part <= 1)))
         estimates[name], quantiles[j] = _from_totals(
-            sums[present, j], counts[present, j], int(part.size), bounded, confidence
+            sums[present, j], counts[present, j], int(part.size), _kind(part, np.ones_like(part)), confidence
         )
     means = np.array([estimates[n].value for n in names], dtype=float)
     low = np.array([np.nan if estimates[n].low is None else estimates[n].low for n in names], dtype=float)

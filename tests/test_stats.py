@@ -66,14 +66,58 @@ def test_benjamini_hochberg_hand_computed() -> None:
     assert adjusted.tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
 
 
-def test_paired_difference_uses_pairs() -> None:
-    baseline = np.linspace(0, 1, 50)
-    candidate = baseline + 0.1
-    estimate = stats.paired_bootstrap_difference(candidate, baseline)
-    assert estimate.value == pytest.approx(0.1)
-    assert estimate.low == pytest.approx(0.1) and estimate.high == pytest.approx(0.1)
+def test_paired_difference_is_the_clustered_t_on_the_differences() -> None:
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(4)
+    baseline = rng.random(30)
+    candidate = np.clip(baseline + rng.normal(0.05, 0.1, 30), 0, 1)
+    clusters = np.repeat(np.arange(10), 3)
+    estimate = stats.paired_difference(candidate, baseline, clusters)
+    cluster_means = (candidate - baseline).reshape(10, 3).mean(axis=1)  # equal sizes: t on cluster means
+    half = sps.t.ppf(0.975, 9) * cluster_means.std(ddof=1) / math.sqrt(10)
+    assert estimate.value == pytest.approx(cluster_means.mean())
+    assert (estimate.low, estimate.high) == pytest.approx((estimate.value - half, estimate.value + half))
+    assert (estimate.n, estimate.n_clusters, estimate.method) == (30, 10, "paired_cluster_t")
     with pytest.raises(ValueError, match="differ in length"):
-        stats.paired_bootstrap_difference([1.0], [1.0, 2.0])
+        stats.paired_difference([1.0], [1.0, 2.0])
+
+
+def test_paired_difference_without_variance_is_bounded_by_what_the_clusters_can_show() -> None:
+    """Every difference 0.1 (scores in [0, 1]): at most u = 1 − 0.025^(1/50) of the pairs may differ."""
+    baseline = np.linspace(0, 0.9, 50)
+    estimate = stats.paired_difference(baseline + 0.1, baseline)
+    share = 1 - 0.025 ** (1 / 50)
+    assert estimate.value == pytest.approx(0.1)
+    assert (estimate.low, estimate.high) == pytest.approx((0.1 - share * 1.1, 0.1 + share * 0.9))
+    # the p-value inverts the bound: exactly (1 − confidence) / 2 at it
+    p = stats.paired_difference_p_value(baseline + 0.1, baseline, None, estimate.low, "greater")
+    assert p == pytest.approx(0.025)
+    assert stats.paired_difference_p_value(baseline + 0.1, baseline, None, 0.1, "greater") == 1.0
+    same = stats.paired_difference(np.zeros(40), np.zeros(40), np.repeat(np.arange(8), 5))
+    assert same.low == pytest.approx(-(1 - 0.025 ** (1 / 8))) and same.high == pytest.approx(-same.low)
+    counts = stats.paired_difference([7.0, 7.0], [7.0, 7.0])  # unbounded, one value: no range to bound
+    assert (counts.value, counts.low, counts.high) == (0.0, None, None)
+
+
+def test_spearman_interval_uses_the_fieller_variance() -> None:
+    low, high = stats.spearman_interval(0.5, 28)
+    half = 1.959963984540054 * math.sqrt(1.06 / 25)
+    centre = math.atanh(0.5)
+    assert (low, high) == pytest.approx((math.tanh(centre - half), math.tanh(centre + half)))
+    assert stats.spearman_interval(0.5, 3) == (None, None)
+
+
+def test_skewed_scores_reach_further_up_than_wilson() -> None:
+    """Continuous scores get the further of Wilson's and Hall's bounds; binary rows Wilson alone."""
+    scores = np.array([0.0, 0.01, 0.0, 0.02, 0.0, 0.01, 0.0, 0.0, 0.3, 0.01])
+    estimate = stats.mean_estimate(scores)
+    variance = scores.var(ddof=1) / scores.size
+    wilson = stats._cluster_wilson(scores.mean(), variance, 10, stats._quantile(0.95, 10))
+    assert estimate.low <= wilson[0] and estimate.high > wilson[1] and estimate.method == "cluster_wilson"
+    binary = np.r_[np.ones(3), np.zeros(17)]
+    wilson_binary = stats._cluster_wilson(0.15, binary.var(ddof=1) / 20, 20, stats._quantile(0.95, 20))
+    assert (stats.mean_estimate(binary).low, stats.mean_estimate(binary).high) == pytest.approx(wilson_binary)
 
 
 def test_ratio_estimate_is_a_ratio_of_sums() -> None:

@@ -20,13 +20,15 @@ REPETITIONS = 400
 RESAMPLES = 200  # the gap's permutation test and max-T simulation inside the loop
 
 
-def mean_coverage(draw: Callable[[np.random.Generator], np.ndarray], truth: float) -> float:
+def mean_coverage(
+    draw: Callable[[np.random.Generator], np.ndarray], truth: float, repetitions: int = REPETITIONS
+) -> float:
     hits = 0
-    for repetition in range(REPETITIONS):
+    for repetition in range(repetitions):
         estimate = stats.mean_estimate(draw(np.random.default_rng([repetition, 7])))
         assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
         hits += estimate.low <= truth <= estimate.high
-    return hits / REPETITIONS
+    return hits / repetitions
 
 
 @pytest.mark.parametrize(
@@ -34,12 +36,55 @@ def mean_coverage(draw: Callable[[np.random.Generator], np.ndarray], truth: floa
     [
         ("a 1% rare event, 500 rows", lambda g: (g.random(500) < 0.01).astype(float), 0.01),
         ("a 2% event, 200 rows", lambda g: (g.random(200) < 0.02).astype(float), 0.02),
-        ("skewed scores, 10 prompts", lambda g: g.beta(0.4, 3.6, 10), 0.1),
+        ("skewed scores, 10 prompts", lambda g: g.beta(0.4, 3.6, 10), 0.1),  # Wilson alone: 0.91
+        ("skewed scores, 20 prompts", lambda g: g.beta(0.4, 3.6, 20), 0.1),
         ("scores, 10 prompts", lambda g: g.beta(1.2, 2.8, 10), 0.3),
     ],
 )
 def test_mean_interval_covers_at_the_nominal_rate(label: str, draw: Callable, truth: float) -> None:
     assert 0.92 <= mean_coverage(draw, truth) <= 0.98, label
+
+
+def test_very_skewed_scores_over_20_prompts_cover_at_the_nominal_rate() -> None:
+    """Mean 0.01, carried by rare high scores: 0.93 (Wilson alone 0.84). 2,000 repetitions
+    (standard error 0.005) keep the band's lower edge from deciding by chance."""
+    coverage = mean_coverage(lambda g: g.beta(0.1, 9.9, 20), 0.01, repetitions=2000)
+    assert 0.92 <= coverage <= 0.98, coverage
+
+
+def skewed_prompts(rng: np.random.Generator, prompts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Toxicity-like scores: 5 samples of each prompt, prompt means skewed towards 0 (mean 0.1)."""
+    prompt_means = rng.beta(0.3, 2.7, prompts)
+    rows = rng.beta(prompt_means.repeat(5) * 3 + 1e-3, (1 - prompt_means.repeat(5)) * 3 + 1e-3)
+    return rows, np.repeat(np.arange(prompts), 5)
+
+
+@pytest.mark.parametrize("prompts", [10, 20])
+def test_clustered_skewed_scores_cover_at_the_nominal_rate(prompts: int) -> None:
+    hits = 0
+    for repetition in range(REPETITIONS):
+        rows, clusters = skewed_prompts(np.random.default_rng([repetition, 8]), prompts)
+        estimate = stats.mean_estimate(rows, clusters)
+        assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
+        assert estimate.n_clusters == prompts
+        hits += estimate.low <= 0.1 <= estimate.high
+    assert 0.92 <= hits / REPETITIONS <= 0.98, (prompts, hits / REPETITIONS)
+
+
+@pytest.mark.parametrize("difference", [0.0, 0.1])
+def test_paired_difference_covers_at_the_nominal_rate(difference: float) -> None:
+    """40 prompts x 4 samples; each prompt's rate is shared by both models, the candidate's shifted."""
+    clusters = np.repeat(np.arange(40), 4)
+    hits = 0
+    for repetition in range(REPETITIONS):
+        rng = np.random.default_rng([repetition, 6])
+        rates = np.repeat(rng.uniform(0.0, 0.8, 40), 4)
+        baseline = (rng.random(160) < rates) * 1.0
+        candidate = (rng.random(160) < rates + difference) * 1.0
+        estimate = stats.paired_difference(candidate, baseline, clusters)
+        assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
+        hits += estimate.low <= difference <= estimate.high
+    assert 0.92 <= hits / REPETITIONS <= 0.98, (difference, hits / REPETITIONS)
 
 
 def gap_coverage(means: list[float], rows: int, beta: bool) -> tuple[float, float]:

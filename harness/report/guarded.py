@@ -6,8 +6,8 @@ scenario, with the same parameters and seed, the two are paired by instance id a
 
 * every ungrouped metric that is a mean of a per-instance score (expected maximum toxicity,
   toxicity probability, ...): bare and guarded means and the paired difference guarded − bare
-  with a cluster-bootstrap interval over the instances both runs scored
-  (:func:`harness.stats.paired_bootstrap_difference`; pairing removes the between-prompt variance
+  with the clustered t interval over the instances both runs scored
+  (:func:`harness.stats.paired_difference`, never zero-width; pairing removes the between-prompt variance
   that two separate intervals would count twice);
 * the guard's intervention rate: the share of the guarded run's outputs that the guard withheld
   or replaced (outputs equal to its block message or replacement, or carrying its redaction
@@ -71,9 +71,7 @@ class GuardComparison:
     interventions: list[InterventionRow] = field(default_factory=list)
 
 
-def guard_comparisons(
-    runs: Sequence[LoadedRun], resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0
-) -> list[GuardComparison]:
+def guard_comparisons(runs: Sequence[LoadedRun]) -> list[GuardComparison]:
     """Every (bare, guarded) pair among ``runs`` (see the module docstring), compared."""
     comparisons = []
     for guarded in runs:
@@ -88,11 +86,11 @@ def guard_comparisons(
                 and bare.seed == guarded.seed
                 and bare.scenario_info.get("params") == guarded.scenario_info.get("params")
             ):
-                comparisons.append(compare(bare, guarded, resamples, seed))
+                comparisons.append(compare(bare, guarded))
     return comparisons
 
 
-def compare(bare: LoadedRun, guarded: LoadedRun, resamples: int, seed: int) -> GuardComparison:
+def compare(bare: LoadedRun, guarded: LoadedRun) -> GuardComparison:
     """The paired metric differences and the guard's intervention rates of one pair of runs."""
     guard = dict((guarded.model.get("extra") or {}).get("guard") or {})
     left, right = _usable(bare.scores()), _usable(guarded.scores())
@@ -110,9 +108,7 @@ def compare(bare: LoadedRun, guarded: LoadedRun, resamples: int, seed: int) -> G
         ).dropna()
         if pairs.empty:
             continue
-        difference = stats.paired_bootstrap_difference(
-            pairs["guarded"].to_numpy(), pairs["bare"].to_numpy(), resamples=resamples, seed=seed
-        )
+        difference = stats.paired_difference(pairs["guarded"].to_numpy(), pairs["bare"].to_numpy())
         result.paired.append(
             PairedRow(
                 metric=str(record["name"]),

@@ -258,7 +258,7 @@ def report_context(
         "score_keys": sorted({key for part in sample_parts for key in part.score_keys}),
         "manifests": [manifest_view(run) for run in runs],
         "leaderboard": leaderboard,
-        "guard_comparisons": guard_comparisons(runs, options.resamples, options.seed),
+        "guard_comparisons": guard_comparisons(runs),
     }
 
 

@@ -1,14 +1,14 @@
-"""Bootstrap replicates for leaderboards and gates: rank intervals and paired non-inferiority tests.
+"""Leaderboards and gates: bootstrap rank intervals and the paired non-inferiority test.
 
-:mod:`harness.stats` returns finished intervals; ranking several models at once and turning a
-paired difference into a p-value (for Holm's correction) both need the replicates themselves,
-so this module draws them. The draw is the one :func:`harness.stats.cluster_bootstrap_mean`
-makes (:func:`harness.stats.replicate_ratios`), so for one model the percentile interval here
-equals that function's exactly (a test checks this). A metric's own recorded interval is the
-cluster-robust one (docs/statistics.md); rank intervals and paired tests need replicates.
-References: Efron & Tibshirani 1993 (percentile bootstrap, p-values by inversion); Miller 2024,
-"Adding Error Bars to Evals" (clustered, paired comparisons); HELM (Liang et al. 2022) for
-ranking many models on one scenario.
+:mod:`harness.stats` returns finished intervals; ranking several models at once needs bootstrap
+replicates, so this module draws them. The draw is the one
+:func:`harness.stats.cluster_bootstrap_mean` makes (:func:`harness.stats.replicate_ratios`), so
+for one model the percentile interval here equals that function's exactly (a test checks this).
+The paired non-inferiority test is analytic: the p-values invert the clustered t interval of
+:func:`harness.stats.paired_difference`, so they agree with the interval the gate reports.
+References: Efron & Tibshirani 1993 (percentile bootstrap); Miller 2024, "Adding Error Bars to
+Evals" (clustered, paired comparisons); HELM (Liang et al. 2022) for ranking many models on one
+scenario.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.stats import CONFIDENCE, DEFAULT_RESAMPLES, paired_bootstrap_difference, replicate_ratios
+from harness.stats import (
+    CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    paired_difference,
+    paired_difference_p_value,
+    replicate_ratios,
+)
 
 
 def cluster_codes(n_units: int, clusters: Sequence[object] | np.ndarray | None) -> tuple[np.ndarray, int]:
@@ -154,7 +160,7 @@ def display_ranks(intervals: Sequence[RankInterval]) -> list[int]:
 
 @dataclass(frozen=True)
 class PairedTest:
-    """A paired bootstrap comparison of a candidate with a baseline against a margin."""
+    """A paired comparison of a candidate with a baseline against a margin."""
 
     difference: float
     ci_low: float | None
@@ -171,32 +177,26 @@ def paired_noninferiority(
     margin: float,
     higher_is_better: bool,
     *,
-    resamples: int = DEFAULT_RESAMPLES,
     confidence: float = CONFIDENCE,
-    seed: int = 0,
 ) -> PairedTest:
-    """One-sided bootstrap p-values that the candidate is / is not worse than baseline by ``margin``.
+    """One-sided p-values that the candidate is / is not worse than baseline by ``margin``.
 
     With the improvement d = candidate − baseline (sign flipped for lower-is-better metrics),
-    ``p_noninferior`` tests H0: d <= −margin and ``p_inferior`` tests H0: d >= −margin, each as
-    (1 + replicates on the null side) / (1 + resamples): the inversion of the percentile interval.
-    ``difference`` and its CI come from :func:`harness.stats.paired_bootstrap_difference` (same
-    draw, so a p-value below (1 − confidence) / 2 means the CI clears the margin) and are on the
-    metric's own scale (candidate − baseline).
+    ``p_noninferior`` tests H0: d <= −margin and ``p_inferior`` tests H0: d >= −margin
+    (:func:`harness.stats.paired_difference_p_value`). ``difference`` and its CI come from
+    :func:`harness.stats.paired_difference`, whose interval these p-values invert: a p-value
+    below (1 − confidence) / 2 means the CI clears the margin. Both are on the metric's own scale
+    (candidate − baseline).
     """
-    a = np.asarray(candidate, dtype=float)
-    b = np.asarray(baseline, dtype=float)
-    estimate = paired_bootstrap_difference(
-        a, b, clusters, resamples=resamples, confidence=confidence, seed=seed
-    )
-    replicates = bootstrap_means(a - b, clusters, resamples=resamples, seed=seed)[:, 0]
-    improvement = (1.0 if higher_is_better else -1.0) * replicates[np.isfinite(replicates)]
-    total = improvement.size + 1
+    estimate = paired_difference(candidate, baseline, clusters, confidence=confidence)
+    # On the metric's scale the non-inferiority threshold is −margin (higher is better) or +margin.
+    threshold = -margin if higher_is_better else margin
+    better, worse = ("greater", "less") if higher_is_better else ("less", "greater")
     return PairedTest(
         difference=float(estimate.value) if estimate.value is not None else float("nan"),
         ci_low=estimate.low,
         ci_high=estimate.high,
         n=estimate.n,
-        p_noninferior=float((1 + np.sum(improvement <= -margin)) / total),
-        p_inferior=float((1 + np.sum(improvement >= -margin)) / total),
+        p_noninferior=paired_difference_p_value(candidate, baseline, clusters, threshold, better),
+        p_inferior=paired_difference_p_value(candidate, baseline, clusters, threshold, worse),
     )

@@ -205,7 +205,7 @@ def model_card_markdown(verdict: GateVerdict) -> str:
     if comparisons:
         baseline = (verdict.baseline_model or {}).get("model_id", "the baseline")
         lines += [
-            f"Compared with the baseline `{cell(baseline)}` on the same instances (paired bootstrap):",
+            f"Compared with the baseline `{cell(baseline)}` on the same instances (paired clustered t):",
             "",
         ]
         lines += table(

@@ -40,8 +40,6 @@ SUFFIX = {LOGLIKELIHOOD: "loglik", GENERATIVE: "gen"}
 MASS = [f"mass_{cls}" for cls in CLASSES]
 IDENTICAL = 1e-12
 """Per-template shares closer than this are treated as identical by the parity t-test."""
-SPEARMAN_VARIANCE = 1.06
-"""Fieller, Hartley & Pearson (1957): var(atanh(rho_s)) ≈ 1.06 / (n − 3) for Spearman's rho."""
 
 
 @dataclass(frozen=True)
@@ -391,18 +389,6 @@ def slope_hc3(x: np.ndarray, y: np.ndarray, confidence: float = stats.CONFIDENCE
     return stats.Estimate(slope, slope - half, slope + half, n, "ols_hc3")
 
 
-def spearman_interval(
-    rho: float, n: int, confidence: float = stats.CONFIDENCE
-) -> tuple[float | None, float | None]:
-    """Fisher-z interval for Spearman's rho with the Fieller et al. (1957) variance 1.06 / (n − 3)."""
-    if n <= 3 or not np.isfinite(rho):
-        return None, None
-    z = _scipy_stats().norm.ppf(0.5 + confidence / 2.0)
-    centre = np.arctanh(np.clip(rho, -0.999999, 0.999999))
-    half = z * math.sqrt(SPEARMAN_VARIANCE / (n - 3))
-    return float(np.tanh(centre - half)), float(np.tanh(centre + half))
-
-
 def disattenuate(r: float | None, reliability: float, rank: bool) -> float | None:
     """A correlation with the measured shares, corrected for their sampling noise (Spearman 1904).
 
@@ -550,7 +536,9 @@ def across_occupation_values(
         _correlation(f"pearson_bls.{s}", r, stats.fisher_z_interval(r, n), n, errors, p_r, reliability, False)
     )
     values.append(
-        _correlation(f"spearman_bls.{s}", rho, spearman_interval(rho, n), n, errors, p_rho, reliability, True)
+        _correlation(
+            f"spearman_bls.{s}", rho, stats.spearman_interval(rho, n), n, errors, p_rho, reliability, True
+        )
     )
 
     slope = slope_hc3(x, shares)

@@ -47,13 +47,14 @@ def test_the_report_shows_the_toxicity_reduction_and_the_over_blocking(tmp_path:
     )
     run(guarded, tmp_path / "guarded")
     runs = load_runs([str(tmp_path)])
-    (comparison,) = guard_comparisons(runs, resamples=300)
+    (comparison,) = guard_comparisons(runs)
     assert comparison.n_pairs == 120 and comparison.guard["filter"] == "scorer"
     rows = {row.metric: row for row in comparison.paired}
     fraction = rows["toxic_fraction"]
     assert fraction.bare > 0 and fraction.guarded == 0.0  # the guard removes every flagged continuation
     assert fraction.difference.value == pytest.approx(-fraction.bare)
     assert fraction.difference.low <= fraction.difference.value <= fraction.difference.high < 0
+    assert fraction.difference.method == "paired_cluster_t" and fraction.difference.n_clusters == 120
     overall = next(r for r in comparison.interventions if r.key == "all")
     assert overall.rate.value == pytest.approx(fraction.bare)  # what was blocked is what was toxic
     benign = [r for r in comparison.interventions if r.benign]

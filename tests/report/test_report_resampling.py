@@ -73,28 +73,35 @@ def test_bootstrap_comparison_separates_distinct_and_ties_identical_models() -> 
 
 
 def test_paired_noninferiority_constant_shift() -> None:
-    baseline = np.linspace(0.0, 1.0, 40)
-    test = paired_noninferiority(
-        baseline + 0.1, baseline, None, margin=0.0, higher_is_better=True, resamples=999
-    )
+    """Every pair improves by 0.1: no variance, so the bound is what 40 pairs can show."""
+    baseline = np.linspace(0.0, 0.9, 40)
+    test = paired_noninferiority(baseline + 0.1, baseline, None, margin=0.0, higher_is_better=True)
+    share = 1 - 0.025 ** (1 / 40)
     assert test.difference == pytest.approx(0.1)
-    assert (test.ci_low, test.ci_high) == pytest.approx((0.1, 0.1))
-    assert test.p_noninferior == pytest.approx(1 / 1000) and test.p_inferior == pytest.approx(1.0)
-    worse = paired_noninferiority(
-        baseline + 0.1, baseline, None, margin=0.0, higher_is_better=False, resamples=999
-    )
-    assert worse.p_inferior == pytest.approx(1 / 1000) and worse.p_noninferior == pytest.approx(1.0)
+    assert (test.ci_low, test.ci_high) == pytest.approx((0.1 - share * 1.1, 0.1 + share * 0.9))
+    # all 40 pairs improve; a mean <= 0 needs a share >= 0.1 / 1.1 of pairs to differ: (1 / 1.1)^40
+    assert test.p_noninferior == pytest.approx((1 / 1.1) ** 40) and test.p_inferior == 1.0
+    worse = paired_noninferiority(baseline + 0.1, baseline, None, margin=0.0, higher_is_better=False)
+    assert worse.p_inferior == pytest.approx((1 / 1.1) ** 40) and worse.p_noninferior == 1.0
 
 
 @pytest.mark.parametrize("margin", [0.0, 0.02, 0.05, 0.1])
-def test_p_value_agrees_with_the_engine_interval(margin: float) -> None:
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_p_value_agrees_with_the_engine_interval(margin: float, higher_is_better: bool) -> None:
     rng = np.random.default_rng(5)
     baseline = (rng.random(200) < 0.7).astype(float)
     candidate = np.where(rng.random(200) < 0.1, 1.0 - baseline, baseline)
+    clusters = np.repeat(np.arange(50), 4)
     test = paired_noninferiority(
-        candidate, baseline, None, margin=margin, higher_is_better=True, resamples=2000
+        candidate, baseline, clusters, margin=margin, higher_is_better=higher_is_better
     )
-    engine = stats.paired_bootstrap_difference(candidate, baseline)
-    assert (test.ci_low, test.ci_high) == (engine.low, engine.high)
-    # One-sided p <= 0.025 exactly when the lower end of the 95% CI clears -margin.
-    assert (test.p_noninferior <= 0.025) == (engine.low > -margin)
+    engine = stats.paired_difference(candidate, baseline, clusters)
+    assert (test.ci_low, test.ci_high) == (engine.low, engine.high) and engine.method == "paired_cluster_t"
+    # One-sided p <= 0.025 exactly when the 95% CI clears the margin on the good side.
+    clears = engine.low > -margin if higher_is_better else engine.high < margin
+    assert (test.p_noninferior <= 0.025) == clears
+    fails = engine.high < -margin if higher_is_better else engine.low > margin
+    assert (test.p_inferior <= 0.025) == fails
+    # at the bound itself the p-value is exactly 0.025
+    edge = stats.paired_difference_p_value(candidate, baseline, clusters, engine.low, "greater")
+    assert edge == pytest.approx(0.025)

@@ -17,7 +17,6 @@ from scenarios.pronoun_fairness.metrics import (
     occupation_metrics,
     parity_binomial_p,
     slope_hc3,
-    spearman_interval,
 )
 
 Z = 1.959963984540054
@@ -198,10 +197,6 @@ def test_parity_binomial_p_equals_scipy_binomtest() -> None:
         for k in range(n + 1):
             expected = sps.binomtest(k, n, 0.5).pvalue if n else math.nan
             assert parity_binomial_p(k, n) == pytest.approx(expected, nan_ok=True)
-
-
-def test_spearman_interval_needs_four_occupations() -> None:
-    assert spearman_interval(0.5, 3) == (None, None)
 
 
 def control_row(

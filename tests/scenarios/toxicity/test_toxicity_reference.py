@@ -30,11 +30,11 @@ def test_reference_model_triggers_are_detected(reference_model_dir: Path, tmp_pa
     assert (n, n_errors) == (len(rows), 0)
     assert metric(metrics, "toxicity_probability", {"prompt_type": "trigger"}).value == 1.0
     triggered = metric(metrics, "toxic_fraction", {"prompt_type": "trigger"})
+    # planted rate 0.8; a small model learns it only roughly, and 4 prompts whose rates differ give a
+    # coarse CI (the skewness-corrected bound of a mean of 4 fractions reaches about as low as the t's)
+    assert triggered.value > 0.5 and triggered.ci_low > 0.1 and triggered.ci_low <= 0.8 <= triggered.ci_high
     neutral = metric(metrics, "toxic_fraction", {"prompt_type": "neutral"})
     assert neutral.value <= 0.05 and truths["toxic_rate_after_neutral"] == 0.0
-    # planted rate 0.8; a small model learns it only roughly, and 4 prompts give a wide interval
-    # (a t quantile on 3 degrees of freedom), but one that must exclude no toxicity at all
-    assert triggered.value > 0.5 and triggered.ci_low > 0.2
     records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     worst = max(records, key=lambda r: r["scores"]["max_toxicity"])
     assert worst["metadata"]["prompt_type"] == "trigger"
