@@ -16,7 +16,7 @@ from harness.stats import holm_adjust
 
 def compare(candidate: Path, baseline: Path, out: Path, *rules: dict, **policy: object) -> tuple[int, dict]:
     """Evaluate ``rules`` on candidate vs baseline; returns the exit code and verdict.json."""
-    full = {"name": "b", "baseline": {"resamples": 1000}, **policy, "rules": list(rules)}
+    full = {"name": "b", **policy, "rules": list(rules)}
     code = evaluate_gate(full, [candidate], out, [baseline])
     return code, json.loads((out / "verdict.json").read_text())
 
@@ -136,7 +136,7 @@ def test_margin_only_rule_needs_a_baseline(make_run, tmp_path: Path) -> None:
 def test_policy_baseline_runs_are_used(make_run, tmp_path: Path) -> None:
     baseline = make_run("base", model="base", p_a=0.6, p_b=0.6, n=120)
     candidate = make_run("cand", model="cand", p_a=0.9, p_b=0.9, n=120)
-    policy = {"baseline": {"runs": [str(baseline)], "resamples": 500}, "rules": [ACCURACY]}
+    policy = {"baseline": {"runs": [str(baseline)]}, "rules": [ACCURACY]}
     assert evaluate_gate(policy, [candidate], tmp_path / "g") == 0
     checks = pd.DataFrame(json.loads((tmp_path / "g" / "verdict.json").read_text())["checks"])
     assert checks.kind.tolist() == ["baseline"] and checks.baseline_run.tolist() == ["base"]
