@@ -96,13 +96,16 @@ class EndpointClient:
         if key:
             bearer = params.api_key_header.lower() == "authorization"
             headers[params.api_key_header] = f"Bearer {key}" if bearer else key
-        url = urlsplit(params.base_url)
-        login = (url.username or "", url.password or "") if url.username or url.password else None
+        if urlsplit(params.base_url).password is not None:
+            raise ConfigError(
+                f"{where}.base_url holds a login; put it in ~/.netrc (or the key in {where}.api_key_env) "
+                "so that it is never written to the run's files"
+            )
         self.client = ResilientClient(
             self.url,
             headers=headers,
-            secrets=[key, url.password],
-            auth=login,
+            secrets=[key],
+            auth_hint=f"check the key in ${params.api_key_env} ({where}.api_key_env)" if key else "",
             policy=RetryPolicy(
                 max_retries=params.max_retries,
                 backoff_initial_s=params.backoff_initial_s,
