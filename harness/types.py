@@ -80,6 +80,10 @@ class Request:
     params: GenerationParams = GenerationParams()
     continuations: tuple[str, ...] = ()
     instance_id: str | None = field(default=None, compare=False)
+    sample_seed: str | None = None
+    """Names the random stream of sampled continuations: requests that share it draw sample j from the
+    same random numbers (common random numbers for counterfactual prompts); None: the request's own
+    stream (:meth:`sampling_key`). Part of the request's key only when set."""
 
     @property
     def is_chat(self) -> bool:
@@ -95,6 +99,8 @@ class Request:
         if known is None:
             known = to_jsonable(self)
             known.pop("instance_id")
+            if known["sample_seed"] is None:  # left out: requests without one keep their keys
+                known.pop("sample_seed")
             object.__setattr__(self, "_payload", known)
         prompt = known["prompt"]
         return {
@@ -103,6 +109,10 @@ class Request:
             "params": dict(known["params"]),
             "continuations": list(known["continuations"]),
         }
+
+    def sampling_key(self) -> str:
+        """What adapters seed sample j with (beside the run seed): the shared stream, else :meth:`key`."""
+        return self.key() if self.sample_seed is None else f"shared-stream:{self.sample_seed}"
 
     def key(self) -> str:
         """A stable content hash of the request (prompt, kind, params, continuations).

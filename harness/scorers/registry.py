@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "hf": "harness.scorers.hf:HFClassifierScorer",
     "detoxify": "harness.scorers.detoxify:DetoxifyScorer",
     "perspective": "harness.scorers.perspective:PerspectiveScorer",
+    "vader": "harness.scorers.vader:VaderScorer",
 }
 OFFLINE_BUILTIN = ("profanity", "embedding")
 """Built-ins that work with no options and no network: what ``harness scorer-check`` runs by default."""
