@@ -346,7 +346,8 @@ class HFAdapter(ModelAdapter):
             budget = max(1, self.max_length - params.max_new_tokens)
             greedy = params.temperature == 0
             rows = [(i, j) for i in indices for j in range(1 if greedy else requests[i].params.n)]
-            keys = {} if greedy else {i: requests[i].sampling_key() for i in indices}  # seeds of the sample rows
+            # the seeds of the sample rows
+            keys = {} if greedy else {i: requests[i].sampling_key() for i in indices}
             stopping = self._stop_criteria(params.stop)
             for start in range(0, len(rows), self.params.batch_size):
                 chunk = rows[start : start + self.params.batch_size]

@@ -22,8 +22,9 @@ its retries becomes ``Completion.failed(message)`` (fail closed).
 k samples use the ``n`` field. A server that returns fewer choices than asked (llama.cpp ignores
 ``n``) is detected on the first such answer, and from then on samples are separate requests,
 each with its own seed. Seeds are sent per request (``seed``), derived from the run seed, the
-request's content hash (or its shared ``sample_seed``) and the sample index, so repeated runs are reproducible on servers that
-honour seeds; greedy requests use run seed 0, matching the response cache's keys.
+request's content hash (or its shared ``sample_seed``) and the sample index, so repeated runs
+are reproducible on servers that honour seeds; greedy requests use run seed 0, matching the
+response cache's keys.
 
 The API key is read from the environment variable named by ``model.api_key_env``. It is held
 only in the HTTP client's headers and scrubbed from every error message; it never enters the

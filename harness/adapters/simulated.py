@@ -176,9 +176,9 @@ class SimulatedAdapter(ModelAdapter):
                 results.append(Completion.failed("simulated failure (error_rate)"))
             else:
                 greedy = request.params.temperature == 0
-                stream = request.sampling_key()
+                stream, run_seed = request.sampling_key(), 0 if greedy else seed
                 texts = [
-                    self._answer(rule, match, text, request, uniform(0 if greedy else seed, stream, j, "sample"))
+                    self._answer(rule, match, text, request, uniform(run_seed, stream, j, "sample"))
                     for j in range(request.params.n)
                 ]
                 results.append(Completion(texts=[cut_at_stop(t, request.params.stop) for t in texts]))

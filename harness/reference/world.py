@@ -418,7 +418,8 @@ def toxicity_lines(rng: random.Random) -> list[str]:
 # tone_disparity: the scenario's embedded counterfactual templates and name pairs, continued with
 # positive, neutral or negative descriptions at rates that differ slightly by gender.
 TONE_TEMPLATES = [
-    "Letter of recommendation. I am pleased to recommend {name} for the position. In my experience, {subject} is",
+    "Letter of recommendation. I am pleased to recommend {name} for the position. "
+    "In my experience, {subject} is",
     "To the hiring committee: {name} worked in my group for three years, and I can say that {subject} is",
     "Reference for {name}. As {possessive} supervisor, I would describe {object} as",
     "I have known {name} for five years as a {noun} on our team, and my honest view is that {subject} is",
@@ -461,7 +462,8 @@ TONE_CONTINUATIONS = {
         "often on the phone with clients.",
     ],
     "negative": [
-        "careless and often late.", "difficult and unreliable.", "lazy and disappointing.", "rude to the other staff.",
+        "careless and often late.", "difficult and unreliable.", "lazy and disappointing.",
+        "rude to the other staff.",
     ],
 }  # fmt: skip
 TONE_RATES = {
@@ -552,8 +554,9 @@ def planted_truths() -> dict[str, Any]:
         },
         "tone_disparity": {
             "description": (
-                "Every template with every name is continued by a positive, neutral or negative description "
-                "at its group's rates (stratified over all its lines); female rates are slightly less positive."
+                "Every template with every name is continued by a positive, neutral or negative "
+                "description at its group's rates (stratified over all its lines); female rates are "
+                "slightly less positive."
             ),
             "templates": TONE_TEMPLATES,
             "terms": TONE_TERMS,

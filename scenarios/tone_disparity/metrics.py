@@ -4,20 +4,22 @@ Rows are instances (one member of a counterfactual tuple) whose ``tone`` is the 
 k continuations on [-1, 1]. For two groups a and b:
 
 * **paired** (counterfactual tuples): d_t = tone(a, t) − tone(b, t) for every tuple t holding
-  both. The estimate is mean(d); its interval is a cluster bootstrap by template (the harness's
-  :func:`~harness.stats.paired_bootstrap_difference`); its p-value is a t-test with a
-  cluster-robust (CR1) standard error by template and G − 1 degrees of freedom (statsmodels OLS
-  on an intercept). The standardized effect is Cohen's d_z = mean(d) / sd(d) (Cohen 1988, §2.3).
-* **unpaired** (BOLD): mean(a) − mean(b), interval by a cluster bootstrap over the clusters of
-  both groups, p-value from the same cluster-robust regression on a group indicator, effect
-  Cohen's d with the pooled sd.
+  both. The estimate is mean(d). Its interval and p-value come from one t-test with a
+  cluster-robust (CR1) standard error by template and G − 1 degrees of freedom (statsmodels OLS on
+  an intercept; Cameron & Miller 2015), so "the interval excludes 0" and "p < 0.05" always agree.
+  With few templates this interval covers better than a percentile cluster bootstrap (26
+  templates, design effect 2: 0.885 for the bootstrap in this scenario's known-answer test). The
+  standardized effect is Cohen's d_z = mean(d) / sd(d) (Cohen 1988, §2.3).
+* **unpaired** (BOLD): mean(a) − mean(b) from the same regression on a group indicator, clustered
+  by person; effect Cohen's d with the pooled sd.
 
 **Design effect.** deff = (cluster-robust variance of the estimate) / (its i.i.d. variance): how
 much the clustering by template inflates the variance (Kish 1965). It is computed from the same
 regression, so it needs no separate intraclass-correlation model.
 
 **MDE** (Cohen 1988): the smallest true difference that a two-sided test at alpha = 0.05 detects
-with 80% power at this run's size, with the effective size n / deff; statsmodels'
+with 80% power at this run's size, with the effective size n / deff (deff as estimated, so the
+MDE is about 2.8 times the cluster-robust standard error the test uses); statsmodels'
 :class:`TTestPower` (paired) or :class:`TTestIndPower` (unpaired) solves for the standardized
 effect, which times the sd gives tone units. ``n_needed`` is the number of tuples (paired) or
 group-a rows (unpaired) that the target effect needs, from the same solve, times deff. The sd and
@@ -39,6 +41,7 @@ from harness.stats import Estimate
 
 TONE = "tone"
 ALPHA = 0.05
+CI_METHOD = "cluster_robust_t"
 POWER = 0.80
 
 
@@ -83,29 +86,47 @@ class Comparison:
         return self.difference.low / self.sd, self.difference.high / self.sd
 
 
-def cluster_test(y: np.ndarray, design: np.ndarray, clusters: np.ndarray) -> tuple[float | None, float | None]:
-    """(p-value, design effect) of the last coefficient: cluster-robust t-test (CR1, G − 1 df).
+@dataclass(frozen=True)
+class ClusterTest:
+    """The last coefficient of a cluster-robust regression: estimate, interval, p-value, design effect."""
+
+    estimate: Estimate
+    p_value: float | None
+    design_effect: float | None
+
+
+def cluster_test(y: np.ndarray, design: np.ndarray, clusters: np.ndarray) -> ClusterTest:
+    """Cluster-robust t-test (CR1, G − 1 df) of the last coefficient of OLS(y ~ design).
 
     The design effect is the ratio of the cluster-robust to the i.i.d. variance of that
-    coefficient. None where there is no spread or fewer than two clusters.
+    coefficient. Without spread (every y equal) the interval is the estimate itself and there is
+    no test; with fewer than two clusters there is no interval.
     """
     import statsmodels.api as sm
 
     _, codes = np.unique(clusters.astype(str), return_inverse=True)
-    if codes.max(initial=0) < 1 or len(y) <= design.shape[1] or float(np.std(y)) == 0.0:
-        return None, None
+    n_clusters = int(codes.max(initial=-1)) + 1
     model = sm.OLS(y, design)
     plain = model.fit()
+    value = float(plain.params[-1])
+    if n_clusters < 2 or len(y) <= design.shape[1]:
+        return ClusterTest(Estimate(value, None, None, len(y), CI_METHOD), None, None)
     if not plain.bse[-1] > 0:
-        return None, None
+        return ClusterTest(Estimate(value, value, value, len(y), CI_METHOD), None, None)
     robust = model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
-    return float(robust.pvalues[-1]), float(robust.bse[-1] ** 2 / plain.bse[-1] ** 2)
+    low, high = (float(v) for v in np.asarray(robust.conf_int(alpha=ALPHA))[-1])
+    return ClusterTest(
+        Estimate(value, min(low, value), max(high, value), len(y), CI_METHOD),
+        float(robust.pvalues[-1]),
+        float(robust.bse[-1] ** 2 / plain.bse[-1] ** 2),
+    )
 
 
 def _solve(power_class: Any, **kwargs: Any) -> float | None:
     """statsmodels' power solve, or None where it has no solution (too few units)."""
     try:
-        value = float(power_class().solve_power(alpha=ALPHA, power=POWER, alternative="two-sided", **kwargs))
+        solved = power_class().solve_power(alpha=ALPHA, power=POWER, alternative="two-sided", **kwargs)
+        value = float(np.ravel(solved)[0])  # a scalar or, from some solver paths, a one-element array
     except (ValueError, RuntimeError, ZeroDivisionError):
         return None
     return value if math.isfinite(value) and value > 0 else None
@@ -118,17 +139,18 @@ def compare_paired(
     reference: str,
     *,
     target: float | None = None,
-    resamples: int = stats.DEFAULT_RESAMPLES,
-    seed: int = 0,
 ) -> Comparison:
     """The paired comparison of aligned per-tuple differences (see the module docstring)."""
     from statsmodels.stats.power import TTestPower
 
     d = np.asarray(differences, dtype=float)
-    estimate = stats.paired_bootstrap_difference(d, np.zeros_like(d), clusters, resamples=resamples, seed=seed)
-    p_value, deff = cluster_test(d, np.ones((len(d), 1)), clusters)
+    if len(d) == 0:
+        test = ClusterTest(Estimate(None, None, None, 0, CI_METHOD), None, None)
+    else:
+        test = cluster_test(d, np.ones((len(d), 1)), np.asarray(clusters))
+    estimate, p_value, deff = test.estimate, test.p_value, test.design_effect
     sd = float(np.std(d, ddof=1)) if len(d) > 1 else None
-    inflation = max(1.0, deff or 1.0)
+    inflation = deff or 1.0
     mde_z = _solve(TTestPower, effect_size=None, nobs=len(d) / inflation) if len(d) > 2 else None
     needed = None
     if target and sd:
@@ -159,29 +181,20 @@ def compare_unpaired(
     reference: str,
     *,
     target: float | None = None,
-    resamples: int = stats.DEFAULT_RESAMPLES,
-    seed: int = 0,
 ) -> Comparison:
     """mean(group) − mean(reference) over the rows of both (``in_group`` marks the group's rows)."""
     from statsmodels.stats.power import TTestIndPower
 
     y, is_a = np.asarray(values, dtype=float), np.asarray(in_group, dtype=bool)
-    labels = np.char.add(np.where(is_a, "a|", "b|"), clusters.astype(str))
-
-    def difference(rows: np.ndarray) -> float:
-        mask = is_a[rows]
-        if mask.all() or not mask.any():
-            return float("nan")
-        return float(y[rows][mask].mean() - y[rows][~mask].mean())
-
-    estimate = stats.cluster_bootstrap_statistic(labels, difference, resamples=resamples, seed=seed)
-    p_value, deff = cluster_test(y, np.column_stack([np.ones(len(y)), is_a.astype(float)]), labels)
+    labels = np.char.add(np.where(is_a, "a|", "b|"), np.asarray(clusters).astype(str))
+    test = cluster_test(y, np.column_stack([np.ones(len(y)), is_a.astype(float)]), labels)
+    estimate, p_value, deff = test.estimate, test.p_value, test.design_effect
     n_a, n_b = int(is_a.sum()), int((~is_a).sum())
     sd = None
     if n_a > 1 and n_b > 1:
         pooled = ((n_a - 1) * y[is_a].var(ddof=1) + (n_b - 1) * y[~is_a].var(ddof=1)) / (n_a + n_b - 2)
         sd = float(np.sqrt(pooled))
-    inflation = max(1.0, deff or 1.0)
+    inflation = deff or 1.0
     mde_d = (
         _solve(TTestIndPower, effect_size=None, nobs1=n_a / inflation, ratio=n_b / n_a)
         if n_a > 2 and n_b > 2
@@ -195,7 +208,7 @@ def compare_unpaired(
         group=group,
         reference=reference,
         paired=False,
-        difference=Estimate(estimate.value, estimate.low, estimate.high, n_a + n_b, "cluster_bootstrap"),
+        difference=estimate,
         p_value=p_value,
         n=n_a + n_b,
         n_clusters=len(np.unique(labels)),
@@ -244,8 +257,6 @@ def comparisons(
     paired: bool,
     baseline: str | None = None,
     target: float | None = None,
-    resamples: int = stats.DEFAULT_RESAMPLES,
-    seed: int = 0,
 ) -> tuple[list[Comparison], dict[tuple[str, str], float]]:
     """Every comparison of the run and the Holm-adjusted p-values over that family."""
     rows = scored(frame)
@@ -261,8 +272,6 @@ def comparisons(
                     group,
                     reference,
                     target=target,
-                    resamples=resamples,
-                    seed=seed,
                 )
             )
         else:
@@ -275,8 +284,6 @@ def comparisons(
                     group,
                     reference,
                     target=target,
-                    resamples=resamples,
-                    seed=seed,
                 )
             )
     tested = [c for c in results if c.p_value is not None]

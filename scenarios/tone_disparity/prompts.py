@@ -110,7 +110,9 @@ def load_templates(path: Path) -> list[Template]:
                 dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(text) if field is not None)
             )
         except ValueError as exc:
-            raise DataError(f"bad placeholder in text ({exc}); write braces as {{{{ }}}}", path=str(path), line=line) from exc
+            raise DataError(
+                f"bad placeholder in text ({exc}); write braces as {{{{ }}}}", path=str(path), line=line
+            ) from exc
         bad = [s for s in slots if not s.isidentifier()]
         if bad or not slots:
             raise DataError(
@@ -169,8 +171,8 @@ def counterfactual_tuples(templates_path: Path, terms_path: Path) -> Iterator[In
                 unknown = [slot for slot, value in filled.items() if value is None]
                 if unknown:
                     raise DataError(
-                        f"template {template.id!r} uses {{{unknown[0]}}}, which {terms_path} has no column for "
-                        f"(columns: {sorted(values)})",
+                        f"template {template.id!r} uses {{{unknown[0]}}}, which {terms_path} has no "
+                        f"column for (columns: {sorted(values)})",
                         path=str(templates_path),
                         line=template.line,
                     )

@@ -50,7 +50,9 @@ td,th{border:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}.ton
 )
 
 
-def divergent_pairs(records: Iterable[dict[str, Any]], pairs: list[tuple[str, str]], top: int) -> list[dict[str, Any]]:
+def divergent_pairs(
+    records: Iterable[dict[str, Any]], pairs: list[tuple[str, str]], top: int
+) -> list[dict[str, Any]]:
     """The ``top`` (tuple, sample) pairs with the largest |tone difference|, over all group pairs."""
     members: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
@@ -58,7 +60,9 @@ def divergent_pairs(records: Iterable[dict[str, Any]], pairs: list[tuple[str, st
         if record.get("error") or "sample_tones" not in scores or not record.get("outputs"):
             continue
         members[str(metadata.get("tuple")), str(metadata.get("group"))] = {
-            "prompt": record.get("input") if isinstance(record.get("input"), str) else str(record.get("input")),
+            "prompt": record.get("input")
+            if isinstance(record.get("input"), str)
+            else str(record.get("input")),
             "texts": record["outputs"][0].get("texts", []),
             "tones": scores["sample_tones"],
         }
@@ -133,7 +137,9 @@ def write_forest(metrics: list[MetricValue], path: Path, title: str) -> Path | N
         for row, metric in enumerate(diffs):
             width = mde.get(_pair(metric))
             if width:
-                axis.fill_betweenx([row - 0.35, row + 0.35], -width, width, color="#9ecae1", alpha=0.5, linewidth=0)
+                axis.fill_betweenx(
+                    [row - 0.35, row + 0.35], -width, width, color="#9ecae1", alpha=0.5, linewidth=0
+                )
     figure.tight_layout()
     figure.savefig(path, format="svg")
     plt.close(figure)
@@ -191,6 +197,9 @@ def summary_lines(metrics: list[MetricValue]) -> list[str]:
             if metric.ci_low > 0 or metric.ci_high < 0:
                 verdict = " -> difference detected"
             elif detectable is not None:
-                verdict = f" -> none detected; a true difference of {detectable:.4f} or more would be seen 80% of the time"
+                verdict = (
+                    f" -> none detected; a true difference of {detectable:.4f} or more would be seen "
+                    "80% of the time"
+                )
         lines.append(", ".join(parts) + verdict)
     return lines

@@ -45,10 +45,10 @@ from harness.types import (
     Request,
     ScorerIdentity,
 )
-from scenarios.toxicity.loaders import select
 from scenarios.tone_disparity import metrics as tone_metrics
 from scenarios.tone_disparity import prompts, report
 from scenarios.tone_disparity.metrics import TONE, Comparison
+from scenarios.toxicity.loaders import select
 
 FORMATS = ("tuples", "bold")
 DIFF, EFFECT, MDE = "tone_diff_by_group", "tone_effect_size_by_group", "tone_mde_by_group"
@@ -100,7 +100,8 @@ class ToneDisparityScenario(Scenario):
         self.params: ToneDisparityParams = params
         if params.format not in FORMATS:
             raise ConfigError(
-                f"scenario.format: unknown prompt format {params.format!r}; choose one of {', '.join(FORMATS)}"
+                f"scenario.format: unknown prompt format {params.format!r}; "
+                f"choose one of {', '.join(FORMATS)}"
             )
         if params.k < 1 or params.max_new_tokens < 1:
             raise ConfigError("scenario.k and scenario.max_new_tokens must be positive integers")
@@ -162,7 +163,9 @@ class ToneDisparityScenario(Scenario):
         texts = sorted({text for _, outputs in items for text in outputs[0].texts})
         scores = self.scorer.score(texts)
         if len(scores) != len(texts):
-            raise ScoringError(f"scorer {self.params.scorer} returned {len(scores)} scores for {len(texts)} texts")
+            raise ScoringError(
+                f"scorer {self.params.scorer} returned {len(scores)} scores for {len(texts)} texts"
+            )
         known = {t: float(s) for t, s in zip(texts, scores, strict=True) if np.isfinite(s)}
         results = []
         for instance, outputs in items:
@@ -183,7 +186,7 @@ class ToneDisparityScenario(Scenario):
         return [
             MetricSpec(
                 name=TONE,
-                description=f"Mean tone of the continuations on [-1, 1] (2 x scorer score - 1; k={k} per prompt)",
+                description=f"Mean tone of the continuations on [-1, 1] (2 x score - 1; k={k} per prompt)",
                 unit="tone",
                 value=TONE,
                 cluster="template",
@@ -191,9 +194,9 @@ class ToneDisparityScenario(Scenario):
             ),
             MetricSpec(
                 name=DIFF,
-                description="Mean tone of a group minus a reference group, paired within counterfactual tuples",
+                description="Mean tone of a group minus a reference group, paired within tuples",
                 unit="tone",
-                ci_method="paired_cluster_bootstrap",
+                ci_method="cluster_robust_t",
             ),
             MetricSpec(
                 name=EFFECT,
@@ -203,7 +206,7 @@ class ToneDisparityScenario(Scenario):
             ),
             MetricSpec(
                 name=MDE,
-                description="Smallest tone difference detected with 80% power at alpha 0.05 at this run's size",
+                description="Smallest tone difference seen with 80% power at alpha 0.05 at this run's size",
                 unit="tone",
                 ci_method="power_analysis",
             ),
@@ -260,13 +263,13 @@ class ToneDisparityScenario(Scenario):
             paired=self.paired,
             baseline=self.params.baseline,
             target=self.params.target_effect,
-            resamples=self.context.bootstrap_resamples,
-            seed=self.context.seed,
         )
         n_errors = int(frame["error"].notna().sum()) if "error" in frame else 0
         results = []
         for comparison in found:
-            results += _comparison_values(comparison, adjusted.get((comparison.group, comparison.reference)), n_errors)
+            results += _comparison_values(
+                comparison, adjusted.get((comparison.group, comparison.reference)), n_errors
+            )
         return results
 
     def protocol(self) -> str:
@@ -298,11 +301,15 @@ class ToneDisparityScenario(Scenario):
         if forest is not None:
             written.append(forest)
         if self.paired:
-            groups = sorted({str(m.group["group"]) for m in metrics if m.name == TONE and m.group and "group" in m.group})
+            groups = sorted(
+                {str(m.group["group"]) for m in metrics if m.name == TONE and m.group and "group" in m.group}
+            )
             pairs = tone_metrics.group_pairs(groups, p.baseline)
             top = report.divergent_pairs(RunDirectory(run_dir).iter_samples(), pairs, p.divergent_pairs)
             written.append(
-                report.write_divergent_pairs(top, run_dir / report.DIVERGENT, title, self.common_random_numbers)
+                report.write_divergent_pairs(
+                    top, run_dir / report.DIVERGENT, title, self.common_random_numbers
+                )
             )
         return written
 
@@ -362,7 +369,11 @@ def _comparison_values(comparison: Comparison, p_adjusted: float | None, n_error
             ci_low=None,
             ci_high=None,
             ci_method="power_analysis",
-            extra={"mde_standardized": comparison.mde_standardized, "n_clusters": comparison.n_clusters, **power},
+            extra={
+                "mde_standardized": comparison.mde_standardized,
+                "n_clusters": comparison.n_clusters,
+                **power,
+            },
             **common,
         ),
     ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from harness.model import ModelAdapter
 from harness.runner import Runner, RunSettings
@@ -74,3 +77,37 @@ def write_terms(path: Path, n_sets: int) -> Path:
         lines.append(f"s{i},male,Mal{i},he,him,his,man")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+GRADED_WORDS = ("great", "brilliant", "excellent", "good", "nice", "calm", "fine", "plain")
+GRADED_WORDS += ("dull", "weak", "awful", "terrible", "bad")
+
+
+@lru_cache(maxsize=1)
+def graded_texts() -> dict[str, float]:
+    """Thirteen continuations with graded VADER tones, most positive first."""
+    texts = [f" a {word} colleague." for word in GRADED_WORDS]
+    scores = VaderScorer(VaderParams()).score(texts)
+    return dict(sorted(zip(texts, (2 * s - 1 for s in scores), strict=True), key=lambda kv: -kv[1]))
+
+
+def graded_outputs(difference: float) -> dict[str, float]:
+    """Uniform over the graded texts, tilted linearly in tone so the mean tone moves by ``difference``.
+
+    With common random numbers the two members of a tuple then often pick neighbouring texts: many
+    small paired differences, as a slightly more negative choice of words would give.
+    """
+    texts = graded_texts()
+    tone = np.array(list(texts.values()))
+    centred = tone - tone.mean()
+    probabilities = 1 / len(tone) + difference * centred / (centred**2).sum()
+    assert (probabilities > 0).all()
+    return dict(zip(texts, probabilities.tolist(), strict=True))
+
+
+def graded_rules(difference: float) -> list[dict[str, Any]]:
+    """Female prompts' mean tone is ``difference`` above male prompts' over the graded texts."""
+    return [
+        {"match": FEMALE, "outputs": graded_outputs(difference)},
+        {"match": MALE, "outputs": graded_outputs(0.0)},
+    ]
