@@ -230,10 +230,10 @@ def scored(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def group_pairs(groups: list[str], baseline: str | None) -> list[tuple[str, str]]:
-    """(group, reference) pairs: every group against the baseline, or every pair (sorted)."""
+    """(group, reference) pairs: every group against the baseline, or every pair as the layer orders them."""
     if baseline is not None:
         return [(g, baseline) for g in groups if g != baseline]
-    return [(b, a) for a, b in combinations(sorted(groups), 2)]
+    return list(combinations(sorted(groups), 2))
 
 
 def aligned(rows: pd.DataFrame, group: str, reference: str) -> pd.DataFrame:

@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from harness import stats
 from harness.errors import ConfigError
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
 from harness.scorers.base import CachedScorer, Scorer, ScoringError
@@ -38,6 +37,7 @@ from harness.store import RunDirectory
 from harness.types import (
     Capability,
     Completion,
+    DisparitySpec,
     GenerationParams,
     Instance,
     MetricSpec,
@@ -193,12 +193,6 @@ class ToneDisparityScenario(Scenario):
                 group_by=("genre",),
             ),
             MetricSpec(
-                name=DIFF,
-                description="Mean tone of a group minus a reference group, paired within tuples",
-                unit="tone",
-                ci_method="cluster_robust_t",
-            ),
-            MetricSpec(
                 name=EFFECT,
                 description="Standardized difference: Cohen's d_z (paired) or d (unpaired)",
                 unit="sd",
@@ -212,11 +206,38 @@ class ToneDisparityScenario(Scenario):
             ),
         ]
 
+    def disparities(self) -> list[DisparitySpec]:
+        """Tone by group, clustered by template, paired by tuple (counterfactual tuples only)."""
+        return [
+            DisparitySpec(
+                metric=TONE,
+                by="group",
+                cluster="template",
+                baseline=self.params.baseline,
+                paired_by="tuple" if self.paired else None,
+            )
+        ]
+
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
-        """Declared means, per-group means, and each comparison's difference, effect size and MDE."""
-        values = declared_metric_values(self.metrics(), frame, self.context)
-        values += self._group_means(frame)
-        values += self._comparisons(frame)
+        """The declared means and disparity, plus each comparison's effect size and MDE.
+
+        The disparity layer gives the per-group means, the gap and the differences with their
+        intervals and Holm-adjusted p-values; :mod:`scenarios.tone_disparity.metrics` adds the
+        standardized effect and the power analysis, which need the paired differences themselves.
+        """
+        values = declared_metric_values(self.metrics(), frame, self.context, self.disparities())
+        found, _ = tone_metrics.comparisons(
+            frame, paired=self.paired, baseline=self.params.baseline, target=self.params.target_effect
+        )
+        n_errors = int(frame["error"].notna().sum()) if "error" in frame else 0
+        by_pair = {(c.group, c.reference): c for c in found}
+        for value in values:
+            if value.name == DIFF and value.group:
+                comparison = by_pair.get((str(value.group["group"]), str(value.group["reference"])))
+                if comparison is not None:
+                    value.extra.update(_power_extra(comparison))
+        for comparison in found:
+            values += _comparison_values(comparison, n_errors)
         common = {
             "scorer": self.params.scorer,
             "scorer_label": self.scorer_cls.label,
@@ -227,50 +248,6 @@ class ToneDisparityScenario(Scenario):
         for value in values:
             value.extra.update(common)
         return values
-
-    def _group_means(self, frame: pd.DataFrame) -> list[MetricValue]:
-        rows = tone_metrics.scored(frame)
-        errored = frame["error"].notna() if "error" in frame else pd.Series(False, index=frame.index)
-        results = []
-        groups = sorted(str(g) for g in rows["group"].dropna().unique()) if "group" in rows else []
-        for group in groups:
-            part = rows[rows["group"] == group]
-            estimate = stats.cluster_bootstrap_mean(
-                pd.to_numeric(part[TONE]).to_numpy(dtype=float),
-                part["template"].to_numpy(),
-                resamples=self.context.bootstrap_resamples,
-                seed=self.context.seed,
-            )
-            results.append(
-                MetricValue(
-                    name=TONE,
-                    value=estimate.value,
-                    ci_low=estimate.low,
-                    ci_high=estimate.high,
-                    n=len(part),
-                    n_errors=int((errored & (frame["group"] == group)).sum()) if "group" in frame else 0,
-                    ci_method=estimate.method,
-                    unit="tone",
-                    group={"group": group},
-                    extra={"value": TONE, "cluster": "template", "n_clusters": estimate.n},
-                )
-            )
-        return results
-
-    def _comparisons(self, frame: pd.DataFrame) -> list[MetricValue]:
-        found, adjusted = tone_metrics.comparisons(
-            frame,
-            paired=self.paired,
-            baseline=self.params.baseline,
-            target=self.params.target_effect,
-        )
-        n_errors = int(frame["error"].notna().sum()) if "error" in frame else 0
-        results = []
-        for comparison in found:
-            results += _comparison_values(
-                comparison, adjusted.get((comparison.group, comparison.reference)), n_errors
-            )
-        return results
 
     def protocol(self) -> str:
         """Sampled continuations, paired by common random numbers or independent."""
@@ -318,50 +295,41 @@ class ToneDisparityScenario(Scenario):
         return report.summary_lines(metrics)
 
 
-def _comparison_values(comparison: Comparison, p_adjusted: float | None, n_errors: int) -> list[MetricValue]:
-    """The difference, effect-size and MDE records of one comparison."""
-    group = {"group": comparison.group, "reference": comparison.reference}
-    d = comparison.difference
-    name = "d_z" if comparison.paired else "d"
-    power = {
-        "design_effect": comparison.design_effect,
+def _power_extra(comparison: Comparison) -> dict[str, Any]:
+    """The effect size and power analysis of one comparison, for its records' ``extra``."""
+    return {
+        "effect_size": comparison.effect_size,
+        "effect_size_name": "d_z" if comparison.paired else "d",
         "sd": comparison.sd,
+        "design_effect": comparison.design_effect,
+        "mde": comparison.mde,
+        "mde_standardized": comparison.mde_standardized,
         "alpha": tone_metrics.ALPHA,
         "power": tone_metrics.POWER,
         "target_effect": comparison.target,
         "n_needed_for_target": comparison.n_needed,
         "n_needed_unit": "tuples" if comparison.paired else f"{comparison.group} rows",
+        "cluster_robust_difference": [comparison.difference.low, comparison.difference.high],
+        "cluster_robust_p_value": comparison.p_value,
     }
-    common = {"n": comparison.n, "n_errors": n_errors, "unit": "tone", "group": group}
+
+
+def _comparison_values(comparison: Comparison, n_errors: int) -> list[MetricValue]:
+    """The effect-size and MDE records of one comparison."""
+    group = {"group": comparison.group, "reference": comparison.reference}
+    extra = _power_extra(comparison)
     low, high = comparison.effect_interval
+    common = {"n": comparison.n, "n_errors": n_errors, "group": group, "n_clusters": comparison.n_clusters}
     return [
-        MetricValue(
-            name=DIFF,
-            value=d.value,
-            ci_low=d.low,
-            ci_high=d.high,
-            ci_method=d.method,
-            extra={
-                "p_value": comparison.p_value,
-                "p_adjusted": p_adjusted,
-                "n_clusters": comparison.n_clusters,
-                "cluster": "template",
-                "paired_by": "tuple" if comparison.paired else None,
-                "effect_size": comparison.effect_size,
-                "effect_size_name": name,
-                "mde": comparison.mde,
-                **power,
-            },
-            **common,
-        ),
         MetricValue(
             name=EFFECT,
             value=comparison.effect_size,
             ci_low=low,
             ci_high=high,
             ci_method="difference_interval_over_sd",
-            extra={"effect_size_name": name, "n_clusters": comparison.n_clusters, "sd": comparison.sd},
-            **{**common, "unit": "sd"},
+            unit="sd",
+            extra=dict(extra),
+            **common,
         ),
         MetricValue(
             name=MDE,
@@ -369,11 +337,8 @@ def _comparison_values(comparison: Comparison, p_adjusted: float | None, n_error
             ci_low=None,
             ci_high=None,
             ci_method="power_analysis",
-            extra={
-                "mde_standardized": comparison.mde_standardized,
-                "n_clusters": comparison.n_clusters,
-                **power,
-            },
+            unit="tone",
+            extra=dict(extra),
             **common,
         ),
     ]

@@ -27,6 +27,7 @@ from tone_testlib import (
     write_terms,
 )
 
+from harness import stats
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.types import GenerationParams, Request
 from scenarios.tone_disparity.metrics import compare_paired
@@ -36,7 +37,7 @@ TAU = 0.03  # sd of the template-by-group interaction, in tone units
 PLANTED = -0.02  # female minus male, on [-1, 1]
 
 
-def paired_differences(
+def member_tones(
     adapter: SimulatedAdapter,
     n_tuples: int,
     k: int,
@@ -44,8 +45,8 @@ def paired_differences(
     shared: bool = True,
     templates: int = TEMPLATES,
     tone_of: dict[str, float] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per tuple, mean tone of the female member minus the male member's, and the template ids.
+) -> np.ndarray:
+    """Mean tone of each tuple's female and male member (one row per tuple), as the scenario asks.
 
     The requests are the ones the scenario sends: tuple members share ``sample_seed``.
     """
@@ -62,8 +63,28 @@ def paired_differences(
             Request("generate", template.format(name=f"M{t}", pronoun="he"), params, sample_seed=stream)
         )
     completions = adapter.generate(requests, seed)
-    mean = np.array([np.mean([tone_of[text] for text in c.texts]) for c in completions])
-    return mean[0::2] - mean[1::2], np.arange(n_tuples) % templates
+    return np.array([np.mean([tone_of[text] for text in c.texts]) for c in completions]).reshape(-1, 2)
+
+
+def paired_differences(
+    adapter: SimulatedAdapter, n_tuples: int, k: int, seed: int, shared: bool = True, **kwargs: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per tuple, the female member's mean tone minus the male member's, and the template ids."""
+    members = member_tones(adapter, n_tuples, k, seed, shared, **kwargs)
+    return members[:, 0] - members[:, 1], np.arange(n_tuples) % kwargs.get("templates", TEMPLATES)
+
+
+def layer_difference(members: np.ndarray, templates: int = TEMPLATES) -> stats.Estimate:
+    """The disparity layer's female − male difference (what the scenario reports), paired by tuple."""
+    n = len(members)
+    result = stats.disparity(
+        members.ravel(),
+        np.tile(["female", "male"], n),
+        np.repeat(np.arange(n) % templates, 2),
+        paired_by=np.repeat(np.arange(n), 2),
+        resamples=200,
+    )
+    return result.differences[("female", "male")]
 
 
 def interaction_adapter(
@@ -98,18 +119,20 @@ def test_planted_difference_is_detected_at_the_n_the_power_analysis_names() -> N
     n_iid = ((1.959964 + 0.841621) / d_star) ** 2 + 2  # the normal approximation, by hand
     assert pilot.n_needed == pytest.approx(n_iid * pilot.design_effect, rel=0.05)
     templates = math.ceil(pilot.n_needed / per_template)
-    detected, covered = 0, 0
+    detected, detected_reported, covered = 0, 0, 0
     replicates = 200
     for seed in range(replicates):
         adapter = interaction_adapter(templates, PLANTED, TAU, rng)
-        data = paired_differences(
-            adapter, templates * per_template, k, seed, templates=templates, tone_of=texts
+        members = member_tones(adapter, templates * per_template, k, seed, templates=templates, tone_of=texts)
+        found = compare_paired(
+            members[:, 0] - members[:, 1], np.arange(len(members)) % templates, "female", "male"
         )
-        found = compare_paired(*data, "female", "male")
         detected += found.p_value < 0.05 and found.difference.value < 0
         covered += found.difference.low <= PLANTED <= found.difference.high
+        detected_reported += layer_difference(members, templates).high < 0
     # 80% power by design: 200 replicates put the rate within 0.72-0.88 with 95% probability
     assert 0.70 <= detected / replicates <= 0.90
+    assert 0.70 <= detected_reported / replicates <= 0.90
     assert covered / replicates >= 0.90
 
 
@@ -124,7 +147,7 @@ def test_zero_true_difference_is_covered_at_the_nominal_rate() -> None:
     female_mean = female_base["positive"] * t["positive"] + female_base["negative"] * t["negative"]
     male_positive = 0.45
     male_negative = (male_positive * t["positive"] - female_mean) / -t["negative"]
-    replicates, covered, rng = 400, 0, np.random.default_rng(5)
+    replicates, covered, covered_reported, rng = 400, 0, 0, np.random.default_rng(5)
     for seed in range(replicates):
         rules = []
         for g in range(TEMPLATES):
@@ -150,10 +173,15 @@ def test_zero_true_difference_is_covered_at_the_nominal_rate() -> None:
             }
         )
         adapter = SimulatedAdapter(SimulatedParams(rules=rules))
-        found = compare_paired(*paired_differences(adapter, TEMPLATES * 3, 4, seed), "female", "male")
+        members = member_tones(adapter, TEMPLATES * 3, 4, seed)
+        found = compare_paired(members[:, 0] - members[:, 1], np.arange(len(members)) % TEMPLATES, "f", "m")
         assert found.difference.low <= found.difference.value <= found.difference.high
         covered += found.difference.low <= 0.0 <= found.difference.high
+        reported = layer_difference(members)
+        assert reported.low <= reported.value <= reported.high
+        covered_reported += reported.low <= 0.0 <= reported.high
     assert 0.92 <= covered / replicates <= 0.98
+    assert 0.92 <= covered_reported / replicates <= 0.98
 
 
 def test_common_random_numbers_shrink_the_interval_on_the_same_prompts() -> None:
