@@ -6,7 +6,8 @@ analysed the same way (paired by tuple, clustered by template), so the ratio of 
 female − male difference's 95% interval, independent over paired, is what common random numbers
 buy on these prompts. The minimum detectable effects are reported too (they scale with the width).
 
-``--model reference`` runs the embedded reference model (built on first use); ``--model
+``--model reference`` runs the embedded reference model (built on first use; ``--pretrained``
+names another local model folder); ``--model
 simulated`` a simulated model whose female continuations are 0.02 less positive on a graded
 tone scale (a fast check of the script, not a figure about language models).
 
@@ -57,12 +58,12 @@ def simulated_adapter() -> ModelAdapter:
     return SimulatedAdapter(SimulatedParams(rules=rules))
 
 
-def reference_adapter() -> ModelAdapter:
-    """The embedded reference model through the hf adapter, on the CPU."""
+def hf_adapter(pretrained: str | None) -> ModelAdapter:
+    """A local transformers model (default: the reference model) through the hf adapter, on the CPU."""
     from harness.adapters.hf import HFAdapter, HFParams
     from harness.reference.build import ensure_built
 
-    return HFAdapter(HFParams(pretrained=str(ensure_built()), device="cpu"))
+    return HFAdapter(HFParams(pretrained=pretrained or str(ensure_built()), device="cpu"))
 
 
 def difference(adapter: ModelAdapter, paired: bool, seed: int, args: argparse.Namespace) -> MetricValue:
@@ -82,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run both arms for every seed and report the interval widths and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("reference", "simulated"), default="reference")
+    parser.add_argument("--pretrained", help="with --model reference: another local model folder instead")
     parser.add_argument("--tuples", type=int, default=48, help="tuples (prompts per group), in source order")
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--new-tokens", type=int, default=12)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    adapter = reference_adapter() if args.model == "reference" else simulated_adapter()
+    adapter = hf_adapter(args.pretrained) if args.model == "reference" else simulated_adapter()
     rows: list[dict[str, Any]] = []
     for seed in range(args.seeds):
         arms = {name: difference(adapter, name == "paired", seed, args) for name in ("paired", "independent")}
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratios = [r["width_ratio"] for r in rows]
     figures = {
-        "model": args.model,
+        "model": args.pretrained or args.model,
         "tuples": args.tuples,
         "k": args.k,
         "new_tokens": args.new_tokens,
