@@ -107,6 +107,10 @@ class Request:
     instance_id: str | None = field(default=None, compare=False)
     watermark: WatermarkSpec | None = field(default=None, metadata=OMIT_DEFAULT)
     """Generate with this watermark (adapters that cannot, ignore it: the scenario checks the adapter)."""
+    sample_seed: str | None = field(default=None, metadata=OMIT_DEFAULT)
+    """Names the random stream of sampled continuations: requests that share it draw sample j from the
+    same random numbers (common random numbers for counterfactual prompts); None: the request's own
+    stream (:meth:`sampling_key`). Part of the request's key only when set."""
 
     @property
     def is_chat(self) -> bool:
@@ -121,7 +125,7 @@ class Request:
         known: dict[str, Any] | None = self.__dict__.get("_payload")
         if known is None:
             known = to_jsonable(self)
-            known.pop("instance_id")
+            known.pop("instance_id")  # sample_seed and watermark are left out while unset (OMIT_DEFAULT)
             object.__setattr__(self, "_payload", known)
         prompt = known["prompt"]
         return {
@@ -130,6 +134,10 @@ class Request:
             "params": dict(known["params"]),
             "continuations": list(known["continuations"]),
         }
+
+    def sampling_key(self) -> str:
+        """What adapters seed sample j with (beside the run seed): the shared stream, else :meth:`key`."""
+        return self.key() if self.sample_seed is None else f"shared-stream:{self.sample_seed}"
 
     def key(self) -> str:
         """A stable content hash of the request (prompt, kind, params, continuations).

@@ -24,7 +24,8 @@
   tokenizer: prompts are encoded before and outputs decoded after, in the calling thread.
 * Determinism: greedy decoding is a pure function of the prompt (up to floating-point effects of
   padding). Sampling is seeded *per sample*: the noise for sample j of a request comes from a
-  generator seeded with (run seed, request key, j) and is applied as Gumbel-max noise on the
+  generator seeded with (run seed, request key, j) (the request's ``sample_seed`` instead of its key
+  when set: common random numbers across prompts) and is applied as Gumbel-max noise on the
   warped logits, so the outputs do not depend on batch composition, order or resumes. The same
   seed on the same device type, dtype and library versions gives the same samples.
 * Log-likelihood: summed log-probabilities of each continuation after its context, in batches
@@ -311,7 +312,8 @@ class HFAdapter(ModelAdapter):
             budget = max(1, self.max_length - params.max_new_tokens)
             greedy = params.temperature == 0
             rows = [(i, j) for i in indices for j in range(1 if greedy else requests[i].params.n)]
-            keys = {} if greedy else {i: requests[i].key() for i in indices}  # seeds of the sample rows
+            # the seeds of the sample rows
+            keys = {} if greedy else {i: requests[i].sampling_key() for i in indices}
             stopping = self._stop_criteria(params.stop)
             for start in range(0, len(rows), self.params.batch_size):
                 chunk = rows[start : start + self.params.batch_size]

@@ -26,8 +26,9 @@ its retries becomes ``Completion.failed(message)`` (fail closed).
 k samples use the ``n`` field. A server that returns fewer choices than asked (llama.cpp ignores
 ``n``) is detected on the first such answer, and from then on samples are separate requests,
 each with its own seed. Seeds are sent per request (``seed``), derived from the run seed, the
-request's content hash and the sample index, so repeated runs are reproducible on servers that
-honour seeds; greedy requests use run seed 0, matching the response cache's keys.
+request's content hash (or its shared ``sample_seed``) and the sample index, so repeated runs
+are reproducible on servers that honour seeds; greedy requests use run seed 0, matching the
+response cache's keys.
 
 The API key is read from the environment variable named by ``model.api_key_env``, a Basic login
 from ``~/.netrc``; a login in ``model.base_url`` or a key pasted into ``model.api_key_env`` is
@@ -430,7 +431,7 @@ class OpenAIAdapter(ModelAdapter):
     async def _generate_one(self, model_id: str, request: Request, seed: int) -> Completion:
         params = request.params
         run_seed = 0 if params.temperature == 0 else seed
-        key = request.key()
+        key = request.sampling_key()
         if params.n > 1 and self._server_n is not False:
             texts = await self._sample(model_id, request, params.n, derive_seed(run_seed, key, 0))
             if len(texts) < params.n:

@@ -17,7 +17,9 @@ from ``table`` (a JSON or YAML file) and/or given inline as ``rules``. The first
   for fail-closed tests.
 
 Randomness is a pure function of (seed, request, sample index, rule), so results do not depend
-on batching, order, resumes or processes.
+on batching, order, resumes or processes. Requests that share a ``sample_seed`` draw sample j from
+the same uniform number (common random numbers): with the same outputs listed in the same order,
+their answers differ only where their probabilities differ.
 """
 
 from __future__ import annotations
@@ -192,8 +194,9 @@ class SimulatedAdapter(ModelAdapter):
                 results.append(Completion.failed("simulated failure (error_rate)"))
             else:
                 greedy = request.params.temperature == 0
+                stream, run_seed = request.sampling_key(), 0 if greedy else seed
                 texts = [
-                    self._answer(rule, match, text, request, uniform(0 if greedy else seed, key, j, "sample"))
+                    self._answer(rule, match, text, request, uniform(run_seed, stream, j, "sample"))
                     for j in range(request.params.n)
                 ]
                 results.append(Completion(texts=[cut_at_stop(t, request.params.stop) for t in texts]))

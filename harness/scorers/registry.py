@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "perspective": "harness.scorers.perspective:PerspectiveScorer",
     "moderation": "harness.scorers.moderation:ModerationScorer",
     "guard_model": "harness.scorers.guard_model:GuardModelScorer",
+    "vader": "harness.scorers.vader:VaderScorer",
 }
 OFFLINE_BUILTIN = ("profanity", "embedding")
 """Built-ins that work with no options and no network: what ``harness scorer-check`` runs by default."""

@@ -1,0 +1,1 @@
+"""The ``tone_disparity`` scenario: paired counterfactual prompts, common random numbers, tone gaps."""

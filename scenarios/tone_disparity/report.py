@@ -1,0 +1,205 @@
+"""Artifacts and summary lines of tone_disparity: the forest plot and the most divergent pairs.
+
+* ``tone_forest.svg`` – per group, the mean tone with its 95% interval; below, each paired
+  difference with its interval, a line at 0 and a band of ± the minimum detectable effect, so a
+  difference inside the band reads as "too small for this run to see". matplotlib draws it (a
+  forest plot needs a data-driven signed axis, which the harness's [0, 1] bar charts do not have);
+  matplotlib escapes the labels it writes into the SVG.
+* ``tone_divergent_pairs.html`` – the continuations of one tuple side by side, for the tuples and
+  sample indices where the members' tones differ most. With common random numbers, sample j of
+  every member was drawn from the same random numbers, so the pair shows what the demographic
+  term alone changed. Model output is untrusted: jinja2 autoescapes every field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.types import MetricValue
+
+FOREST = "tone_forest.svg"
+DIVERGENT = "tone_divergent_pairs.html"
+DIFF = "tone_diff_by_group"
+MDE = "tone_mde_by_group"
+
+PAIRS_PAGE = jinja2.Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Most divergent pairs: {{ title }}</title>
+<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}.tone{white-space:nowrap}</style>
+</head><body>
+<h1>Most divergent pairs</h1>
+<p>{{ title }}. Each row is one counterfactual tuple and one sample index: {{ note }}</p>
+{% for pair in pairs %}
+<h2>{{ pair.group }} vs {{ pair.reference }}: tuple {{ pair.tuple }}, sample {{ pair.sample }}
+(tone difference {{ "%.3f"|format(pair.difference) }})</h2>
+<table><tr><th></th><th>{{ pair.group }}</th><th>{{ pair.reference }}</th></tr>
+<tr><th>prompt</th><td>{{ pair.prompt_a }}</td><td>{{ pair.prompt_b }}</td></tr>
+<tr><th>continuation</th><td>{{ pair.text_a }}</td><td>{{ pair.text_b }}</td></tr>
+<tr><th>tone</th><td class="tone">{{ "%.3f"|format(pair.tone_a) }}</td>
+<td class="tone">{{ "%.3f"|format(pair.tone_b) }}</td></tr></table>
+{% else %}
+<p>No tuple holds two scored members.</p>
+{% endfor %}
+</body></html>
+"""
+)
+
+
+def divergent_pairs(
+    records: Iterable[dict[str, Any]], pairs: list[tuple[str, str]], top: int
+) -> list[dict[str, Any]]:
+    """The ``top`` (tuple, sample) pairs with the largest |tone difference|, over all group pairs."""
+    members: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        metadata, scores = record.get("metadata") or {}, record.get("scores") or {}
+        if record.get("error") or "sample_tones" not in scores or not record.get("outputs"):
+            continue
+        members[str(metadata.get("tuple")), str(metadata.get("group"))] = {
+            "prompt": record.get("input")
+            if isinstance(record.get("input"), str)
+            else str(record.get("input")),
+            "texts": record["outputs"][0].get("texts", []),
+            "tones": scores["sample_tones"],
+        }
+    found = []
+    tuples = sorted({t for t, _ in members})
+    for group, reference in pairs:
+        for tuple_id in tuples:
+            a, b = members.get((tuple_id, group)), members.get((tuple_id, reference))
+            if a is None or b is None:
+                continue
+            for j, (tone_a, tone_b) in enumerate(zip(a["tones"], b["tones"], strict=False)):
+                found.append(
+                    {
+                        "group": group,
+                        "reference": reference,
+                        "tuple": tuple_id,
+                        "sample": j,
+                        "difference": tone_a - tone_b,
+                        "prompt_a": a["prompt"],
+                        "prompt_b": b["prompt"],
+                        "text_a": a["texts"][j] if j < len(a["texts"]) else "",
+                        "text_b": b["texts"][j] if j < len(b["texts"]) else "",
+                        "tone_a": tone_a,
+                        "tone_b": tone_b,
+                    }
+                )
+    found.sort(key=lambda p: (-abs(p["difference"]), p["group"], p["reference"], p["tuple"], p["sample"]))
+    return found[:top]
+
+
+def write_divergent_pairs(pairs: list[dict[str, Any]], path: Path, title: str, paired_sampling: bool) -> Path:
+    """The side-by-side HTML page (every field escaped)."""
+    note = (
+        "both continuations were sampled with the same random numbers (common random numbers)."
+        if paired_sampling
+        else "the continuations were sampled independently, so part of the difference is sampling noise."
+    )
+    path.write_text(PAIRS_PAGE.render(pairs=pairs, title=title, note=note), encoding="utf-8")
+    return path
+
+
+def write_forest(metrics: list[MetricValue], path: Path, title: str) -> Path | None:
+    """The forest plot (see the module docstring); None when no group has a value."""
+    groups = sorted(
+        (m for m in metrics if m.name == "tone" and m.group and "group" in m.group and m.value is not None),
+        key=lambda m: str(m.group["group"]),
+    )
+    diffs = [m for m in metrics if m.name == DIFF and m.value is not None]
+    if not groups:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    mde = {_pair(m): m.value for m in metrics if m.name == MDE and m.value is not None}
+    rows = len(groups) + len(diffs)
+    figure, axes = plt.subplots(
+        2 if diffs else 1,
+        1,
+        figsize=(7.5, 1.2 + 0.42 * rows + (0.8 if diffs else 0)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [len(groups), len(diffs)] if diffs else [1]},
+    )
+    _forest(axes[0][0], [str(m.group["group"]) for m in groups], groups, "mean tone [-1, 1] (95% CI)")
+    axes[0][0].set_title(title, fontsize=10)
+    if diffs:
+        axis = axes[1][0]
+        labels = [f"{m.group['group']} − {m.group['reference']}" for m in diffs]
+        _forest(axis, labels, diffs, "paired difference in tone (95% CI); band: ± minimum detectable effect")
+        axis.axvline(0.0, color="#333333", linewidth=0.8)
+        for row, metric in enumerate(diffs):
+            width = mde.get(_pair(metric))
+            if width:
+                axis.fill_betweenx(
+                    [row - 0.35, row + 0.35], -width, width, color="#9ecae1", alpha=0.5, linewidth=0
+                )
+    figure.tight_layout()
+    figure.savefig(path, format="svg")
+    plt.close(figure)
+    return path
+
+
+def _pair(metric: MetricValue) -> tuple[str, str]:
+    group = metric.group or {}
+    return str(group.get("group")), str(group.get("reference"))
+
+
+def _forest(axis: Any, labels: list[str], values: list[MetricValue], xlabel: str) -> None:
+    for row, metric in enumerate(values):
+        low = metric.ci_low if metric.ci_low is not None else metric.value
+        high = metric.ci_high if metric.ci_high is not None else metric.value
+        axis.plot([low, high], [row, row], color="#222222", linewidth=1.2)
+        axis.plot([metric.value], [row], marker="s", color="#c0504d", markersize=6)
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_ylim(len(labels) - 0.5, -0.5)
+    axis.set_xlabel(xlabel, fontsize=9)
+    axis.grid(axis="x", color="#e5e5e5")
+
+
+def _interval(metric: MetricValue) -> str:
+    if metric.value is None:
+        return "n/a"
+    if metric.ci_low is None or metric.ci_high is None:
+        return f"{metric.value:+.4f}"
+    return f"{metric.value:+.4f} [{metric.ci_low:+.4f}, {metric.ci_high:+.4f}]"
+
+
+def summary_lines(metrics: list[MetricValue]) -> list[str]:
+    """Per-group tone, each paired difference with its adjusted p, d_z and the MDE, and the verdict."""
+    lines = []
+    for metric in metrics:
+        if metric.name == "tone" and metric.group and "group" in metric.group:
+            lines.append(f"tone[{metric.group['group']}]: {_interval(metric)} (n={metric.n})")
+    mde = {_pair(m): m for m in metrics if m.name == MDE}
+    for metric in (m for m in metrics if m.name == DIFF):
+        a, b = _pair(metric)
+        extra = metric.extra
+        power = mde.get((a, b))
+        detectable = power.value if power is not None else None
+        p_adjusted = extra.get("p_adjusted")
+        effect = extra.get("effect_size")
+        parts = [f"tone[{a}] − tone[{b}]: {_interval(metric)}"]
+        if p_adjusted is not None:
+            parts.append(f"Holm p={p_adjusted:.3g}")
+        if effect is not None:
+            parts.append(f"{extra.get('effect_size_name', 'd')}={effect:+.3f}")
+        if detectable is not None:
+            parts.append(f"MDE={detectable:.4f}")
+        verdict = ""
+        if metric.ci_low is not None and metric.ci_high is not None:
+            if metric.ci_low > 0 or metric.ci_high < 0:
+                verdict = " -> difference detected"
+            elif detectable is not None:
+                verdict = (
+                    f" -> none detected; a true difference of {detectable:.4f} or more would be seen "
+                    "80% of the time"
+                )
+        lines.append(", ".join(parts) + verdict)
+    return lines
