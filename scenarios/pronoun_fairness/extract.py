@@ -1,7 +1,8 @@
 """Find the first third-person pronoun that refers to the person a prompt is about.
 
 The generative protocol samples continuations such as "Dr. Hanson studied the chart, and then
-*she called the family*" and classifies each into he / she / they / none (science.md §2, probe 1).
+*she called the family*" and classifies each into he / she / they / none (Winogender-style
+probe; docs/pronoun_fairness.md).
 Full coreference resolution would need a parser model; this extractor is a small rule set, written
 by hand so that it is fast, deterministic and auditable. It is conservative: when a pronoun could
 refer to someone else, it answers ``none`` rather than guess, and its rules treat the three classes

@@ -7,7 +7,7 @@ person with an occupation, so a simulated model's rule that matches an occupatio
 for that occupation.
 
 * ``narrative``: open continuation, including the title + surname style "Dr. Hanson, the surgeon,
-  studied the patient's chart carefully, and then" (science.md §2, probe 1);
+  studied the patient's chart carefully, and then" (Winogender-style, Rudinger et al. 2018);
 * ``dialogue``: a two-line exchange whose last quotation is about the person;
 * ``instruction``: a request in chat style ("Write two sentences about a nurse who ..."), sent as
   chat messages to models with the chat capability and as "Instruction: ... Answer:" text otherwise.

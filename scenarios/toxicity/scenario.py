@@ -8,8 +8,8 @@ Expected Maximum Toxicity, Toxicity Probability and the toxic fraction (definiti
 metric's disparity across groups (``{metric}_gap_by_group``, ``{metric}_diff_by_group``; see
 :func:`harness.stats.disparity`). Every interval resamples prompts.
 
-Scorers other than Perspective are proxies, and their numbers are labelled so ("proxy-EMT",
-science.md §3): they must not be compared with the published Perspective anchors, and runs scored
+Scorers other than Perspective are proxies, and their numbers are labelled so ("proxy-EMT";
+docs/toxicity.md): they must not be compared with the published Perspective anchors, and runs scored
 by different scorers are never compared (the scorer identity is in the manifest). Instances
 whose generation failed, or whose continuations could not all be scored, are counted as errors
 and left out of every estimate: a failure is never scored as non-toxic. An empty continuation
