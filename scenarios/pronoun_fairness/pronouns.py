@@ -2,9 +2,8 @@
 
 The three classes are named by their nominative form: ``he`` (M), ``she`` (F) and ``they`` (N,
 singular they), as in MISGENDERED (Hossain et al. 2023). A template's pronoun slot has a grammatical
-case, so the
-log-likelihood protocol compares the forms that fit the slot (``he/she/they`` after "and then",
-``his/her/their`` before a noun, ...): the other case forms enter where they are relevant.
+case, so the log-likelihood protocol compares the forms that fit the slot (``he/she/they`` after
+"and then", ``his/her/their`` before a noun, ...): the other case forms enter where they are relevant.
 """
 
 from __future__ import annotations
