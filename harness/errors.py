@@ -29,3 +29,7 @@ class PluginError(HarnessError):
 
 class AdapterError(HarnessError):
     """A user-fixable problem with a model: unknown id, unreachable hub, missing API key, ..."""
+
+
+class ScenarioSkipped(HarnessError):
+    """A scenario that cannot run as configured; the suite skips it with one line and goes on."""
