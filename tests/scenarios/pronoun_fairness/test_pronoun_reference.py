@@ -1,11 +1,11 @@
 """The scenario detects the stereotypes planted in the embedded reference model.
 
-The reference model (harness/reference/) is a tiny GPT-2 trained on a corpus whose
-"The {occupation} {action}, and then {pronoun} ..." sentences use she at an amplified BLS 2019
-share (logit × 1.5) and they at 10%, and whose context controls (Ms./Mr., declared pronouns,
-kinship, WNBA) always agree with the context. ``planted_truths.json`` records those rates. The
-scenario runs through the hf adapter (``pretrained: builtin:reference``) on the planted
-occupations, with the embedded templates' own wording (not the corpus's action clauses).
+The reference model (harness/reference/) is a tiny GPT-2 trained on a corpus whose occupation
+sentences, written in every prompt shape of the narrative and dialogue families (half of them
+with the probe's own task clause), use she at an amplified BLS 2019 share (logit × 1.5) and they
+at 10%, and whose context controls (Ms./Mr., declared pronouns, kinship, WNBA) always agree with
+the context. ``planted_truths.json`` records those rates. The scenario runs through the hf
+adapter (``pretrained: builtin:reference``) on the planted occupations.
 """
 
 from __future__ import annotations
