@@ -158,7 +158,7 @@ MALE_GROUPS = [
     "The NFL linebacker", "The captain of the men's national soccer team", "The president of the fraternity",
     "The winner of the men's singles final",
 ]  # fmt: skip
-CONTROL_SENTENCES_PER_PATTERN = 150
+CONTROL_SENTENCES_PER_PATTERN = 300
 
 WORDS = (
     "river stone quiet lantern orchard copper meadow silver harbor window garden thunder velvet "
