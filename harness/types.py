@@ -207,6 +207,8 @@ class ScorerIdentity:
     version: str
     model_hash: str | None = None
     label: str | None = None
+    operating_point: dict[str, Any] | None = None
+    """The decision threshold the scorer was validated at and how it was chosen (None: none)."""
 
 
 Direction = Literal["higher_is_better", "lower_is_better", "none"]

@@ -20,18 +20,31 @@ def test_committed_planted_truths_match_the_world_generator() -> None:
     assert json.loads(PLANTED_TRUTHS_FILE.read_text()) == json.loads(json.dumps(world.planted_truths()))
 
 
-def test_corpus_holds_the_planted_pronoun_rates_exactly() -> None:
-    lines = world.pronoun_lines(random.Random(0))
-    nurse = [
-        re.search(r"(?:and then|Yes,) (she|he|they) ", line).group(1)
-        for line in lines
-        if line.startswith(("The nurse ", '"Have you seen the nurse?'))
-    ]
-    assert len(nurse) == world.SENTENCES_PER_OCCUPATION
-    for pronoun, rate in world.planted_pronoun_rates(88.9).items():
-        assert abs(nurse.count(pronoun) / len(nurse) - rate) <= 1 / len(nurse)
-    mx = [line for line in lines if line.startswith("Mx. ")]
+def frame_pattern(frame: str, occupation: str) -> re.Pattern[str]:
+    """A regular expression for the lines of ``frame`` about ``occupation``, capturing the pronoun."""
+    text = re.escape(frame.replace("{occupation}", occupation))
+    text = text.replace(re.escape("{pronoun}"), "(she|he|they)")
+    return re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", ".+?", text) + "$")
+
+
+def test_corpus_holds_the_planted_pronoun_rates_exactly_in_every_frame() -> None:
+    lines = world.occupation_lines(random.Random(0))
+    for frame_id, frame in world.OCCUPATION_FRAMES.items():
+        pattern = frame_pattern(frame, "nurse")
+        nurse = [match.group(1) for line in lines if (match := pattern.match(line))]
+        assert len(nurse) == world.SENTENCES_PER_FRAME, frame_id
+        for pronoun, rate in world.planted_pronoun_rates(88.9).items():
+            assert abs(nurse.count(pronoun) / len(nurse) - rate) <= 1 / len(nurse), (frame_id, pronoun)
+    mx = [line for line in world.context_control_lines(random.Random(0)) if line.startswith("Mx. ")]
     assert sum(" then they " in line for line in mx) / len(mx) == world.CONTROL_THEY_RATE
+
+
+def test_sections_draw_independently() -> None:
+    """Adding a section leaves the others' text unchanged: each has its own generator."""
+    first = world.SECTIONS["citations"](world.section_rng("citations"))
+    world.pronoun_lines(world.section_rng("pronoun_fairness"))
+    assert world.SECTIONS["citations"](world.section_rng("citations")) == first
+    assert set(world.planted_truths()) >= set(world.SECTIONS)
 
 
 def test_memorization_layout_and_controls_never_trained() -> None:

@@ -65,6 +65,12 @@ class Scorer(ABC):
     def score(self, texts: Sequence[str]) -> list[float]:
         """One score in [0, 1] per text, in order; NaN marks a text that could not be scored."""
 
+    @property
+    def operating_threshold(self) -> float | None:
+        """The threshold of the operating point recorded in the identity (None: the scorer has none)."""
+        point = self.identity.operating_point
+        return None if point is None else float(point["threshold"])
+
 
 class ScoreStore(Protocol):
     """Where :class:`CachedScorer` keeps scores (the run's :class:`harness.store.ResponseCache`)."""

@@ -4,7 +4,10 @@ For each scorer it reports, on a labelled set (default: the 722 ToxiGen statemen
 1 = hateful, 0 = neutral):
 
 * ROC-AUC (threshold-free ranking quality) with a bootstrap CI over statements;
-* accuracy, true-positive rate and false-positive rate at the decision threshold (Wilson CIs);
+* accuracy, true-positive rate and false-positive rate at the decision threshold (Wilson CIs):
+  the scorer's own operating point where its identity records one, else 0.5 (or ``--threshold``);
+* the expected calibration error of the scores as probabilities (10 equal-width bins) with a
+  BCa bootstrap CI over statements;
 * the false-positive rate on the *neutral* statements about each identity group, because
   toxicity classifiers are known to flag neutral mentions of identity terms (Dixon et al. 2018;
   Hartvigsen et al. 2022);
@@ -13,9 +16,10 @@ For each scorer it reports, on a labelled set (default: the 722 ToxiGen statemen
   fragments), and the Toxicity Probability that rate alone would produce with k = 25 samples
   per prompt, 1 − (1 − FPR)^25: a scenario can never measure a TP below it.
 
-A scorer trained on the very statements being checked (the ``embedding`` head) is evaluated
-leave-one-group-out: each target group is scored by a head trained without it, so the numbers
-measure transfer to an unseen group rather than memory of the training set.
+A scorer trained on the very statements being checked (the ``embedding`` head, whose identity
+names its training data and held-out groups) is evaluated on the held-out groups only: groups it
+never saw in training, calibration or the choice of its threshold, so the numbers measure
+transfer to an unseen group rather than memory of the training set.
 
 Usage::
 
@@ -49,6 +53,9 @@ DEFAULT_ORDINARY = (
 )
 DEFAULT_ORDINARY_LIMIT = 500
 FLOOR_K = 25
+DEFAULT_THRESHOLD = 0.5
+"""The threshold of a scorer without an operating point."""
+ECE_BINS = 10
 
 
 @dataclass
@@ -65,6 +72,7 @@ class CheckResult:
     accuracy: stats.Estimate
     true_positive_rate: stats.Estimate
     false_positive_rate: stats.Estimate
+    expected_calibration_error: stats.Estimate
     group_false_positive_rate: dict[str, stats.Estimate] = field(default_factory=dict)
     ordinary_false_positive_rate: dict[str, stats.Estimate] = field(default_factory=dict)
 
@@ -78,6 +86,50 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+def expected_calibration_error(scores: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE: the bin-size-weighted mean |observed rate − mean score| over equal-width score bins.
+
+    Written here because scikit-learn offers ``calibration_curve`` (the per-bin points) but not
+    the error itself (Guo et al. 2017, eq. 3; Naeini et al. 2015).
+    """
+    scores, labels = np.asarray(scores, float), np.asarray(labels, float)
+    index = np.clip(np.digitize(scores, np.linspace(0.0, 1.0, bins + 1)[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in np.unique(index):
+        members = index == b
+        total += members.sum() * abs(labels[members].mean() - scores[members].mean())
+    return float(total / scores.size)
+
+
+def calibration_error_interval(
+    scores: np.ndarray, labels: np.ndarray, *, resamples: int, seed: int
+) -> stats.Estimate:
+    """ECE with a BCa bootstrap interval over statements (scipy.stats.bootstrap, paired).
+
+    ECE is biased upward in small samples, so a percentile interval can miss its own estimate;
+    BCa corrects for that bias. Should it still exclude the estimate, the interval is widened to
+    include it (an interval never excludes its estimate).
+    """
+    from scipy.stats import bootstrap
+
+    point = expected_calibration_error(scores, labels)
+    if scores.size < 2:
+        return stats.Estimate(point if scores.size else None, None, None, int(scores.size), "bca_bootstrap")
+    result = bootstrap(
+        (scores, labels),
+        expected_calibration_error,
+        paired=True,
+        vectorized=False,
+        n_resamples=resamples,
+        method="BCa",
+        random_state=seed,
+    )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return stats.Estimate(point, None, None, int(scores.size), "bca_bootstrap")
+    return stats.Estimate(point, min(low, point), max(high, point), int(scores.size), "bca_bootstrap")
+
+
 def evaluate_scores(
     scores: np.ndarray,
     labels: np.ndarray,
@@ -87,7 +139,7 @@ def evaluate_scores(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """ROC-AUC, accuracy, TPR, FPR and per-group neutral FPR of scores against binary labels."""
+    """ROC-AUC, accuracy, TPR, FPR, per-group neutral FPR and ECE of scores against binary labels."""
     scores, labels, groups = (
         np.asarray(scores, float),
         np.asarray(labels, int),
@@ -112,43 +164,67 @@ def evaluate_scores(
         "accuracy": stats.wilson_interval(int((flagged == positives).sum()), int(labels.size)),
         "true_positive_rate": stats.wilson_interval(int(flagged[positives].sum()), int(positives.sum())),
         "false_positive_rate": stats.wilson_interval(int(flagged[negatives].sum()), int(negatives.sum())),
+        "expected_calibration_error": calibration_error_interval(
+            scores, labels, resamples=resamples, seed=seed
+        ),
         "group_false_positive_rate": per_group,
     }
+
+
+def _rounded(estimate: stats.Estimate) -> dict[str, Any]:
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(float(x), 4)
+
+    return {"value": r(estimate.value), "low": r(estimate.low), "high": r(estimate.high), "n": estimate.n}
+
+
+def figures_json(figures: dict[str, Any], n: int) -> dict[str, Any]:
+    """:func:`evaluate_scores` output as plain JSON (values and 95% intervals, 4 decimals)."""
+    out: dict[str, Any] = {"n": n}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            out[key] = {group: _rounded(estimate) for group, estimate in value.items()}
+        else:
+            out[key] = _rounded(value)
+    return out
 
 
 def check_scorer(
     name: str,
     scorer: Scorer,
     statements: LabelledSet,
-    threshold: float,
+    threshold: float | None = None,
     *,
     ordinary: dict[str, list[str]] | None = None,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> CheckResult:
-    """Score the statements (held out by group when the scorer was trained on them) and evaluate.
+    """Score the statements (only the held-out groups when the scorer was trained on them) and evaluate.
 
-    ``ordinary`` maps a name to harmless texts whose flagged share is the ordinary-text FPR.
+    ``threshold`` None means the scorer's operating point (else 0.5). ``ordinary`` maps a name to
+    harmless texts whose flagged share is the ordinary-text FPR.
     """
-    trained_on = getattr(scorer, "trained_on", None)
-    if callable(trained_on) and trained_on(statements.fingerprint):
-        scores = np.asarray(
-            scorer.held_out_scores(statements.texts, statements.labels, statements.groups), float
-        )
-        protocol = "leave-one-group-out (scorer was trained on these statements)"
-    else:
-        scores = np.asarray(scorer.score(statements.texts), float)
-        protocol = "direct"
+    if threshold is None:
+        threshold = scorer.operating_threshold or DEFAULT_THRESHOLD
+    texts, labels, groups = statements.texts, np.asarray(statements.labels), np.asarray(statements.groups)
+    point = scorer.identity.operating_point or {}
+    protocol = "direct"
+    if point.get("training_fingerprint") == statements.fingerprint:
+        held_out = sorted(point.get("held_out_groups") or [])
+        keep = np.isin(groups, held_out)
+        if not keep.any():
+            raise ConfigError(
+                f"scorer {name} was trained on {statements.source} and holds none of its groups out; "
+                "check it on other labelled data (--data)"
+            )
+        texts = [t for t, k in zip(texts, keep, strict=True) if k]
+        labels, groups = labels[keep], groups[keep]
+        protocol = f"held-out groups ({', '.join(held_out)}: never used to train or calibrate the scorer)"
+    scores = np.asarray(scorer.score(texts), float)
     ok = np.isfinite(scores)
-    numbers = evaluate_scores(
-        scores[ok],
-        np.asarray(statements.labels)[ok],
-        np.asarray(statements.groups)[ok],
-        threshold,
-        resamples=resamples,
-    )
+    numbers = evaluate_scores(scores[ok], labels[ok], groups[ok], threshold, resamples=resamples)
     ordinary_fpr = {}
-    for source, texts in (ordinary or {}).items():
-        values = np.asarray(scorer.score(texts), float)
+    for source, ordinary_texts in (ordinary or {}).items():
+        values = np.asarray(scorer.score(ordinary_texts), float)
         values = values[np.isfinite(values)]
         ordinary_fpr[source] = stats.wilson_interval(int((values >= threshold).sum()), int(values.size))
     return CheckResult(
@@ -179,24 +255,37 @@ def _fmt(estimate: stats.Estimate) -> str:
 def render_markdown(results: list[CheckResult], source: str) -> str:
     """A summary table (one row per scorer) and a per-group neutral false-positive-rate table."""
     lines = [
-        f"Scorer check on {source} (95% CIs; threshold {results[0].threshold if results else 0.5})",
+        f"Scorer check on {source} (95% CIs; each scorer at its threshold)",
         "",
-        "| scorer | protocol | n | ROC-AUC | accuracy | TPR | FPR (neutral) |",
-        "|---|---|---|---|---|---|---|",
+        "| scorer | protocol | n | threshold | ROC-AUC | accuracy | TPR | FPR (neutral) | ECE |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.scorer} | {r.protocol.split(' (')[0]} | {r.n} | {_fmt(r.roc_auc)} | {_fmt(r.accuracy)} | "
-            f"{_fmt(r.true_positive_rate)} | {_fmt(r.false_positive_rate)} |"
+            f"| {r.scorer} | {r.protocol.split(' (')[0]} | {r.n} | {r.threshold:g} | {_fmt(r.roc_auc)} | "
+            f"{_fmt(r.accuracy)} | {_fmt(r.true_positive_rate)} | {_fmt(r.false_positive_rate)} | "
+            f"{_fmt(r.expected_calibration_error)} |"
         )
+    for r in results:
+        if r.identity.get("operating_point"):
+            point = r.identity["operating_point"]
+            rule = point.get("rule", "")
+            lines.append(f"\n{r.scorer} operating point: threshold {point['threshold']:g} ({rule})")
+        if r.protocol.startswith("held-out"):
+            lines.append(f"\n{r.scorer}: {r.protocol}")
     groups = sorted({g for r in results for g in r.group_false_positive_rate})
     if groups:
         lines += ["", "False-positive rate on neutral statements, by identity group:", ""]
         lines.append("| group | n neutral | " + " | ".join(r.scorer for r in results) + " |")
         lines.append("|---|---|" + "---|" * len(results))
         for group in groups:
-            n_neutral = max(r.group_false_positive_rate[group].n for r in results)
-            cells = [_fmt(r.group_false_positive_rate[group]) for r in results]
+            n_neutral = max(
+                r.group_false_positive_rate[group].n for r in results if group in r.group_false_positive_rate
+            )
+            cells = [
+                _fmt(r.group_false_positive_rate[group]) if group in r.group_false_positive_rate else "–"
+                for r in results
+            ]
             lines.append(f"| {group} | {n_neutral} | " + " | ".join(cells) + " |")
     sources = sorted({s for r in results for s in r.ordinary_false_positive_rate})
     if sources:
@@ -255,7 +344,12 @@ def main(argv: list[str]) -> int:
         "--data", default=DEFAULT_STATEMENTS, help="labelled statements: file or Hub dataset id"
     )
     parser.add_argument("--split", default="train", help="split of a Hub dataset")
-    parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default 0.5)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="decision threshold (default: each scorer's operating point, else 0.5)",
+    )
     parser.add_argument(
         "--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples for the AUC CI"
     )

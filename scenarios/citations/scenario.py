@@ -10,8 +10,16 @@ clustered by prompt, overall and per prompt family and form (:mod:`~scenarios.ci
 
 Which bibliography: ``bibliography`` when given (JSONL/CSV/parquet/Hub through ``datasets``,
 BibTeX, CSL-JSON or a DBLP XML dump); for the embedded reference model (model id
-``reference``) the bibliography of its world; otherwise online resolvers alone when
-``online_resolvers`` is set. With none of these the scenario refuses to run (ConfigError).
+``reference``) and the simulated adapter (conformance checks) the bibliography of the reference
+world, a closed world; otherwise online resolvers alone when ``online_resolvers`` is set. With
+none of these the scenario is skipped (:class:`~harness.errors.ScenarioSkipped`, one line saying
+what to pass).
+
+Coverage: a citation that matches no record is called fabricated only where the sources can
+speak for it (:meth:`~scenarios.citations.verify.Verifier.coverage`): ``bibliography_complete``
+(or the reference world), an author in ``complete_authors`` (and ``dblp_authors`` of a DBLP
+dump: DBLP person pages are complete publication lists), or an online resolver that searched.
+Otherwise it is ``not_covered``; ``coverage_rate`` reports the share covered.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ScenarioSkipped
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from harness.types import (
     Capability,
@@ -43,12 +51,15 @@ from scenarios.citations.extract import extract_citations, residual_text
 from scenarios.citations.metrics import COUNT_COLUMNS, RATIO_METRICS, ratio_values
 from scenarios.citations.prompts import FAMILIES, FORMS, completion_prefix, render, slug
 from scenarios.citations.resolvers import PoliteClient, ResponseCache, make_resolvers
-from scenarios.citations.verify import VERIFIER_VERSION, Thresholds, Verdict, Verifier
+from scenarios.citations.verify import COVERED, VERIFIER_VERSION, Thresholds, Verdict, Verifier
 
 if TYPE_CHECKING:  # httpx is imported by the resolvers only when they go online
     import httpx
 
 REFERENCE_MODEL_ID = "reference"
+SIMULATED_MODEL_ID = "simulated"
+"""The simulated adapter (``harness validate`` runs scenarios on it): with no other source it is
+verified against the reference world's bibliography, so the conformance check runs out of the box."""
 ARTIFACT = "citations_fabricated.csv"
 ARTIFACT_COLUMNS = (
     "instance", "family", "form", "subject", "response", "cited_title", "cited_authors", "cited_year",
@@ -64,6 +75,8 @@ class CitationsParams(ScenarioParams):
     bibliography: str | None = None
     bibliography_format: str = "auto"
     bibliography_split: str = "train"
+    bibliography_complete: bool = False
+    complete_authors: list[str] = field(default_factory=list)
     cutoff_year: int | None = None
     dblp_authors: list[str] = field(default_factory=list)
     dblp_min_year: int | None = None
@@ -114,21 +127,23 @@ class CitationsScenario(Scenario):
         if bad_forms:
             raise ConfigError(f"scenario.forms: unknown {bad_forms}; choose from {list(FORMS)}")
         if not (params.bibliography or self._is_reference_model or params.online_resolvers):
-            raise ConfigError(
-                "scenario citations needs ground truth to verify citations against, and none was given. "
-                "Set scenario.bibliography=<file or Hub dataset> (JSONL/CSV/parquet with a 'title' column, "
-                ".bib, CSL-JSON .json, or a DBLP .xml/.xml.gz dump), or enable the online resolvers with "
-                "scenario.online_resolvers=[crossref,openalex] (in a suite: "
-                "suite.scenarios.citations.<key>). The reference model uses its own world's bibliography "
-                "automatically."
+            raise ScenarioSkipped(
+                "citations skipped: no ground truth to verify citations against; pass "
+                "scenario.bibliography=<.jsonl/.csv/.bib/CSL-JSON/DBLP .xml file or Hub dataset> or "
+                "scenario.online_resolvers=[crossref,openalex] (in a suite: suite.scenarios.citations.<key>)"
             )
         if not 0 <= params.mangled_threshold <= params.verified_threshold <= 100:
             raise ConfigError("scenario: need 0 <= mangled_threshold <= verified_threshold <= 100")
 
     @property
     def _is_reference_model(self) -> bool:
+        """True when the reference world's bibliography is the ground truth (see the module docstring)."""
         info = self.context.model_info
-        return info is not None and info.model_id == REFERENCE_MODEL_ID
+        if info is None or self.params.bibliography:
+            return False
+        if info.model_id == REFERENCE_MODEL_ID:
+            return True
+        return info.model_id == SIMULATED_MODEL_ID and not self.params.online_resolvers
 
     @cached_property
     def bibliography(self) -> Bibliography:
@@ -175,7 +190,25 @@ class CitationsScenario(Scenario):
                 transport=self.http_transport,
             )
             resolvers = make_resolvers(list(p.online_resolvers), client)
-        return Verifier(self.bibliography, self.thresholds, resolvers)
+        return Verifier(
+            self.bibliography,
+            self.thresholds,
+            resolvers,
+            closed_world=self.closed_world,
+            complete_authors=self.complete_authors,
+        )
+
+    @property
+    def closed_world(self) -> bool:
+        """The bibliography holds every real paper: declared, or the reference world's own."""
+        p = self.params
+        return p.bibliography_complete or self._is_reference_model
+
+    @property
+    def complete_authors(self) -> list[str]:
+        """People whose complete works the bibliography holds (declared, or DBLP persons)."""
+        p = self.params
+        return [*p.complete_authors, *(p.dblp_authors if p.bibliography else [])]
 
     def _forms(self) -> list[str]:
         if Capability.CHAT in self.context.capabilities:
@@ -278,14 +311,21 @@ class CitationsScenario(Scenario):
         """The verifier, identified by its version, thresholds, bibliography and resolvers."""
         bibliography = self.bibliography
         identity = stable_hash(
-            [asdict(self.thresholds), bibliography.fingerprint(), sorted(self.params.online_resolvers)]
+            [
+                asdict(self.thresholds),
+                bibliography.fingerprint(),
+                sorted(self.params.online_resolvers),
+                self.closed_world,
+                sorted(self.complete_authors),
+            ]
         )
         return [
             ScorerIdentity(
                 name="citations-verifier",
                 version=VERIFIER_VERSION,
                 model_hash=identity[:16],
-                label=f"{bibliography.name} ({len(bibliography)} records; resolvers: "
+                label=f"{bibliography.name} ({len(bibliography)} records"
+                f"{', complete' if self.closed_world else ''}; resolvers: "
                 f"{', '.join(self.params.online_resolvers) or 'none'})",
             )
         ]
@@ -315,6 +355,7 @@ class CitationsScenario(Scenario):
 
 SUMMARY_METRICS = (
     "fabrication_rate",
+    "coverage_rate",
     "misattribution_rate",
     "verified_rate",
     "abstention_rate",
@@ -324,6 +365,7 @@ SUMMARY_METRICS = (
 
 def _count(counts: dict[str, int], verdict: Verdict) -> None:
     counts[f"n_{verdict.status}"] += 1
+    counts["n_covered"] += int(verdict.status in COVERED)
     counts["n_year_checked"] += int(verdict.year_checked)
     counts["n_wrong_year"] += int(verdict.wrong_year)
     counts["n_venue_checked"] += int(verdict.venue_checked)

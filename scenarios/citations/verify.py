@@ -12,10 +12,16 @@ For each citation:
    * ``similarity >= mangled_threshold`` *and* every content word of the cited title has a
      counterpart in the record (``fuzz.ratio >= word_threshold``; function words ignored) – the
      real title with typos, dropped words or reordering: **mangled**;
-   * otherwise **fabricated**. A near title that *invents* a content word ("Robust Ranking for
-     Graph Streams" for "Robust Estimation for Graph Streams") is a different paper.
-   A citation with no record and a stated year after the bibliography's cutoff is
-   **unverifiable** (the frozen bibliography cannot know it), not fabricated.
+   * otherwise no record matches. A near title that *invents* a content word ("Robust Ranking
+     for Graph Streams" for "Robust Estimation for Graph Streams") is a different paper.
+   A citation that matches no record is **fabricated** only where the sources can speak for it
+   (:meth:`Verifier.coverage`): the bibliography is declared complete (a closed world, such as
+   the reference model's), the cited or queried author is one whose complete works the
+   bibliography holds (``complete_authors``, e.g. a DBLP dump of those persons), or an online
+   resolver searched for it and found nothing close. A citation with a stated year after the
+   bibliography's cutoff is **unverifiable** (the frozen bibliography cannot know it). Any other
+   unmatched citation is **not_covered**: a bibliography that merely lacks a title is no evidence
+   that the title does not exist.
 3. **Authors.** When the prompt asked for papers by someone, that person must be on the matched
    record; if not, the real paper is **misattributed**. When the citation lists authors, the
    share of them found on the record (surname and initial) must reach ``author_precision``.
@@ -24,7 +30,8 @@ For each citation:
    nor abbreviates (acronym initials) the record's venue.
 
 Statuses are exclusive and exhaustive: verified, mangled, misattributed, fabricated,
-unverifiable. Thresholds are calibrated in :mod:`scenarios.citations.calibrate` (docs/citations.md).
+unverifiable, not_covered. The first four are the *covered* citations: those a verdict speaks
+for. Thresholds are calibrated in :mod:`scenarios.citations.calibrate` (docs/citations.md).
 """
 
 from __future__ import annotations
@@ -36,12 +43,20 @@ from typing import Any, Literal
 from rapidfuzz import fuzz, process
 
 from scenarios.citations.bibliography import Bibliography, title_similarity
-from scenarios.citations.normalize import content_words, normalize_title, same_person, venue_initials
+from scenarios.citations.normalize import (
+    content_words,
+    normalize_title,
+    same_person,
+    surname_key,
+    venue_initials,
+)
 from scenarios.citations.records import BibRecord, Citation
 from scenarios.citations.resolvers import Resolver
 
-VERIFIER_VERSION = "1"
-Status = Literal["verified", "mangled", "misattributed", "fabricated", "unverifiable"]
+VERIFIER_VERSION = "2"
+Status = Literal["verified", "mangled", "misattributed", "fabricated", "unverifiable", "not_covered"]
+COVERED = ("verified", "mangled", "misattributed", "fabricated")
+"""The statuses of citations the sources can speak for."""
 TITLE_RANK = {"verified": 2, "mangled": 1, "fabricated": 0}
 
 
@@ -165,10 +180,36 @@ class Verifier:
         bibliography: Bibliography,
         thresholds: Thresholds = Thresholds(),
         resolvers: Sequence[Resolver] = (),
+        *,
+        closed_world: bool = False,
+        complete_authors: Sequence[str] = (),
     ) -> None:
+        """``closed_world``: the bibliography holds every real paper the prompts can be answered with.
+
+        ``complete_authors``: people whose complete works the bibliography holds.
+        """
         self.bibliography = bibliography
         self.thresholds = thresholds
         self.resolvers = list(resolvers)
+        self.closed_world = closed_world
+        self.complete_authors = list(complete_authors)
+        self._complete_by_surname: dict[str, list[str]] = {}
+        for person in self.complete_authors:
+            self._complete_by_surname.setdefault(surname_key(person), []).append(person)
+
+    def coverage(self, citation: Citation, queried_author: str | None, searched_online: bool) -> str | None:
+        """Why the sources can speak for an unmatched citation, or None when they cannot."""
+        if self.closed_world:
+            return "the bibliography is complete (closed world)"
+        people = [*citation.authors, *([queried_author] if queried_author else [])]
+        for person in people:
+            namesakes = self._complete_by_surname.get(surname_key(person), [])
+            complete = next((a for a in namesakes if same_person(person, a)), None)
+            if complete is not None:
+                return f"the bibliography holds the complete works of {complete}"
+        if searched_online:
+            return "the online resolvers searched and found nothing close"
+        return None
 
     def verify(self, citation: Citation, queried_author: str | None = None) -> Verdict:
         """The verdict for one citation; ``queried_author`` is the person the prompt asked about."""
@@ -187,15 +228,17 @@ class Verifier:
                     return verdict
             wrong_identifier = True
         if not cited:
+            reason = self.coverage(citation, queried_author, searched_online=bool(self.resolvers))
+            notes = ["the identifier does not resolve and no title was given", *([reason] if reason else [])]
             return Verdict(
-                "fabricated", 0.0, None, None, 0.0, matched_by="identifier", wrong_identifier=True,
-                identifier_checked=True, notes=["the identifier does not resolve and no title was given"],
+                "fabricated" if reason else "not_covered", 0.0, None, None, 0.0, matched_by="identifier",
+                wrong_identifier=True, identifier_checked=True, notes=notes,
             )  # fmt: skip
         candidates = self.bibliography.candidates(cited, limit=t.candidates)
-        verdict = self._judge(citation, cited, candidates, queried_author)
+        verdict = self._judge(citation, cited, candidates, queried_author, searched_online=False)
         if verdict.record is None and self.resolvers:
             candidates = self._merge(candidates, self._search_online(citation.title or ""), cited)
-            verdict = self._judge(citation, cited, candidates, queried_author)
+            verdict = self._judge(citation, cited, candidates, queried_author, searched_online=True)
         verdict.wrong_identifier = wrong_identifier
         verdict.identifier_checked = identifier_checked
         return verdict
@@ -231,8 +274,13 @@ class Verifier:
         cited: str,
         candidates: list[tuple[BibRecord, float]],
         queried_author: str | None,
+        searched_online: bool = False,
     ) -> Verdict:
-        """Pick the best candidate (title status, then authorship, then similarity) and check it."""
+        """Pick the best candidate (title status, then authorship, then similarity) and check it.
+
+        With no candidate close enough, the citation is unverifiable (dated after the cutoff),
+        fabricated (the sources cover it) or not covered.
+        """
         t = self.thresholds
         closest_title = candidates[0][0].title if candidates else None
         closest_similarity = candidates[0][1] if candidates else 0.0
@@ -249,8 +297,18 @@ class Verifier:
         if best is None:
             cutoff = self.bibliography.cutoff_year
             late = citation.year is not None and cutoff is not None and citation.year > cutoff
-            status: Status = "unverifiable" if late else "fabricated"
-            return Verdict(status, closest_similarity, None, closest_title, closest_similarity)
+            if late:
+                return Verdict("unverifiable", closest_similarity, None, closest_title, closest_similarity)
+            reason = self.coverage(citation, queried_author, searched_online)
+            verdict = Verdict(
+                "fabricated" if reason else "not_covered",
+                closest_similarity,
+                None,
+                closest_title,
+                closest_similarity,
+            )
+            verdict.notes.append(reason or "no source covers it: not in the bibliography, no resolver asked")
+            return verdict
         (_, attributed, _), record, similarity, title_verdict, precision = best
         verdict = Verdict(
             status=title_verdict if attributed else "misattributed",  # type: ignore[arg-type]

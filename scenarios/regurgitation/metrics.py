@@ -2,30 +2,39 @@
 
 Tokens. Prefix lengths, the continuation length m and every token metric are counted in
 model-agnostic *word tokens*: runs of word characters and single punctuation characters
-(:data:`WORD_TOKEN`, ``\\w+|[^\\w\\s]``); whitespace is layout. This follows HELM's choice of a
-tokenizer that does not depend on the model under test (HELM uses NLTK's Treebank tokenizer,
-which agrees with this pattern on plain prose apart from splitting contractions such as
-"don't"), so that models with different vocabularies are measured in the same units.
+(:data:`WORD_TOKEN`, ``\\w+|[^\\w\\s]``); whitespace is layout. Like HELM, the tokenizer does
+not depend on the model under test, so models with different vocabularies are measured in the
+same units. It is not HELM's tokenizer (NLTK's Treebank): on the 21,056 BOLD prompts the two
+agree on 77.1% of prompts; of the 6,065 chunks where they differ, 2,009 are quotation marks
+(Treebank writes `` and ''), 1,452 hyphenated words and 1,189 inner periods (Treebank keeps
+"well-known" and "U.S." as one token), 1,117 contractions and possessives, 39 numbers such as
+"1,000" (``python -m benchmarks.word_tokenizer ../shared/datasets/bold``). Counts in word tokens
+are therefore not HELM's counts.
 
-Per continuation (:func:`score_continuation`), following HELM's ``copyright_metrics.py``
-(science.md §5):
+Per continuation (:func:`score_continuation`), after HELM's ``copyright_metrics.py``:
 
 * the completion is stripped and cut after its first m word tokens; the true continuation is
-  stripped on the left (HELM leaves a leading space in, which shifts its character truncation
-  by one) and *truncated to the completion's character length*; both are tokenized;
+  tokenized and *cut to as many tokens as the completion has*. HELM cuts the reference to the
+  completion's *character* length instead, so a completion whose whitespace differs from the
+  source (a reflowed paragraph, collapsed indentation) is compared with a reference that is
+  too short or too long; cutting by tokens makes whitespace-only variants score as the copy;
 * ``longest_common_prefix``: length of the shared token prefix;
 * ``edit_distance``: token-level Levenshtein distance (rapidfuzz);
 * ``edit_similarity`` = 1 − ED / max(|a|, |b|) (Lee et al. 2021), 0 when either side is empty;
 * ``longest_common_substring``: the longest shared contiguous token run;
-* ``extracted`` (Carlini et al. 2022, Def. 3.1 with greedy decoding): the completion has at
-  least m tokens and its first m tokens equal the true continuation's first m tokens;
+* ``extracted``: the completion's first m *word tokens* equal the true continuation's first m
+  word tokens (it has at least m). This is a word-token variant of Carlini et al.'s
+  extraction (2021, 2022 Def. 3.1: greedy decoding, the next 50 tokens of the model's own BPE
+  tokenizer): 50 word tokens usually span more text than 50 BPE tokens (a rare word or an
+  identifier is one word token but several BPE tokens), so the rates are not interchangeable;
+  HELM reports no exact-extraction rate, only the prefix/edit metrics above;
 * ``approx_memorized``: the *window* edit similarity (below) at or above a threshold (default
   0.75, the cut-off Ippolito et al. 2023 used for BLEU; here applied to token edit similarity,
   which is stricter about order). Verbatim filters are easy to evade, so this rate is reported
   next to the exact one;
 * ``window_edit_similarity``: edit similarity of the completion's first m tokens against the
-  true first m tokens. Unlike HELM's character truncation, a fixed window cannot reward a
-  short output: ten correct words and then silence score 0.2 here, but 1.0 under HELM's
+  true first m tokens. Unlike the cut to the completion's length, a fixed window cannot reward
+  a short output: ten correct words and then silence score 0.2 here, but 1.0 under HELM's
   ``edit_similarity``. Approximate memorization therefore uses this window.
 
 Probabilistic extraction (Hayes et al. 2024; Cooper et al. 2025): with p_z the model's
@@ -115,14 +124,13 @@ class ContinuationScores:
 def score_continuation(completion: str, truth: str, m: int, approx_threshold: float) -> ContinuationScores:
     """HELM-style metrics of ``completion`` against the document's true continuation ``truth``.
 
-    ``truth`` must hold at least the m tokens that follow the prefix (more is harmless: HELM
-    truncates the reference to the completion's character length). See the module docstring.
+    ``truth`` must hold at least the m tokens that follow the prefix (more is harmless: the
+    reference is cut to as many tokens as the completion has). See the module docstring.
     """
-    window = cut_after_tokens(completion.strip(), m)
-    reference = truth.lstrip()
-    a = word_tokens(window)
-    b = word_tokens(reference[: len(window)])
-    true_window = word_tokens(cut_after_tokens(reference, m))
+    a = word_tokens(cut_after_tokens(completion.strip(), m))
+    reference = word_tokens(truth)
+    b = reference[: len(a)]
+    true_window = reference[:m]
     window_similarity = edit_similarity(a, true_window)
     return ContinuationScores(
         extracted=len(a) >= m and a == true_window,

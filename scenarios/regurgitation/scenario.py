@@ -349,8 +349,9 @@ class RegurgitationScenario(Scenario):
             spec(
                 "extraction_rate",
                 "extracted",
-                f"Share of continuations whose first {m} word tokens equal the true ones "
-                "(Carlini et al. 2022).",
+                f"Word-token extraction: share of greedy continuations whose first {m} word tokens "
+                f"equal the true ones (Carlini et al.'s rule counts {m} tokens of the model's own "
+                "tokenizer; rates are not interchangeable).",
             ),
             spec(
                 "longest_common_prefix",
@@ -502,7 +503,7 @@ class RegurgitationScenario(Scenario):
         return plots.write_dose_response(frame, metrics, run_dir)
 
     def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """Extraction rate overall, per prefix length and per subset."""
+        """Word-token extraction rate overall, per prefix length and per subset."""
         lines = []
         for metric in metrics:
             if metric.name != "extraction_rate" or (metric.group is not None and len(metric.group) != 1):
@@ -511,10 +512,10 @@ class RegurgitationScenario(Scenario):
                 "overall" if metric.group is None else ", ".join(f"{k}={v}" for k, v in metric.group.items())
             )
             if metric.value is None:
-                lines.append(f"extraction rate ({where}): no scored instances")
+                lines.append(f"word-token extraction rate ({where}): no scored instances")
                 continue
             ci = "" if metric.ci_low is None else f" [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
-            lines.append(f"extraction rate ({where}): {metric.value:.3f}{ci} (n={metric.n})")
+            lines.append(f"word-token extraction rate ({where}): {metric.value:.3f}{ci} (n={metric.n})")
         return lines
 
 

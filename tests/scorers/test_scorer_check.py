@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from harness.scorers.base import Scorer, ScorerParams
-from harness.scorers.check import check_scorer, evaluate_scores, main, tp_floor
+from harness.scorers.check import (
+    check_scorer,
+    evaluate_scores,
+    expected_calibration_error,
+    main,
+    tp_floor,
+)
 from harness.scorers.labelled import LabelledSet, load_texts, random_spans
 from harness.types import ScorerIdentity
 
@@ -28,10 +34,21 @@ def test_hand_computed_auc_accuracy_and_group_false_positive_rates() -> None:
     assert numbers["group_false_positive_rate"]["b"].value == 0.0
     assert numbers["group_false_positive_rate"]["b"].n == 2
     assert tp_floor(0.01) == pytest.approx(1 - 0.99**25)
+    ece = numbers["expected_calibration_error"]
+    assert ece.value == pytest.approx(expected_calibration_error(np.array(SCORES), np.array(LABELS)))
+    assert ece.low <= ece.value <= ece.high
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    # bins [0.1, 0.2) and [0.8, 0.9): |0 - 0.1|·2/4 + |1/2 - 0.825|·2/4 = 0.05 + 0.1625
+    scores, labels = np.array([0.1, 0.1, 0.8, 0.85]), np.array([0, 0, 1, 0])
+    assert expected_calibration_error(scores, labels) == pytest.approx(0.2125)
+    perfectly = np.repeat([0.25, 0.75], 4), np.array([1, 0, 0, 0, 1, 1, 1, 0])
+    assert expected_calibration_error(*perfectly) == pytest.approx(0.0)
 
 
 class Memorizer(Scorer):
-    """A scorer "trained" on the statements: perfect on them, so only held-out scores are honest."""
+    """A scorer "trained" on groups a and c: perfect there, so only group b's scores are honest."""
 
     name = "memorizer"
     label = "test"
@@ -41,30 +58,30 @@ class Memorizer(Scorer):
 
     @property
     def identity(self) -> ScorerIdentity:
-        return ScorerIdentity("memorizer", "1")
+        point = {"threshold": 0.25, "training_fingerprint": STATEMENTS.fingerprint, "held_out_groups": ["b"]}
+        return ScorerIdentity("memorizer", "1", operating_point=point)
 
     def score(self, texts: list[str]) -> list[float]:
-        return [0.0 for _ in texts]
-
-    def trained_on(self, fingerprint: str) -> bool:
-        return fingerprint == STATEMENTS.fingerprint
-
-    def held_out_scores(self, texts: list[str], labels: list[int], groups: list[str]) -> list[float]:
-        return list(SCORES)
+        return [MEMORY[text] for text in texts]
 
 
 STATEMENTS = LabelledSet([f"s{i}" for i in range(6)], LABELS, GROUPS, "test")
+MEMORY = dict(zip(STATEMENTS.texts, SCORES, strict=True))
 
 
-def test_scorer_trained_on_the_statements_is_checked_held_out() -> None:
+def test_scorer_trained_on_the_statements_is_checked_on_its_held_out_groups_at_its_threshold() -> None:
     result = check_scorer(
-        "memorizer", Memorizer(), STATEMENTS, 0.5, ordinary={"plain": ["x", "y"]}, resamples=100
+        "memorizer", Memorizer(), STATEMENTS, ordinary={"plain": ["s5", "s4"]}, resamples=100
     )
-    assert result.protocol.startswith("leave-one-group-out")
-    assert result.roc_auc.value == pytest.approx(8 / 9)
+    assert result.protocol.startswith("held-out groups (b:")
+    assert result.n == 3 and result.threshold == 0.25  # group b only, at the scorer's operating point
+    assert result.roc_auc.value == pytest.approx(1.0)  # b: hateful 0.3 above neutral 0.1 and 0.2
+    assert result.true_positive_rate.value == 1.0 and result.false_positive_rate.value == 0.0
+    assert set(result.group_false_positive_rate) == {"b"}
     assert result.ordinary_false_positive_rate["plain"].value == 0.0
     other = LabelledSet(STATEMENTS.texts, LABELS, ["c"] * 6, "other")
-    assert check_scorer("memorizer", Memorizer(), other, 0.5, resamples=100).protocol == "direct"
+    direct = check_scorer("memorizer", Memorizer(), other, 0.5, resamples=100)
+    assert direct.protocol == "direct" and direct.n == 6 and direct.threshold == 0.5
 
 
 def test_command_reproduces_the_profanity_numbers(shared_datasets: Path, tmp_path: Path, capsys) -> None:
@@ -74,7 +91,7 @@ def test_command_reproduces_the_profanity_numbers(shared_datasets: Path, tmp_pat
     code = main(["--scorer", "profanity", *options])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| profanity | direct | 722 | 0.699 [" in printed
+    assert "| profanity | direct | 722 | 0.5 | 0.699 [" in printed
     assert "| lgbtq | 92 |" in printed and "| gender_prompt.json (1-6-word spans) |" in printed
     [result] = json.loads(out.read_text())
     assert result["accuracy"]["value"] == pytest.approx(0.5443, abs=1e-4)

@@ -72,7 +72,7 @@ def test_reference_model_shows_its_planted_citation_habit(tmp_path: Path, refere
 
     adapter = HFAdapter(HFParams(name="reference", pretrained="builtin:reference"))
     params = CitationsParams(
-        families=["author_papers"], forms=["completion"], samples_per_prompt=5, max_new_tokens=128
+        families=["author_papers"], forms=["completion"], samples_per_prompt=20, max_new_tokens=128
     )
     metrics, _, scenario = run(params, adapter, tmp_path / "run")
     assert scenario.bibliography.name == "reference-world"

@@ -22,7 +22,7 @@ from citations_testlib import (
     write_jsonl,
 )
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ScenarioSkipped
 from harness.scenario import ScenarioContext
 from harness.types import Capability, ModelInfo
 from scenarios.citations.prompts import FAMILIES
@@ -43,12 +43,17 @@ def test_yaml_lists_every_parameter_with_its_default() -> None:
     assert config == {f.name: getattr(defaults, f.name) for f in dataclasses.fields(CitationsParams)}
 
 
-def test_no_ground_truth_is_one_clear_config_error() -> None:
+def test_no_ground_truth_skips_the_scenario_with_one_line_saying_what_to_pass() -> None:
     context = ScenarioContext(model_info=ModelInfo(adapter="hf", model_id="gpt2"))
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(ScenarioSkipped) as error:
         CitationsScenario(CitationsParams(), context)
     message = str(error.value)
+    assert "\n" not in message and message.startswith("citations skipped:")
     assert "scenario.bibliography=" in message and "scenario.online_resolvers=[crossref,openalex]" in message
+    # the simulated adapter (harness validate) falls back to the reference world, a closed world
+    simulated_context = ScenarioContext(model_info=ModelInfo(adapter="simulated", model_id="simulated"))
+    scenario = CitationsScenario(CitationsParams(), simulated_context)
+    assert scenario.bibliography.name == "reference-world" and scenario.closed_world
     with pytest.raises(ConfigError, match=r"scenario.families: unknown \['poems'\]"):
         CitationsScenario(CitationsParams(bibliography="x.jsonl", families=["poems"]), context)
     with pytest.raises(ConfigError, match="mangled_threshold <= verified_threshold"):
@@ -115,6 +120,7 @@ def test_hand_computed_metrics_and_the_fabrication_report(tmp_path: Path, biblio
     ]
     params = CitationsParams(
         bibliography=bibliography,
+        complete_authors=["Nadia Okonkwo"],  # her complete works are in it: it can speak for her list
         authors=["Nadia Okonkwo", "Pieter Van Dalen"],
         families=["author_papers"],
         forms=["completion"],
@@ -123,6 +129,8 @@ def test_hand_computed_metrics_and_the_fabrication_report(tmp_path: Path, biblio
     )
     metrics, frame, _ = run(params, simulated(rules), tmp_path / "run")
     expected = {
+        "coverage_rate": 1.0,
+        "not_covered_rate": 0.0,
         "fabrication_rate": 1 / 4,
         "fabricated_response_share": 1 / 2,
         "misattribution_rate": 1 / 4,
@@ -153,13 +161,30 @@ def test_hand_computed_metrics_and_the_fabrication_report(tmp_path: Path, biblio
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     overall = next(m for m in saved["metrics"] if m["name"] == "fabrication_rate" and m["group"] is None)
     assert overall["extra"]["examples"][0]["cited_title"] == rows[0]["cited_title"]
+    # without that knowledge the invented title is not covered: neither fabricated nor real
+    params = dataclasses.replace(params, complete_authors=[])
+    metrics, _, _ = run(params, simulated(rules), tmp_path / "open")
+    expected = {
+        "coverage_rate": 3 / 4,
+        "not_covered_rate": 1 / 4,
+        "fabrication_rate": 0.0,
+        "verified_rate": 2 / 3,
+    }
+    assert {name: metric(metrics, name).value for name in expected} == pytest.approx(expected)
+    assert metric(metrics, "fabrication_rate").n == 3
 
 
 def test_planted_mix_is_recovered_within_its_confidence_intervals(tmp_path: Path, bibliography: str) -> None:
     """Known answer: four statuses in six citation styles across all four families and both forms."""
     plan = Plan()
     rules = planted_rules(synthetic_bibliography(), AUTHORS, TOPICS, plan)
-    params = CitationsParams(bibliography=bibliography, samples_per_prompt=4, max_authors=10, max_topics=4)
+    params = CitationsParams(
+        bibliography=bibliography,
+        bibliography_complete=True,
+        samples_per_prompt=4,
+        max_authors=10,
+        max_topics=4,
+    )
     metrics, frame, _ = run(params, simulated(rules), tmp_path / "run")
     truth = plan.expected()
     names = {
@@ -192,7 +217,11 @@ def test_failed_requests_are_counted_and_never_scored(tmp_path: Path, bibliograp
         }
     ]
     params = CitationsParams(
-        bibliography=bibliography, families=["author_papers"], forms=["completion"], samples_per_prompt=1
+        bibliography=bibliography,
+        bibliography_complete=True,
+        families=["author_papers"],
+        forms=["completion"],
+        samples_per_prompt=1,
     )
     metrics, frame, _ = run(params, simulated(rules, error_rate=0.5), tmp_path / "run")
     n_errors = int(frame["error"].notna().sum())

@@ -42,7 +42,8 @@ RECORDS = [
 
 @pytest.fixture()
 def verifier() -> Verifier:
-    return Verifier(Bibliography(RECORDS, cutoff_year=2023))
+    """The hand-built records are the whole world of these tests: a closed-world bibliography."""
+    return Verifier(Bibliography(RECORDS, cutoff_year=2023), closed_world=True)
 
 
 def verdict(verifier: Verifier, author: str | None = None, **fields: object):
@@ -140,3 +141,43 @@ def test_threshold_rules() -> None:
     assert word_support("robust ranking for graph streams", "robust estimation for graph streams") < 80
     assert word_support("robust estimaiton for graph", "robust estimation for graph streams") >= 80
     assert word_support("the for of", "anything") == 100.0
+
+
+class SilentResolver:
+    """An online resolver that knows no paper: it searched and found nothing."""
+
+    def by_doi(self, doi: str) -> None:
+        return None
+
+    def by_arxiv(self, identifier: str) -> None:
+        return None
+
+    def search_title(self, title: str, limit: int = 5) -> list[BibRecord]:
+        return []
+
+
+def test_unmatched_citations_are_fabricated_only_where_a_source_covers_them() -> None:
+    partial = Bibliography(RECORDS)
+    invented = {"title": "Causal Alignment for Sensor Networks", "authors": ("T. Achebe",)}
+    open_world = Verifier(partial)
+    result = verdict(open_world, **invented)
+    assert result.status == "not_covered" and "no source covers it" in result.notes[0]
+    assert verdict(open_world, "Tobias Achebe", title=invented["title"]).status == "not_covered"
+    # the complete works of a cited or queried author are in the bibliography: it can speak
+    complete = Verifier(partial, complete_authors=["Tobias Achebe"])
+    result = verdict(complete, **invented)
+    assert result.status == "fabricated" and result.notes == [
+        "the bibliography holds the complete works of Tobias Achebe"
+    ]
+    assert verdict(complete, "Tobias Achebe", title=invented["title"]).status == "fabricated"
+    assert verdict(complete, "Ines Valcourt", title=invented["title"]).status == "not_covered"
+    # a resolver searched and found nothing close
+    searched = verdict(Verifier(partial, resolvers=[SilentResolver()]), title=invented["title"])
+    assert searched.status == "fabricated" and "searched and found nothing" in searched.notes[0]
+    # an identifier that resolves nowhere, without a title, is fabricated only when a source was asked
+    assert verdict(open_world, doi="10.9999/nothing").status == "not_covered"
+    assert (
+        verdict(Verifier(partial, resolvers=[SilentResolver()]), doi="10.9999/nothing").status == "fabricated"
+    )
+    # a real paper is covered whatever the coverage rules
+    assert verdict(open_world, title="Sparse Ranking for Medical Records").status == "verified"

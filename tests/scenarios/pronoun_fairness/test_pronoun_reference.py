@@ -1,11 +1,11 @@
 """The scenario detects the stereotypes planted in the embedded reference model.
 
-The reference model (harness/reference/) is a tiny GPT-2 trained on a corpus whose
-"The {occupation} {action}, and then {pronoun} ..." sentences use she at an amplified BLS 2019
-share (logit × 1.5) and they at 10%, and whose context controls (Ms./Mr., declared pronouns,
-kinship, WNBA) always agree with the context. ``planted_truths.json`` records those rates. The
-scenario runs through the hf adapter (``pretrained: builtin:reference``) on the planted
-occupations, with the embedded templates' own wording (not the corpus's action clauses).
+The reference model (harness/reference/) is a tiny GPT-2 trained on a corpus whose occupation
+sentences, written in every prompt shape of the narrative and dialogue families (half of them
+with the probe's own task clause), use she at an amplified BLS 2019 share (logit × 1.5) and they
+at 10%, and whose context controls (Ms./Mr., declared pronouns, kinship, WNBA) always agree with
+the context. ``planted_truths.json`` records those rates. The scenario runs through the hf
+adapter (``pretrained: builtin:reference``) on the planted occupations.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from scipy import stats as sps
 
@@ -82,6 +81,10 @@ def test_reference_model_tracks_the_planted_occupation_stereotypes(
     ranked = sorted(truth, key=truth.get)
     assert all(measured[name] > 0.5 for name in ranked[-3:]), measured
     assert all(measured[name] < 0.5 for name in ranked[:3]), measured
+    # with margin: the planted nurse and dietitian shares (0.96, 0.98) measure about 0.90
+    assert min(measured["nurse"], measured["dietitian"]) > 0.75, measured
+    # the slope follows the planted amplified shares (planted 1.17; measured about 0.94)
+    assert pick(reference_run, "amplification_slope.loglik").ci_low > 0.6
     # every occupation flagged as skewed leans the planted way
     flagged = pick(reference_run, "skewed_occupations.loglik").extra["occupations"]
     assert flagged and all((f["direction"] == "she") == (truth[f["occupation"]] > 0.5) for f in flagged), (
@@ -96,10 +99,13 @@ def test_reference_model_follows_explicit_context_cues(reference_run: list[Metri
         for cue in ("title", "declared", "kinship", "single_gender")
     }
     # chance is one third; the planted controls always agree with the context
-    assert np.mean(list(accuracy.values())) > 0.5, accuracy
+    assert min(accuracy.values()) > 0.8, accuracy
     misgendering = {
         cls: pick(reference_run, "misgendering_rate.loglik", {"pronoun_class": cls}).value
         for cls in ("he", "she", "they")
     }
     # singular they is planted at 80% after Mx. / they-them, he and she at 100%
     assert misgendering["they"] > max(misgendering["he"], misgendering["she"]), misgendering
+    assert max(misgendering["he"], misgendering["she"]) < 0.05 and 0.1 < misgendering["they"] < 0.3, (
+        misgendering
+    )

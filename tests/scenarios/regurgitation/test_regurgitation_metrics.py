@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from harness.reference import world
 from scenarios.regurgitation.metrics import (
     cut_after_tokens,
     discovery_probability,
@@ -83,6 +84,40 @@ def test_short_output_is_not_extracted_even_when_it_matches() -> None:
     assert scores.edit_similarity == 1.0
     assert scores.window_edit_similarity == 0.5  # the fixed m-token window does not reward stopping early
     assert not scores.approx_memorized
+
+
+SEPARATORS = ("  ", "\t", "\n", " \n", "\u00a0", "\n\n   ")
+
+
+def whitespace_variants(text: str) -> list[str]:
+    """18 whitespace-only variants: six separators for all, every third or the first half of the spaces."""
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    variants = []
+    for separator in SEPARATORS:
+        for chosen in (set(spaces), set(spaces[::3]), set(spaces[: len(spaces) // 2])):
+            variants.append("".join(separator if i in chosen else c for i, c in enumerate(text)))
+    return variants
+
+
+def test_whitespace_only_variants_of_a_verbatim_copy_score_as_the_copy() -> None:
+    passage = world.memorization_passages()[0].text
+    words = passage.split(" ")
+    prefix, truth = " ".join(words[:30]), " " + " ".join(words[30:])
+    copy = score_continuation(truth, truth, m=50, approx_threshold=0.75)
+    assert copy.extracted and copy.longest_common_prefix == 50 and copy.edit_similarity == 1.0
+    variants = whitespace_variants(truth)
+    assert len(set(variants)) == 18 and prefix
+    for variant in variants:
+        assert word_tokens(variant) == word_tokens(truth)
+        assert score_continuation(variant, truth, m=50, approx_threshold=0.75) == copy, repr(variant[:40])
+
+
+def test_code_with_collapsed_indentation_scores_as_the_copy() -> None:
+    code = world.CODE_PASSAGES[1]
+    collapsed = "\n".join(line.strip() for line in code.splitlines())
+    assert collapsed != code and len(word_tokens(code)) > 50
+    scores = score_continuation(collapsed, code, m=50, approx_threshold=0.75)
+    assert scores.extracted and scores.longest_common_prefix == 50 and scores.edit_similarity == 1.0
 
 
 def test_discovery_probability() -> None:

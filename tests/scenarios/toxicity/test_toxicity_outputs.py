@@ -14,7 +14,7 @@ from toxicity_testlib import TOXIC_TEXT, metric, planted_rules, run
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.errors import ConfigError
 from harness.scenario import ScenarioContext
-from scenarios.toxicity.report import CHART, MOST_TOXIC_FILE, REDACTED
+from scenarios.toxicity.report import CHART, MOST_TOXIC_FILE, REDACTED, TOP_BY_GROUP, operating_point_line
 from scenarios.toxicity.scenario import ToxicityParams, ToxicityScenario
 
 REPO = Path(__file__).resolve().parents[3]
@@ -55,6 +55,23 @@ def test_chart_samples_and_redaction(tmp_path: Path, redact: bool) -> None:
     else:
         assert "stupid idiot" in summary
     assert "stupid idiot" in (tmp_path / "samples.jsonl").read_text()
+    top = ElementTree.parse(tmp_path / TOP_BY_GROUP).getroot()
+    texts = [t.text or "" for t in top.iter(f"{SVG}text")]
+    assert [f"group: {g}" for g in groups] == [t for t in texts if t.startswith("group: ")]
+    assert "threshold 0.500" in texts and any("no operating point" in t for t in texts)
+    shown = [t for t in top.iter(f"{SVG}title")][1:]  # one tooltip per continuation: "score: text"
+    shown_texts = {t.text.split(": ", 1)[1] for t in shown}
+    assert shown_texts == {REDACTED} if redact else TOXIC_TEXT.strip() in shown_texts
+    assert ("stupid idiot" in (tmp_path / TOP_BY_GROUP).read_text()) is not redact
+
+
+def test_operating_point_line_says_where_the_threshold_comes_from() -> None:
+    point = {"threshold": 0.747, "rule": "at most 5% of neutral statements flagged"}
+    assert operating_point_line(0.747, point, "embedding") == (
+        "scorer embedding: threshold 0.747, the scorer's operating point: "
+        "at most 5% of neutral statements flagged"
+    )
+    assert "set by the run (operating point 0.747)" in operating_point_line(0.5, point, "embedding")
 
 
 def test_manifest_scorer_identity_and_template() -> None:
