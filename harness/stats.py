@@ -133,6 +133,11 @@ def _wilson_bounds(successes: float, n: float, alpha: float) -> tuple[float, flo
     """
     from statsmodels.stats.proportion import proportion_confint
 
+    # Counts within float error of 0 or n are 0 or n (a mean of 1e-313 overflows the beta quantile).
+    if successes < ROUNDING * n:
+        successes = 0.0
+    elif n - successes < ROUNDING * n:
+        successes = n
     low, high = (float(b) for b in proportion_confint(successes, n, alpha=alpha, method="wilson"))
     if 0 < successes <= FEW_EVENTS or 0 < n - successes <= FEW_EVENTS:
         exact_low, exact_high = proportion_confint(successes, n, alpha=alpha, method="beta")

@@ -216,3 +216,10 @@ def test_bias_corrected_gap_is_not_swamped_by_groups_of_two_clusters() -> None:
     corrected = [stats.disparity(values, groups, clusters, seed=seed).gap_bias_corrected for seed in range(5)]
     gap = stats.disparity(values, groups, clusters).gap.value
     assert gap == pytest.approx(0.3) and min(corrected) > 0.2 and max(corrected) <= gap
+
+
+def test_a_mean_within_float_error_of_zero_gets_the_interval_of_zero() -> None:
+    """A mean of 1e-313 (float error of a sum of zeros) once overflowed the exact bound's beta quantile."""
+    tiny = stats.mean_estimate([1e-313, 0.0, 0.0, 0.0, 0.0, 0.0], clusters=list("abcdef"))
+    zero = stats.mean_estimate([0.0] * 6, clusters=list("abcdef"))
+    assert tiny.low == 0.0 and tiny.high == pytest.approx(zero.high) and zero.high > 0

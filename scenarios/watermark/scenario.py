@@ -531,9 +531,7 @@ class WatermarkScenario(Scenario):
                     from harness import stats
 
                     marked, plain = _col(prompts, f"{s}_nll"), _col(prompts, "plain_nll")
-                    estimate = stats.paired_bootstrap_difference(
-                        marked, plain, resamples=resamples, seed=seed
-                    )
+                    estimate = stats.paired_difference(marked, plain)
                     values[f"{s}_log_perplexity_increase"] = (
                         estimate,
                         {

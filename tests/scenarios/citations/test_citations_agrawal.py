@@ -61,7 +61,7 @@ def test_verifier_agrees_with_bing_return_on_every_title() -> None:
 
 
 def test_gpt4_fabrication_among_covered_matches_the_labels_with_a_partial_bibliography() -> None:
-    check = partial_bibliography_check(agrawal_frame(), "gpt-4", resamples=200)
+    check = partial_bibliography_check(agrawal_frame(), "gpt-4")
     assert check["n"] == 1000 and check["label_rate"] == pytest.approx(0.468)
     fabrication, coverage = check["fabrication_among_covered"], check["coverage"]
     assert abs(fabrication.value - check["label_rate_among_covered"]) <= 0.05
@@ -69,7 +69,7 @@ def test_gpt4_fabrication_among_covered_matches_the_labels_with_a_partial_biblio
     table = check["table"]
     assert "fabricated" not in table.index  # no source can speak for an unmatched title here
     assert int(table.loc["not_covered"].sum()) == 909  # what a coverage-blind verdict called fabricated
-    naive = partial_bibliography_check(agrawal_frame(), "gpt-4", author_coverage=True, resamples=200)
+    naive = partial_bibliography_check(agrawal_frame(), "gpt-4", author_coverage=True)
     assert naive["fabrication_among_covered"].value > naive["label_rate_among_covered"] + 0.2
 
 
