@@ -189,7 +189,8 @@ class DecisionsScenario(Scenario):
             top_p=params.top_p,
             n=params.samples,
         )
-        self._attributes = {k: [str(v) for v in values] for k, values in params.attributes.items() if values}
+        self._attributes = {k: [str(v) for v in values] for k, values in params.attributes.items()}
+        """Every declared attribute (one without values is named when a template uses it)."""
 
     # ----------------------------------------------------------------------------- instances
 
@@ -283,7 +284,7 @@ class DecisionsScenario(Scenario):
 
     def _settings(self) -> Settings:
         return Settings(
-            attributes=tuple(self._attributes),
+            attributes=tuple(k for k, values in self._attributes.items() if values),
             baselines={k: str(v) for k, v in self.params.baselines.items()},
             protocol=self._protocol,
             mitigation=self.params.system_prompt is not None,
