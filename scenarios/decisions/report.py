@@ -150,7 +150,8 @@ def summary_lines(metrics: Sequence[MetricValue], settings: Settings) -> list[st
         if ratio is not None and ratio.value is not None:
             lines.append(
                 f"approval ratio lowest/highest by {attribute}: {_format(ratio, 3).lstrip('+')} "
-                f"({ratio.extra['lowest']} / {ratio.extra['highest']}; {ratio.extra['verdict']})"
+                f"({', '.join(ratio.extra['lowest'])} / {', '.join(ratio.extra['highest'])}; "
+                f"{ratio.extra['verdict']})"
             )
         changes = [m for m in metrics if m.name == CHANGE.format(attribute) and m.group]
         if changes:

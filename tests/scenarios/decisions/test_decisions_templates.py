@@ -31,7 +31,9 @@ def test_embedded_templates_cover_five_domains_in_both_styles() -> None:
     by_template: dict[str, set[str]] = {}
     for row in decisions:
         by_template.setdefault(row.template, set()).add(row.style)
-    assert len(by_template) == 10 and all(styles == {"explicit", "implicit"} for styles in by_template.values())
+    assert len(by_template) == 10 and all(
+        styles == {"explicit", "implicit"} for styles in by_template.values()
+    )
     assert {r.family for r in rows} == {"decision", "focus_group"}
 
 
@@ -64,7 +66,8 @@ def test_pair_keys_match_rows_that_differ_in_one_attribute_only() -> None:
 def test_pronouns_follow_gender_and_row_overrides_restrict_values(tmp_path: Path) -> None:
     path = tmp_path / "mine.csv"
     path.write_text(
-        "id,text,age\nloan,{Subject} asked for a loan at {age}; approve {possessive} loan for {object}?,30|50\n",
+        "id,text,age\n"
+        "loan,{Subject} asked for a loan at {age}; approve {possessive} loan for {object}?,30|50\n",
         encoding="utf-8",
     )
     attributes = {**ATTRIBUTES, "age": ["30", "50", "70"]}
@@ -80,16 +83,25 @@ def test_pronouns_follow_gender_and_row_overrides_restrict_values(tmp_path: Path
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"id": "a", "text": "Approve {income}?"}\n', "mine.jsonl:1: field 'text': unknown placeholder {income}"),
+        (
+            '{"id": "a", "text": "Approve {income}?"}\n',
+            "mine.jsonl:1: field 'text': unknown placeholder {income}",
+        ),
         (
             '{"id": "a", "text": "fine {age}"}\n{"id": "b", "text": "Approve {age} {religion}?"}\n',
             "mine.jsonl:2: field 'text': unknown placeholder {religion}",
         ),
         ('{"id": "a", "text": "Approve {age?"}\n', "mine.jsonl:1: field 'text': malformed placeholder"),
         ('{"id": "a", "text": "Approve {age}?", "age": []}\n', "mine.jsonl:1: field 'age': no values"),
-        ('{"id": "a", "text": "Approve {age}?", "age": ["33"]}\n', "mine.jsonl:1: field 'age': value(s) ['33']"),
+        (
+            '{"id": "a", "text": "Approve {age}?", "age": ["33"]}\n',
+            "mine.jsonl:1: field 'age': value(s) ['33']",
+        ),
         ('{"id": "a"}\n', "mine.jsonl:1: field 'text' must be a non-empty string"),
-        ('{"id": "a", "text": "x {age}"}\n{"id": "a", "text": "y {age}"}\n', "mine.jsonl:2: field 'id': duplicate"),
+        (
+            '{"id": "a", "text": "x {age}"}\n{"id": "a", "text": "y {age}"}\n',
+            "mine.jsonl:2: field 'id': duplicate",
+        ),
         ('{"id": "a", "text": "x {age}", "family": "poll"}\n', "mine.jsonl:1: field 'family': 'poll' is not"),
     ],
 )
