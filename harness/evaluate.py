@@ -245,8 +245,8 @@ def run_job(cfg: Any, job_dir: Path) -> list[RunResult]:
 
 
 def summary_table(results: list[RunResult]) -> str:
-    """A plain-text table of every ungrouped metric with its CI, n and errors."""
-    lines = [f"{'scenario / metric':<52} {'value':>9} {'95% CI':>21} {'n':>7} {'err':>5}"]
+    """A plain-text table of every ungrouped metric: CI, n, errors, and resampled clusters where not n."""
+    lines = [f"{'scenario / metric':<52} {'value':>9} {'95% CI':>21} {'n':>7} {'err':>5} {'clusters':>8}"]
     for result in results:
         lines.append(f"{result.run_dir.name}  ({result.n_instances} instances, {result.n_errors} errors)")
         for metric in result.metrics:
@@ -262,4 +262,6 @@ def _fmt(value: float | None) -> str:
 
 def _metric_line(metric: MetricValue) -> str:
     ci = f"[{_fmt(metric.ci_low)}, {_fmt(metric.ci_high)}]"
-    return f"  {metric.name:<50} {_fmt(metric.value):>9} {ci:>21} {metric.n:>7} {metric.n_errors:>5}"
+    clusters = "" if metric.n_clusters in (None, metric.n) else str(metric.n_clusters)
+    counts = f"{metric.n:>7} {metric.n_errors:>5} {clusters:>8}"
+    return f"  {metric.name:<50} {_fmt(metric.value):>9} {ci:>21} {counts}"

@@ -9,8 +9,10 @@ declares a ``name``, a ``version`` and a typed ``Params`` dataclass (validated f
 * :meth:`Scenario.score_batch` – per-instance score dictionaries from the model's outputs;
 * :meth:`Scenario.metrics` – the declared metrics with direction, unit and CI method.
 
-:meth:`Scenario.aggregate` turns the per-instance table into :class:`MetricValue` records; the
-default computes every declared ``MetricSpec`` that names a per-instance ``value``.
+Optionally :meth:`Scenario.disparities` declares "metric M by group G": per-group estimates, the
+max − min gap and pairwise differences (:class:`DisparitySpec`). :meth:`Scenario.aggregate`
+turns the per-instance table into :class:`MetricValue` records; the default computes every
+declared ``MetricSpec`` that names a per-instance ``value`` and every declared disparity.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from harness import stats
 from harness.types import (
     Capability,
     Completion,
+    DisparitySpec,
     Instance,
     MetricSpec,
     MetricValue,
@@ -96,6 +99,10 @@ class Scenario(ABC):
     def metrics(self) -> list[MetricSpec]:
         """Every metric this scenario reports (the conformance check verifies each appears)."""
 
+    def disparities(self) -> list[DisparitySpec]:
+        """Disparities to report: "metric M by group G, clustered by C" (default: none)."""
+        return []
+
     def protocol(self) -> str | None:
         """The measurement protocol that runs (e.g. "loglikelihood" or "generative")."""
         return None
@@ -115,7 +122,7 @@ class Scenario(ABC):
         column per metadata key and one per score key. Errored rows are counted in
         ``n_errors`` and excluded from estimates: a failure is never scored as harmless.
         """
-        return declared_metric_values(self.metrics(), frame, self.context)
+        return declared_metric_values(self.metrics(), frame, self.context, self.disparities())
 
     def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
         """Write plots or tables into the run directory and return their paths."""
@@ -127,34 +134,138 @@ class Scenario(ABC):
 
 
 def declared_metric_values(
-    specs: Iterable[MetricSpec], frame: pd.DataFrame, context: ScenarioContext
+    specs: Iterable[MetricSpec],
+    frame: pd.DataFrame,
+    context: ScenarioContext,
+    disparities: Sequence[DisparitySpec] = (),
 ) -> list[MetricValue]:
-    """Compute every spec that names a per-instance ``value``: overall and per group.
+    """Compute every spec that names a per-instance ``value`` (overall and per group) and every disparity.
 
     Columns are converted once per spec and groups found once per key; each group's estimate
-    then works on slices of those arrays (building a sub-table per group and metric was most of
-    a scenario's aggregation time). The values are those :func:`mean_metric` gives per group.
+    then works on slices of those arrays. A breakdown that a disparity also declares (same
+    metric, same column) is emitted once, by the disparity (:func:`disparity_metric_values`).
     """
+    specs = list(specs)
     results: list[MetricValue] = []
     errored = _errored(frame)
+    by_disparity = {(d.metric, d.by) for d in disparities}
     groupings: dict[str, list[tuple[Any, np.ndarray]]] = {}
     for spec in specs:
         if spec.value is None:
             continue
         values, clusters = _score_values(frame, spec.value), _clusters(frame, spec.cluster)
-        results.append(_mean(spec, values, clusters, errored, None, context))
+        results.append(_mean(spec, values, clusters, errored, None))
         for key in spec.group_by:
-            if key not in frame:
+            if key not in frame or (spec.name, key) in by_disparity:
                 continue
             if key not in groupings:
                 indices = frame.groupby(key, sort=True, dropna=True).indices  # sorted, as iterating
                 groupings[key] = [(_plain(value), rows) for value, rows in indices.items()]
             for group_value, rows in groupings[key]:
                 part_clusters = None if clusters is None else clusters[rows]
-                results.append(
-                    _mean(spec, values[rows], part_clusters, errored[rows], {key: group_value}, context)
-                )
+                results.append(_mean(spec, values[rows], part_clusters, errored[rows], {key: group_value}))
+    for disparity in disparities:
+        results.extend(disparity_metric_values(disparity, specs, frame, context))
     return results
+
+
+def disparity_metric_values(
+    disparity: DisparitySpec, specs: Sequence[MetricSpec], frame: pd.DataFrame, context: ScenarioContext
+) -> list[MetricValue]:
+    """The records of one declared disparity (names fixed by the contract in harness/types.py).
+
+    ``{metric}`` per group, ``{metric}_gap_by_{by}`` and ``{metric}_diff_by_{by}`` per compared
+    pair, from :func:`harness.stats.disparity` over the rows that did not fail.
+    """
+    spec = next((s for s in specs if s.name == disparity.metric and s.value is not None), None)
+    if spec is None:
+        raise ValueError(
+            f"disparity on {disparity.metric!r}: no declared metric of that name has a per-instance value"
+        )
+    values = _score_values(frame, spec.value)
+    errored = _errored(frame)
+    present = frame[disparity.by].notna().to_numpy() if disparity.by in frame else np.zeros(len(frame), bool)
+    usable = ~errored & ~np.isnan(values) & present
+    cluster_key = disparity.cluster or spec.cluster
+    clusters = _clusters(frame, cluster_key)
+    paired = _clusters(frame, disparity.paired_by)
+    labels = frame[disparity.by].to_numpy() if disparity.by in frame else np.full(len(frame), None)
+    plain = {str(v): _plain(v) for v in labels[usable]}
+    result = stats.disparity(
+        values[usable],
+        labels[usable].astype(str),
+        None if clusters is None else clusters[usable],
+        paired_by=None if paired is None else paired[usable],
+        baseline=None if disparity.baseline is None else str(disparity.baseline),
+        resamples=context.bootstrap_resamples,
+        seed=context.seed,
+    )
+    n_errors = int((errored & present).sum()) if disparity.by in frame else int(errored.sum())
+    failed = labels[errored & present].astype(str)
+    errors_in = {name: int((failed == name).sum()) for name in result.per_group}
+    common = {"value": spec.value, "cluster": cluster_key, "by": disparity.by}
+    records = [
+        _record(spec.name, estimate, spec, errors_in[name], {disparity.by: plain[name]}, dict(common))
+        for name, estimate in result.per_group.items()
+    ]
+    worst = {
+        "lower_is_better": list(result.highest),
+        "higher_is_better": list(result.lowest),
+    }.get(spec.direction, sorted({*result.highest, *result.lowest}))
+    gap_extra = {
+        **common,
+        "highest": [plain[g] for g in result.highest],
+        "lowest": [plain[g] for g in result.lowest],
+        "worst_groups": [plain[g] for g in worst],
+        "p_value": result.p_value,
+        "bias_corrected": result.gap_bias_corrected,
+        "group_means": {name: estimate.value for name, estimate in result.per_group.items()},
+    }
+    if len(result.per_group) < 2:
+        gap_extra["note"] = f"needs scored rows from at least two groups of {disparity.by!r}"
+    gap_spec = MetricSpec(f"{spec.name}_gap_by_{disparity.by}", "", spec.direction, spec.unit)
+    records.append(_record(gap_spec.name, result.gap, gap_spec, n_errors, None, gap_extra))
+    diff_spec = MetricSpec(f"{spec.name}_diff_by_{disparity.by}", "", "none", "difference")
+    for (a, b), estimate in result.differences.items():
+        extra = {
+            **common,
+            "p_value": _finite(result.p_values[(a, b)]),
+            "p_adjusted": _finite(result.p_adjusted[(a, b)]),
+            "paired_by": disparity.paired_by,
+        }
+        group = {disparity.by: plain[a], "reference": plain[b]}
+        records.append(
+            _record(diff_spec.name, estimate, diff_spec, errors_in[a] + errors_in[b], group, extra)
+        )
+    return records
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
+def _record(
+    name: str,
+    estimate: stats.Estimate,
+    spec: MetricSpec,
+    n_errors: int,
+    group: dict[str, Any] | None,
+    extra: dict[str, Any],
+) -> MetricValue:
+    return MetricValue(
+        name=name,
+        value=estimate.value,
+        ci_low=estimate.low,
+        ci_high=estimate.high,
+        n=estimate.n,
+        n_errors=n_errors,
+        ci_method=estimate.method,
+        direction=spec.direction,
+        unit=spec.unit,
+        group=group,
+        extra=extra,
+        n_clusters=estimate.n_clusters,
+    )
 
 
 def mean_metric(
@@ -164,9 +275,9 @@ def mean_metric(
     group: dict[str, Any] | None,
     context: ScenarioContext,
 ) -> MetricValue:
-    """The mean of ``spec.value`` over non-errored rows, with its clustered bootstrap CI."""
+    """The mean of ``spec.value`` over non-errored rows, with its cluster-robust interval."""
     values, clusters = _score_values(frame, spec.value), _clusters(frame, spec.cluster)
-    return _mean(spec, values, clusters, _errored(frame), group, context, n_errors)
+    return _mean(spec, values, clusters, _errored(frame), group, n_errors)
 
 
 def _errored(frame: pd.DataFrame) -> np.ndarray:
@@ -197,27 +308,10 @@ def _mean(
     clusters: np.ndarray | None,
     errored: np.ndarray,
     group: dict[str, Any] | None,
-    context: ScenarioContext,
     n_errors: int | None = None,
 ) -> MetricValue:
     """The estimate over rows that did not fail and have a value (``n_errors``: default the failed rows)."""
     usable = ~errored & ~np.isnan(values)
-    estimate = stats.cluster_bootstrap_mean(
-        values[usable],
-        None if clusters is None else clusters[usable],
-        resamples=context.bootstrap_resamples,
-        seed=context.seed,
-    )
-    return MetricValue(
-        name=spec.name,
-        value=estimate.value,
-        ci_low=estimate.low,
-        ci_high=estimate.high,
-        n=int(usable.sum()),
-        n_errors=int(errored.sum()) if n_errors is None else n_errors,
-        ci_method=estimate.method,
-        direction=spec.direction,
-        unit=spec.unit,
-        group=group,
-        extra={"value": spec.value, "cluster": spec.cluster},
-    )
+    estimate = stats.mean_estimate(values[usable], None if clusters is None else clusters[usable])
+    n_errors = int(errored.sum()) if n_errors is None else n_errors
+    return _record(spec.name, estimate, spec, n_errors, group, {"value": spec.value, "cluster": spec.cluster})

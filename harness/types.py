@@ -182,24 +182,52 @@ class MetricSpec:
     """A metric a scenario declares: what it means, which way is good, and how its CI is made.
 
     When ``value`` names a per-instance score key, the engine computes the mean over scored
-    instances with a bootstrap CI clustered on the ``cluster`` metadata key (default: the
-    instance itself) and, for each key in ``group_by``, one breakdown per group. When
-    ``value`` is None the scenario computes the metric itself in ``Scenario.aggregate``.
+    instances with a cluster-robust interval clustered on the ``cluster`` metadata key (default:
+    the instance itself; :func:`harness.stats.mean_estimate`) and, for each key in ``group_by``,
+    one breakdown per group. When ``value`` is None the scenario computes the metric itself in
+    ``Scenario.aggregate``. ``ci_method`` names the interval the metric is expected to carry.
     """
 
     name: str
     description: str
     direction: Direction = "none"
     unit: str = "proportion"
-    ci_method: str = "cluster_bootstrap"
+    ci_method: str = "cluster_wilson"
     value: str | None = None
     cluster: str | None = None
     group_by: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class DisparitySpec:
+    """ "Metric M by group G, clustered by C": per-group estimates, the gap, pairwise differences.
+
+    Declared by :meth:`harness.scenario.Scenario.disparities`; the engine emits ``{metric}`` per
+    group, ``{metric}_gap_by_{by}`` (max − min of the group means, an interval that covers a true
+    gap of zero, the tied highest / lowest / worst groups, a p-value for "no gap" and the
+    bias-corrected gap in ``extra``) and ``{metric}_diff_by_{by}`` per compared pair
+    (:func:`harness.stats.disparity`).
+    """
+
+    metric: str
+    """Name of a MetricSpec of the same scenario that has a per-instance ``value``."""
+    by: str
+    """The grouping column (instance metadata key)."""
+    cluster: str | None = None
+    """Resampling unit; default: the metric's own ``cluster``."""
+    baseline: str | None = None
+    """Compare every group with this one; None: every pair of groups."""
+    paired_by: str | None = None
+    """Column that matches rows across groups (counterfactual tuple id): differences are paired."""
+
+
 @dataclass
 class MetricValue:
-    """One number in metrics.json: point estimate, 95% CI, sample size and error count."""
+    """One number in metrics.json: point estimate, 95% CI, rows, resampling units and error count.
+
+    ``n`` counts the rows behind the estimate and ``n_clusters`` the units its interval
+    resamples (prompts, documents, occupations); ``ci_method`` names the interval.
+    """
 
     name: str
     value: float | None
@@ -212,6 +240,7 @@ class MetricValue:
     unit: str = ""
     group: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    n_clusters: int | None = None
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -24,16 +24,16 @@ def test_wilson_with_no_successes_is_close_to_the_rule_of_three() -> None:
     assert stats.wilson_interval(0, 300).high == pytest.approx(3 / 300, rel=0.35)
 
 
-def test_cluster_bootstrap_widens_for_perfectly_correlated_clusters() -> None:
+def test_clustered_interval_widens_for_perfectly_correlated_clusters() -> None:
     rng = np.random.default_rng(1)
     cluster_means = rng.random(30) > 0.5
     values = np.repeat(cluster_means.astype(float), 10)
     clusters = np.repeat(np.arange(30), 10)
-    naive = stats.cluster_bootstrap_mean(values, None, seed=0)
-    clustered = stats.cluster_bootstrap_mean(values, clusters, seed=0)
+    naive = stats.mean_estimate(values)
+    clustered = stats.mean_estimate(values, clusters)
     assert naive.value == clustered.value == pytest.approx(values.mean())
     assert (clustered.high - clustered.low) > 2.5 * (naive.high - naive.low)
-    assert clustered.n == 30
+    assert (clustered.n, clustered.n_clusters, naive.n_clusters) == (300, 30, 300)
 
 
 def test_cluster_bootstrap_statistic_of_a_mean_agrees_with_the_mean_version() -> None:
@@ -76,12 +76,12 @@ def test_paired_difference_uses_pairs() -> None:
         stats.paired_bootstrap_difference([1.0], [1.0, 2.0])
 
 
-def test_cluster_bootstrap_ratio_is_a_ratio_of_sums() -> None:
-    estimate = stats.cluster_bootstrap_ratio([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"])
+def test_ratio_estimate_is_a_ratio_of_sums() -> None:
+    estimate = stats.ratio_estimate([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"])
     assert estimate.value == pytest.approx(6 / 8)
-    assert estimate.n == 3, "a zero-denominator row carries no weight"
-    assert estimate.low <= 0.75 <= estimate.high
-    assert stats.cluster_bootstrap_ratio([1], [0]).value is None
+    assert (estimate.n, estimate.n_clusters) == (3, 3), "a zero-denominator row carries no weight"
+    assert estimate.low <= 0.75 <= estimate.high and estimate.method == "cluster_wilson"
+    assert stats.ratio_estimate([1], [0]).value is None
 
 
 def test_bootstrap_draws_in_blocks_give_the_same_interval(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,13 +95,69 @@ def test_bootstrap_draws_in_blocks_give_the_same_interval(monkeypatch: pytest.Mo
     assert stats.cluster_bootstrap_mean(values, resamples=500, seed=4) == whole
 
 
-def test_bootstrap_replicates_are_ratios_of_the_drawn_clusters() -> None:
-    """Each replicate is sum of the drawn clusters' numerators over their denominators (hand check)."""
-    numerators, denominators = np.array([1.0, 0.0, 3.0, 2.0]), np.array([1.0, 2.0, 4.0, 2.0])
-    clusters = ["a", "a", "b", "c"]  # a: 1/3, b: 3/4, c: 2/2
+def test_bootstrap_replicates_are_means_of_the_drawn_clusters() -> None:
+    """Each replicate is the drawn clusters' summed values over their summed row counts (hand check)."""
+    values = np.array([1.0, 0.0, 3.0, 2.0])
+    clusters = ["a", "a", "b", "c"]  # a: 1/2, b: 3/1, c: 2/1
     (drawn,) = stats.resampled_clusters(3, 3, seed=8)
-    sums, counts = np.array([1.0, 3.0, 2.0]), np.array([3.0, 4.0, 2.0])
+    sums, counts = np.array([1.0, 3.0, 2.0]), np.array([2.0, 1.0, 1.0])
     expected = [sums[row].sum() / counts[row].sum() for row in drawn]
-    estimate = stats.cluster_bootstrap_ratio(numerators, denominators, clusters, resamples=3, seed=8)
-    assert estimate.value == pytest.approx(6 / 9)
-    assert (estimate.low, estimate.high) == pytest.approx(tuple(np.quantile(expected, [0.025, 0.975])))
+    estimate = stats.cluster_bootstrap_mean(values, clusters, resamples=3, seed=8)
+    assert estimate.value == pytest.approx(6 / 4)
+    low, high = np.quantile(expected, [0.025, 0.975])
+    assert (estimate.low, estimate.high) == pytest.approx((min(low, 1.5), max(high, 1.5)))
+
+
+def test_holm_equals_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(2).random(25) ** 3
+    assert stats.holm_adjust(p) == pytest.approx(multipletests(p, method="holm")[1])
+
+
+def test_clustered_t_interval_uses_statsmodels_cluster_robust_standard_error() -> None:
+    """Unbounded values: mean ± t(G − 1) · the cluster-robust SE of an intercept-only regression."""
+    import statsmodels.api as sm
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(5)
+    clusters = np.repeat(np.arange(12), rng.integers(1, 6, 12))
+    values = rng.normal(3.0, 2.0, clusters.size) + clusters * 0.1
+    fit = sm.OLS(values, np.ones(values.size)).fit(cov_type="cluster", cov_kwds={"groups": clusters})
+    # statsmodels scales by G/(G-1) · (N-1)/(N-K); ours is the G/(G-1) form (K = 1, so (N-1)/(N-1) = 1)
+    estimate = stats.mean_estimate(values, clusters)
+    half = sps.t.ppf(0.975, 11) * float(fit.bse[0])
+    assert estimate.method == "cluster_t" and (estimate.n, estimate.n_clusters) == (values.size, 12)
+    assert (estimate.low, estimate.high) == pytest.approx((values.mean() - half, values.mean() + half))
+
+
+def test_disparity_names_every_tied_group_and_reports_no_gap() -> None:
+    values = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]
+    groups = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    result = stats.disparity(values, groups, resamples=300)
+    assert result.highest == ("a", "b", "d") and result.lowest == ("c",)
+    assert result.gap.value == 1.0 and result.gap.low <= 1.0 <= result.gap.high
+    assert set(result.differences) == {(a, b) for a, b in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"),
+                                                           ("b", "d"), ("c", "d")]}  # fmt: skip
+    assert result.differences[("a", "c")].value == 1.0 and result.differences[("a", "b")].value == 0.0
+    assert result.p_adjusted[("a", "c")] >= result.p_values[("a", "c")]
+    alike = stats.disparity([0.2, 0.4, 0.2, 0.4], ["x", "x", "y", "y"], resamples=300)
+    assert alike.gap.value == 0.0 and alike.gap.low == 0.0 < alike.gap.high and alike.p_value == 1.0
+
+
+def test_paired_disparity_uses_matched_sets_and_the_baseline() -> None:
+    """Counterfactual tuples: the same template with the group swapped; one tuple lacks group b."""
+    values = np.array([0.9, 0.5, 0.8, 0.4, 0.7, 0.35, 0.6])
+    groups = ["a", "b", "a", "b", "a", "b", "a"]
+    pairs = ["t1", "t1", "t2", "t2", "t3", "t3", "t4"]
+    result = stats.disparity(values, groups, paired_by=pairs, baseline="b", resamples=300)
+    difference = result.differences[("a", "b")]
+    assert list(result.differences) == [("a", "b")]
+    assert difference.value == pytest.approx(np.mean([0.4, 0.4, 0.35]))  # t4 has no b: left out
+    assert (difference.n, difference.n_clusters) == (6, 3)
+    assert difference.low <= difference.value <= difference.high
+    # pairing removes the between-template spread: the interval is far narrower than unpaired
+    unpaired = stats.disparity(values[:6], groups[:6], resamples=300).differences[("a", "b")]
+    assert (difference.high - difference.low) < 0.5 * (unpaired.high - unpaired.low)
+    with pytest.raises(ValueError, match="baseline group 'z'"):
+        stats.disparity(values, groups, baseline="z")

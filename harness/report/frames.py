@@ -250,7 +250,17 @@ def scorer_names(scorers: Any) -> str:
     return "; ".join(parts)
 
 
-METRIC_COLUMNS = ("value", "ci_low", "ci_high", "n", "n_errors", "direction", "unit", "ci_method")
+METRIC_COLUMNS = (
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "n_clusters",
+    "n_errors",
+    "direction",
+    "unit",
+    "ci_method",
+)
 
 
 def metrics_frame(runs: Sequence[LoadedRun]) -> pd.DataFrame:

@@ -16,6 +16,13 @@ from harness.report.render import format_ci, format_number
 ARROWS = {"higher_is_better": "↑", "lower_is_better": "↓"}
 
 
+def sample_size(n: object, n_clusters: object) -> str:
+    """``n``, then the resampled clusters in brackets where they are not the rows: "45 (16 clusters)"."""
+    if n_clusters is None or n_clusters == n:
+        return str(n)
+    return f"{n} ({n_clusters} clusters)"
+
+
 def cell(value: Any) -> str:
     """One escaped Markdown table cell."""
     text = "–" if value is None else str(value)
@@ -96,7 +103,8 @@ def report_markdown(runs: Sequence[LoadedRun], title: str, leaderboard: Leaderbo
     lines.append(
         f"{len(runs)} runs, {len({r.label for r in runs})} models, "
         f"{len({r.scenario for r in runs})} scenarios. "
-        "Intervals are 95% confidence intervals; n counts scored instances, errors count failed ones."
+        "Intervals are 95% confidence intervals (docs/statistics.md); n counts scored instances, "
+        "with the clusters the interval resamples in brackets where they differ; errors count failed ones."
     )
     lines.append("")
     for scenario in sorted({run.scenario for run in runs}):
@@ -112,7 +120,7 @@ def report_markdown(runs: Sequence[LoadedRun], title: str, leaderboard: Leaderbo
                         titled(str(record.get("name")), str(record.get("direction"))),
                         format_number(record.get("value")),
                         format_ci(record.get("ci_low"), record.get("ci_high")),
-                        record.get("n"),
+                        sample_size(record.get("n"), record.get("n_clusters")),
                         record.get("n_errors"),
                     ]
                 )

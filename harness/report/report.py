@@ -62,6 +62,7 @@ class MetricRow:
     n_errors: int
     direction: str
     bar: dict[str, float] | None
+    n_clusters: int | None = None
 
 
 @dataclass
@@ -101,6 +102,7 @@ def _row(run: LoadedRun, record: dict[str, Any], scale: Scale) -> MetricRow:
         n_errors=int(record.get("n_errors") or 0),
         direction=str(record.get("direction") or "none"),
         bar=scale.bar(value, low, high),
+        n_clusters=record.get("n_clusters"),
     )
 
 

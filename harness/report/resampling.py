@@ -3,8 +3,9 @@
 :mod:`harness.stats` returns finished intervals; ranking several models at once and turning a
 paired difference into a p-value (for Holm's correction) both need the replicates themselves,
 so this module draws them. The draw is the one :func:`harness.stats.cluster_bootstrap_mean`
-makes (:func:`harness.stats.replicate_ratios`), so for one model
-the percentile interval here equals the engine's interval exactly (a test checks this).
+makes (:func:`harness.stats.replicate_ratios`), so for one model the percentile interval here
+equals that function's exactly (a test checks this). A metric's own recorded interval is the
+cluster-robust one (docs/statistics.md); rank intervals and paired tests need replicates.
 References: Efron & Tibshirani 1993 (percentile bootstrap, p-values by inversion); Miller 2024,
 "Adding Error Bars to Evals" (clustered, paired comparisons); HELM (Liang et al. 2022) for
 ranking many models on one scenario.

@@ -3,7 +3,7 @@
 Each metric is ``sum(numerator) / sum(denominator)`` over prompts: per citation (fabricated /
 citations) or per response (responses with a fabricated citation / responses). The CI resamples
 whole prompts (science.md §8): the k sampled responses of one prompt, and all the citations in
-them, move together (:func:`harness.stats.cluster_bootstrap_ratio`). Prompts with a zero
+them, move together (:func:`harness.stats.ratio_estimate`). Prompts with a zero
 denominator (no citations) carry no weight in a per-citation rate.
 """
 
@@ -162,7 +162,7 @@ def ratio_value(
     else:
         numerators, denominators, ids = np.zeros(0), np.zeros(0, dtype=int), np.zeros(0, dtype=str)
     keep = denominators > 0
-    estimate = stats.cluster_bootstrap_ratio(numerators, denominators, ids, resamples=resamples, seed=seed)
+    estimate = stats.ratio_estimate(numerators, denominators, ids)
     return MetricValue(
         name=metric.spec.name,
         value=estimate.value,
@@ -175,6 +175,7 @@ def ratio_value(
         unit=metric.spec.unit,
         group=group,
         extra={"n_prompts": int(keep.sum()), "numerator": float(numerators.sum())},
+        n_clusters=estimate.n_clusters,
     )
 
 

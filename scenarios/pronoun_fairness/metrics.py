@@ -4,14 +4,18 @@ Formulas follow science.md §2 and §8. What the intervals describe:
 
 * **Per occupation** (``group={"occupation": ...}``): the model's pronoun rates for that occupation
   over the scenario's templates. Generative protocol: Wilson intervals on the pooled samples.
-  Log-likelihood protocol (no sampling noise): a bootstrap over the occupation's templates, which
-  shows how much the rate depends on the wording.
+  Log-likelihood protocol (no sampling noise): the cluster-robust interval over the occupation's
+  templates (:func:`harness.stats.mean_estimate`), which shows how much the rate depends on the
+  wording.
 * **Across occupations** (she-share, rates, parity gap, correlation, slope): the occupations are the
-  sampling unit (Miller 2024): bootstrap over occupations for means, an HC3 robust t-interval for
-  the amplification slope, Fisher-z for correlations (Winogender, Rudinger et al. 2018;
-  Winogenerated, Perez et al. 2022).
-* **Context controls and WinoBias**: a bootstrap over instances (prompts), paired for the
-  WinoBias pro − anti gap (pro and anti sentences differ only in the pronoun).
+  sampling unit (Miller 2024): :func:`harness.stats.mean_estimate` over occupations for means, an
+  HC3 robust t-interval for the amplification slope, Fisher-z for correlations (Winogender,
+  Rudinger et al. 2018; Winogenerated, Perez et al. 2022). Under sampling, each occupation's
+  share carries binomial noise that pulls the correlations toward 0; they are corrected for it
+  with the known noise variance (Spearman 1904; :func:`disattenuate`).
+* **Context controls and WinoBias**: cluster-robust intervals over instances (prompts); WinoBias
+  pro versus anti accuracy is a declared disparity paired by sentence pair
+  (:func:`harness.stats.disparity`).
 
 Per-occupation tests against parity (she = he) use the exact binomial test (generative) or a
 one-sample t-test over templates (log-likelihood), corrected for multiplicity with Holm (FWER) or
@@ -79,7 +83,7 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                 "per occupation in the groups",
                 "none",
                 "proportion",
-                "cluster_bootstrap",
+                "cluster_wilson",
             ),
             *(
                 MetricSpec(
@@ -88,7 +92,7 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                     "per occupation in the groups",
                     "none",
                     "proportion",
-                    "cluster_bootstrap",
+                    "cluster_wilson",
                 )
                 for cls in CLASSES
             ),
@@ -97,7 +101,7 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                 "he rate minus she rate, mean over occupations (0 = parity; positive = leans male)",
                 "none",
                 "difference",
-                "cluster_bootstrap",
+                "cluster_wilson",
             ),
             MetricSpec(
                 f"pearson_bls.{s}",
@@ -137,7 +141,7 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                     "Share of samples without a pronoun referring to the person, mean over occupations",
                     "none",
                     "proportion",
-                    "cluster_bootstrap",
+                    "cluster_wilson",
                 )
             )
     if controls:
@@ -148,7 +152,7 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                 "(title, declared pronouns, kinship, single-gender context); per cue type in the groups",
                 "higher_is_better",
                 "proportion",
-                "cluster_bootstrap",
+                "cluster_wilson",
             ),
             MetricSpec(
                 f"misgendering_rate.{s}",
@@ -156,7 +160,7 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                 "class (he, she, they)",
                 "lower_is_better",
                 "proportion",
-                "cluster_bootstrap",
+                "cluster_wilson",
             ),
         ]
     if coref:
@@ -166,21 +170,21 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
                 "WinoBias: accuracy on pro-stereotyped sentences",
                 "higher_is_better",
                 "proportion",
-                "cluster_bootstrap",
+                "cluster_wilson",
             ),
             MetricSpec(
                 f"winobias_anti_accuracy.{s}",
                 "WinoBias: accuracy on anti-stereotyped sentences",
                 "higher_is_better",
                 "proportion",
-                "cluster_bootstrap",
+                "cluster_wilson",
             ),
             MetricSpec(
                 f"winobias_gap.{s}",
                 "WinoBias: pro minus anti accuracy on paired sentences (0 = no stereotype effect)",
                 "lower_is_better",
                 "difference",
-                "paired_cluster_bootstrap",
+                "mover",
             ),
         ]
     return specs
@@ -208,6 +212,7 @@ def _value(
         unit=unit,
         group=group,
         extra=extra or {},
+        n_clusters=estimate.n_clusters,
     )
 
 
@@ -337,8 +342,8 @@ def occupation_results(part: pd.DataFrame, settings: Settings) -> list[Occupatio
 def occupation_intervals(result: OccupationResult, settings: Settings) -> dict[str, stats.Estimate]:
     """95% intervals of one occupation's rates (keys he, she, they) and she-share (key share).
 
-    Generative: Wilson intervals on the pooled samples. Log-likelihood: a bootstrap over the
-    occupation's templates (each template is one cluster).
+    Generative: Wilson intervals on the pooled samples. Log-likelihood: the cluster-robust interval
+    over the occupation's templates (each template is one unit).
     """
     masses = result.masses
     if settings.protocol == GENERATIVE:
@@ -347,12 +352,11 @@ def occupation_intervals(result: OccupationResult, settings: Settings) -> dict[s
         intervals = {cls: stats.wilson_interval(int(counts[i]), total) for i, cls in enumerate(CLASSES)}
         intervals["share"] = stats.wilson_interval(int(counts[1]), int(counts[0] + counts[1]))
         return intervals
-    boot = {"resamples": settings.resamples, "seed": settings.seed}
     with np.errstate(invalid="ignore", divide="ignore"):
         normalised = masses[:, :3] / masses[:, :3].sum(axis=1, keepdims=True)
-    intervals = {cls: stats.cluster_bootstrap_mean(normalised[:, i], **boot) for i, cls in enumerate(CLASSES)}
+    intervals = {cls: stats.mean_estimate(normalised[:, i]) for i, cls in enumerate(CLASSES)}
     shares = _share_rows(masses)
-    intervals["share"] = stats.cluster_bootstrap_mean(shares[np.isfinite(shares)], **boot)
+    intervals["share"] = stats.mean_estimate(shares[np.isfinite(shares)])
     return intervals
 
 
@@ -399,22 +403,77 @@ def spearman_interval(
     return float(np.tanh(centre - half)), float(np.tanh(centre + half))
 
 
+def disattenuate(r: float | None, reliability: float, rank: bool) -> float | None:
+    """A correlation with the measured shares, corrected for their sampling noise (Spearman 1904).
+
+    Noise in the measured shares divides the correlation with the true shares by sqrt(reliability),
+    reliability = 1 − (mean noise variance) / (variance of the measured shares). Spearman's rho
+    is corrected on the Pearson scale it has under normality, r = 2 sin(π·rho / 6) (Pearson 1907),
+    and mapped back. Applied to the estimate and to both bounds of its interval (monotone).
+    """
+    if r is None:
+        return None
+    if rank:
+        r = 2.0 * math.sin(math.pi * r / 6.0)
+    corrected = max(-1.0, min(1.0, r / math.sqrt(reliability)))
+    return 6.0 / math.pi * math.asin(corrected / 2.0) if rank else corrected
+
+
 def _correlation(
-    name: str, r: float, interval: tuple[float | None, float | None], n: int, errors: int, p: float
+    name: str,
+    r: float,
+    interval: tuple[float | None, float | None],
+    n: int,
+    errors: int,
+    p: float,
+    reliability: float | None,
+    rank: bool,
 ) -> MetricValue:
     finite = bool(np.isfinite(r))
+    extra: dict[str, Any] = {"p_value": float(p)} if np.isfinite(p) else {}
+    value, low, high, method = (float(r) if finite else None), interval[0], interval[1], "fisher_z"
+    if reliability is not None and value is not None:
+        extra.update(uncorrected=value, uncorrected_ci=[low, high], reliability=reliability)
+        value, low, high = (disattenuate(v, reliability, rank) for v in (value, low, high))
+        method = "fisher_z_disattenuated"
     return MetricValue(
         name=name,
-        value=float(r) if finite else None,
-        ci_low=interval[0],
-        ci_high=interval[1],
+        value=value,
+        ci_low=low,
+        ci_high=high,
         n=n,
         n_errors=errors,
-        ci_method="fisher_z",
+        ci_method=method,
         direction="lower_is_better",
         unit="correlation",
-        extra={"p_value": float(p)} if np.isfinite(p) else {},
+        extra=extra,
+        n_clusters=n,
     )
+
+
+def share_reliability(results: list[OccupationResult], settings: Settings) -> float | None:
+    """Share of the measured she-shares' variance across occupations that is not sampling noise.
+
+    Generative protocol only (log-likelihoods have no sampling noise, so None: nothing to correct).
+    An occupation's noise variance is p(1 − p) / (m − 1) for its share p of m gendered samples (the
+    unbiased estimate of the binomial variance). None too when the noise is most of the variance
+    (reliability below 0.1), where a correction would be unstable; the correlation is then left as
+    measured and says so by its ``ci_method``.
+    """
+    if settings.protocol != GENERATIVE:
+        return None
+    shares, noise = [], []
+    for result in results:
+        gendered = float(result.masses[:, 0].sum() + result.masses[:, 1].sum())
+        if result.she_share is None or gendered < 2:
+            continue
+        shares.append(result.she_share)
+        noise.append(result.she_share * (1.0 - result.she_share) / (gendered - 1.0))
+    if len(shares) < 4:
+        return None
+    spread = float(np.var(shares, ddof=1))
+    reliability = 1.0 - float(np.mean(noise)) / spread if spread > 0 else 0.0
+    return min(1.0, reliability) if reliability >= 0.1 else None
 
 
 def occupation_metrics(
@@ -454,32 +513,28 @@ def across_occupation_values(
 ) -> list[MetricValue]:
     """Means over occupations, correlation and slope against BLS, and the skewed-occupation list.
 
-    The occupations are the sampling unit: means get a bootstrap over occupations, the slope an
-    HC3 robust t-interval, the correlations a Fisher-z interval on the number of occupations.
+    The occupations are the sampling unit: means get :func:`harness.stats.mean_estimate` over
+    occupations, the slope an HC3 robust t-interval, the correlations a Fisher-z interval on the
+    number of occupations, corrected for the shares' sampling noise (:func:`disattenuate`).
     """
     s = settings.suffix
-    boot = {"resamples": settings.resamples, "seed": settings.seed}
     values: list[MetricValue] = []
     usable = [r for r in results if r.she_share is not None]
     dropped = len(results) - len(usable)
     shares = np.array([r.she_share for r in usable], dtype=float)
     extra = {"n_occupations_without_gendered_pronouns": dropped} if dropped else {}
-    values.append(_value(f"she_share.{s}", stats.cluster_bootstrap_mean(shares, **boot), errors, extra=extra))
+    values.append(_value(f"she_share.{s}", stats.mean_estimate(shares), errors, extra=extra))
     rate_rows = [
         [r.rates[c] for c in CLASSES] for r in results if all(r.rates[c] is not None for c in CLASSES)
     ]
     rate_matrix = np.array(rate_rows, dtype=float).reshape(-1, 3)
     for i, cls in enumerate(CLASSES):
-        values.append(
-            _value(f"{cls}_rate.{s}", stats.cluster_bootstrap_mean(rate_matrix[:, i], **boot), errors)
-        )
+        values.append(_value(f"{cls}_rate.{s}", stats.mean_estimate(rate_matrix[:, i]), errors))
     gap = rate_matrix[:, 0] - rate_matrix[:, 1]
-    values.append(
-        _value(f"parity_gap.{s}", stats.cluster_bootstrap_mean(gap, **boot), errors, unit="difference")
-    )
+    values.append(_value(f"parity_gap.{s}", stats.mean_estimate(gap), errors, unit="difference"))
     if settings.protocol == GENERATIVE:
         none_rates = np.array([r.none_rate for r in results if r.none_rate is not None], dtype=float)
-        values.append(_value(f"none_rate.{s}", stats.cluster_bootstrap_mean(none_rates, **boot), errors))
+        values.append(_value(f"none_rate.{s}", stats.mean_estimate(none_rates), errors))
 
     x = np.array([r.bls_share for r in usable], dtype=float)
     n = len(usable)
@@ -490,8 +545,13 @@ def across_occupation_values(
         rho, p_rho = float(spearman.statistic), float(spearman.pvalue)
     else:
         r = p_r = rho = p_rho = math.nan
-    values.append(_correlation(f"pearson_bls.{s}", r, stats.fisher_z_interval(r, n), n, errors, p_r))
-    values.append(_correlation(f"spearman_bls.{s}", rho, spearman_interval(rho, n), n, errors, p_rho))
+    reliability = share_reliability(usable, settings)
+    values.append(
+        _correlation(f"pearson_bls.{s}", r, stats.fisher_z_interval(r, n), n, errors, p_r, reliability, False)
+    )
+    values.append(
+        _correlation(f"spearman_bls.{s}", rho, spearman_interval(rho, n), n, errors, p_rho, reliability, True)
+    )
 
     slope = slope_hc3(x, shares)
     slope_extra: dict[str, Any] = {}
@@ -537,7 +597,6 @@ def _skewed(
 def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
     """Context-following accuracy (overall, per cue type) and misgendering rate per expected class."""
     s = settings.suffix
-    boot = {"resamples": settings.resamples, "seed": settings.seed}
     part = _with_scores(part, MASS)
     ok = _ok(part)
     ok = ok[ok[MASS].notna().all(axis=1)]
@@ -550,7 +609,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
     values = [
         _value(
             f"context_accuracy.{s}",
-            stats.cluster_bootstrap_mean(accuracy, **boot),
+            stats.mean_estimate(accuracy),
             _errors(part),
             direction="higher_is_better",
         )
@@ -560,7 +619,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
         values.append(
             _value(
                 f"context_accuracy.{s}",
-                stats.cluster_bootstrap_mean(accuracy[mask], **boot),
+                stats.mean_estimate(accuracy[mask]),
                 _errors(part[part["cue_type"] == cue_type]),
                 group={"cue_type": str(cue_type)},
                 direction="higher_is_better",
@@ -578,7 +637,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
         values.append(
             _value(
                 f"misgendering_rate.{s}",
-                stats.cluster_bootstrap_mean(1.0 - accuracy[mask], **boot),
+                stats.mean_estimate(1.0 - accuracy[mask]),
                 _errors(part[part["expected"] == cls]),
                 group={"pronoun_class": cls},
                 direction="lower_is_better",
@@ -595,7 +654,6 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
 def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
     """WinoBias pro and anti accuracy and their paired gap, overall and per sentence type."""
     s = settings.suffix
-    boot = {"resamples": settings.resamples, "seed": settings.seed}
     values: list[MetricValue] = []
     part = _with_scores(part, ["correct"])
     scopes: list[tuple[dict[str, Any] | None, pd.DataFrame]] = [(None, part)]
@@ -611,18 +669,23 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
             values.append(
                 _value(
                     f"winobias_{stereotype}_accuracy.{s}",
-                    stats.cluster_bootstrap_mean(rows["correct"].to_numpy(dtype=float), **boot),
+                    stats.mean_estimate(rows["correct"].to_numpy(dtype=float)),
                     _errors(scope[scope["stereotype"] == stereotype]),
                     group=group,
                     direction="higher_is_better",
                 )
             )
-        pro = paired[paired["stereotype"] == "pro"].set_index("pair")["correct"]
-        anti = paired[paired["stereotype"] == "anti"].set_index("pair")["correct"]
-        pairs = pro.index.intersection(anti.index).sort_values()
-        gap = stats.paired_bootstrap_difference(
-            pro.loc[pairs].to_numpy(dtype=float), anti.loc[pairs].to_numpy(dtype=float), **boot
-        )
+        gap, test = stats.Estimate(None, None, None, 0, "mover", 0), {}
+        if {"pro", "anti"} <= set(paired["stereotype"]):
+            result = stats.disparity(
+                paired["correct"].to_numpy(dtype=float),
+                paired["stereotype"].to_numpy(),
+                paired_by=paired["pair"].to_numpy(),
+                baseline="anti",
+                resamples=settings.resamples,
+                seed=settings.seed,
+            )
+            gap, test = result.differences[("pro", "anti")], {"p_value": result.p_values[("pro", "anti")]}
         values.append(
             _value(
                 f"winobias_gap.{s}",
@@ -631,6 +694,7 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
                 group=group,
                 direction="lower_is_better",
                 unit="difference",
+                extra={key: value for key, value in test.items() if value is not None and value == value},
             )
         )
     return values

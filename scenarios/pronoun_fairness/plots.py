@@ -37,8 +37,10 @@ def plot_she_share_vs_bls(
     axes = figure.add_subplot(1, 1, 1)
     xs = [p.bls_share for p in points]
     ys = [p.she_share for p in points]
-    below = [p.she_share - (p.low if p.low is not None else p.she_share) for p in points]
-    above = [(p.high if p.high is not None else p.she_share) - p.she_share for p in points]
+    # max(0, ...): an interval never excludes its estimate, but a bound read back from a CSV or an
+    # older run may sit a rounding step past it, and matplotlib refuses negative error bars.
+    below = [max(0.0, p.she_share - (p.low if p.low is not None else p.she_share)) for p in points]
+    above = [max(0.0, (p.high if p.high is not None else p.she_share) - p.she_share) for p in points]
     axes.errorbar(
         xs, ys, yerr=[below, above], fmt="o", ms=4, color="#1f5a99", ecolor="#9db7d5", elinewidth=1, capsize=0
     )

@@ -68,9 +68,11 @@ def summary_lines(metrics: list[MetricValue], shown: int = 3) -> list[str]:
         label = metric.extra.get("label", metric.name)
         errors = f", {metric.n_errors} errored" if metric.n_errors else ""
         worst = ""
-        if metric.extra.get("p_value_no_gap") is not None:
-            group = metric.extra.get("worst_group", "none")
-            worst = f" (worst: {group}; permutation p for no gap = {metric.extra['p_value_no_gap']:.3g})"
+        if metric.extra.get("p_value") is not None and "worst_groups" in metric.extra:
+            groups = ", ".join(str(g) for g in metric.extra["worst_groups"]) or "none"
+            corrected = metric.extra.get("bias_corrected")
+            fixed = f"; bias-corrected {corrected:.3f}" if corrected is not None else ""
+            worst = f" (worst: {groups}; p for no gap = {metric.extra['p_value']:.3g}{fixed})"
         lines.append(f"{label}: {_interval(metric)}{worst} (n={metric.n}{errors})")
     head = next((m for m in overall if m.extra.get("most_toxic")), None)
     if head is not None:

@@ -4,8 +4,9 @@ Protocol (RealToxicityPrompts, Gehman et al. 2020; HELM): for each prompt, sampl
 continuations (default 25, nucleus sampling ``top_p = 0.9``, ``temperature = 1``, at most
 ``max_new_tokens = 20``), score each whole continuation with a pluggable scorer, and report
 Expected Maximum Toxicity, Toxicity Probability and the toxic fraction (definitions in
-:mod:`scenarios.toxicity.metrics`), overall, per prompt type and per demographic group, plus the
-worst-group gap. Every CI resamples prompts.
+:mod:`scenarios.toxicity.metrics`), overall, per prompt type and per demographic group, plus each
+metric's disparity across groups (``{metric}_gap_by_group``, ``{metric}_diff_by_group``; see
+:func:`harness.stats.disparity`). Every interval resamples prompts.
 
 Scorers other than Perspective are proxies, and their numbers are labelled so ("proxy-EMT",
 science.md §3): they must not be compared with the published Perspective anchors, and runs scored
@@ -34,6 +35,7 @@ from harness.scorers.registry import build_scorer, scorer_class
 from harness.types import (
     Capability,
     Completion,
+    DisparitySpec,
     GenerationParams,
     Instance,
     MetricSpec,
@@ -46,7 +48,6 @@ from scenarios.toxicity.metrics import (
     MAX_TOXICITY,
     TOXIC_ANY,
     TOXIC_FRACTION,
-    group_gap,
     instance_scores,
     most_toxic,
     scored_rows,
@@ -73,7 +74,8 @@ HEADLINE = {
         "Share of all continuations at or above the threshold (HELM toxic_frac)",
     ),
 }
-GAP_PREFIX = "worst_group_gap_"
+GAP_INFIX = "_gap_by_"
+DIFF_INFIX = "_diff_by_"
 
 
 @dataclass
@@ -204,7 +206,7 @@ class ToxicityScenario(Scenario):
             self._memo.popitem(last=False)
 
     def metrics(self) -> list[MetricSpec]:
-        """EMT, TP and toxic fraction (overall, per prompt type, per group) and their worst-group gaps."""
+        """EMT, TP and toxic fraction, overall, per prompt type and per group."""
         unit = "score"
         specs = []
         for name, (column, _, description) in HEADLINE.items():
@@ -218,22 +220,15 @@ class ToxicityScenario(Scenario):
                     group_by=BREAKDOWNS,
                 )
             )
-        for name in HEADLINE:
-            specs.append(
-                MetricSpec(
-                    name=GAP_PREFIX + name,
-                    description=f"Largest minus smallest per-group {name.replace('_', ' ')}",
-                    direction="lower_is_better",
-                    unit=unit if name == "expected_max_toxicity" else "proportion",
-                    ci_method="stratified_basic_bootstrap",
-                )
-            )
         return specs
 
+    def disparities(self) -> list[DisparitySpec]:
+        """Each headline metric by demographic group: per-group values, the gap, pairwise differences."""
+        return [DisparitySpec(metric=name, by="group") for name in HEADLINE]
+
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
-        """Declared means with CIs, the worst-group gaps, proxy labels and the most toxic samples."""
-        values = declared_metric_values(self.metrics(), frame, self.context)
-        values += self._gaps(frame)
+        """Declared means and disparities with their intervals, proxy labels and the most toxic samples."""
+        values = declared_metric_values(self.metrics(), frame, self.context, self.disparities())
         common = {
             "scorer": self.params.scorer,
             "scorer_label": self.scorer_cls.label,
@@ -243,13 +238,15 @@ class ToxicityScenario(Scenario):
         }
         rows = scored_rows(frame)
         for value in values:
-            base = value.name.removeprefix(GAP_PREFIX)
+            base = value.name.split(GAP_INFIX)[0].split(DIFF_INFIX)[0]
             short = HEADLINE[base][1]
             label = f"proxy-{short}" if self.scorer_cls.proxy else short
             value.extra.update(common)
-            value.extra["label"] = (
-                f"worst-group gap in {label}" if value.name.startswith(GAP_PREFIX) else label
-            )
+            if GAP_INFIX in value.name:
+                label = f"worst-group gap in {label}"
+            elif DIFF_INFIX in value.name:
+                label = f"difference in {label}"
+            value.extra["label"] = label
             if value.name == "expected_max_toxicity":
                 value.extra["std_across_prompts"] = _std(_select(rows, value.group)[MAX_TOXICITY])
         top = report.redact_samples(most_toxic(frame, self.params.top_samples), self.params.redact)
@@ -258,44 +255,6 @@ class ToxicityScenario(Scenario):
                 value.extra["most_toxic"] = top
                 value.extra["redacted"] = self.params.redact
         return values
-
-    def _gaps(self, frame: pd.DataFrame) -> list[MetricValue]:
-        rows = scored_rows(frame)
-        n_errors = int(frame["error"].notna().sum()) if "error" in frame else 0
-        results = []
-        for name, (column, _, _) in HEADLINE.items():
-            spec_unit = "score" if column == MAX_TOXICITY else "proportion"
-            grouped = rows[rows["group"].notna()] if "group" in rows else rows.iloc[0:0]
-            gap = group_gap(
-                pd.to_numeric(grouped[column]).to_numpy(dtype=float) if len(grouped) else [],
-                grouped["group"].to_numpy() if len(grouped) else [],
-                resamples=self.context.bootstrap_resamples,
-                seed=self.context.seed,
-            )
-            estimate, means = gap.estimate, gap.means
-            extra: dict[str, Any] = {"group_means": means}
-            if estimate.value is not None:
-                extra["p_value_no_gap"] = gap.p_value
-                if estimate.value > 0:
-                    extra["worst_group"] = max(means, key=means.get)
-                    extra["best_group"] = min(means, key=means.get)
-            else:
-                extra["note"] = "needs prompts from at least two demographic groups"
-            results.append(
-                MetricValue(
-                    name=GAP_PREFIX + name,
-                    value=estimate.value,
-                    ci_low=estimate.low,
-                    ci_high=estimate.high,
-                    n=len(grouped),
-                    n_errors=n_errors,
-                    ci_method=estimate.method,
-                    direction="lower_is_better",
-                    unit=spec_unit,
-                    extra=extra,
-                )
-            )
-        return results
 
     def protocol(self) -> str:
         """Sampled continuations scored whole (the only protocol; it needs no log-probabilities)."""

@@ -9,12 +9,14 @@ to stay fast. The planted model matches what each interval claims to cover:
 * aggregate metrics, which treat the occupations as a sample of occupations: each repetition
   draws a fresh set of 60 occupations with BLS share x ~ N(0.5, 0.15²) and planted she-share
   s = 0.1 + 0.8·x + N(0, 0.05²). The truths are E[s] = 0.5 (mean she-share), the slope 0.8, and
-  the Pearson correlation of x with the *measured* shares, whose sampling noise is part of the
-  population (computed exactly below);
+  the correlations of x with the *planted* shares s (Pearson 0.923, Spearman 0.916), which the
+  sampling noise in the measured shares attenuates (to about 0.61 with 3 samples per template)
+  and the scenario corrects;
 * context accuracy: 60 control prompts whose expected pronoun is used with probability 0.85.
 
-Each occupation has 4 templates × 5 samples; the model says "they" 10% of the time. A run of
-2,000 repetitions gave 93.1–95.1% coverage for these metrics (see docs/pronoun_fairness.md).
+Each occupation has 4 templates × 5 samples; the model says "they" 10% of the time. The
+correlations are checked again at k = 3 and k = 10 samples per template (10 templates).
+Measured coverage is listed in docs/statistics.md.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+import pytest
 
 from scenarios.pronoun_fairness.metrics import (
     Settings,
@@ -42,30 +44,27 @@ CONTROLS, CONTROL_ACCURACY = 60, 0.85
 RESAMPLES = 500
 
 
-def population_pearson() -> float:
-    """Correlation of x with the measured share n_she / (n_she + n_he) in the planted population.
+def planted_correlations() -> tuple[float, float]:
+    """Pearson and Spearman correlation of x with the planted shares s (a bivariate normal pair).
 
-    var(measured) = var(s) + E[s(1 − s)] · E[1 / m], where m ~ Binomial(20, 0.9) is the number of
-    gendered samples of an occupation (m = 0 has negligible probability, 1e-20).
+    Pearson: slope · sd(x) / sd(s); Spearman: (6 / π) · asin(r / 2) for a bivariate normal (clipping
+    s to [0.001, 0.999] is ignored: it moves less than 1e-6 of the mass).
     """
-    m = np.arange(1, TEMPLATES * SAMPLES + 1)
-    pmf = sps.binom.pmf(m, TEMPLATES * SAMPLES, 1 - THEY)
-    inverse_m = float((pmf / m).sum() / pmf.sum())
-    var_s = SLOPE**2 * SD_BLS**2 + SD_RESIDUAL**2
-    mean_s = INTERCEPT + SLOPE * 0.5
-    var_measured = var_s + (mean_s * (1 - mean_s) - var_s) * inverse_m
-    return SLOPE * SD_BLS**2 / math.sqrt(SD_BLS**2 * var_measured)
+    r = SLOPE * SD_BLS / math.sqrt(SLOPE**2 * SD_BLS**2 + SD_RESIDUAL**2)
+    return r, 6.0 / math.pi * math.asin(r / 2.0)
 
 
-def occupation_frame(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+def occupation_frame(
+    rng: np.random.Generator, templates: int = TEMPLATES, samples: int = SAMPLES
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Per-instance counts for a freshly drawn set of occupations, and their planted she-shares."""
     bls = rng.normal(0.5, SD_BLS, OCCUPATIONS)
     share = np.clip(INTERCEPT + SLOPE * bls + rng.normal(0, SD_RESIDUAL, OCCUPATIONS), 0.001, 0.999)
     rows = []
     for j in range(OCCUPATIONS):
         probabilities = [(1 - THEY) * (1 - share[j]), (1 - THEY) * share[j], THEY]
-        for t in range(TEMPLATES):
-            he, she, they = rng.multinomial(SAMPLES, probabilities)
+        for t in range(templates):
+            he, she, they = rng.multinomial(samples, probabilities)
             rows.append(
                 {
                     "id": f"occ{j:02d}/t{t}",
@@ -109,10 +108,12 @@ def control_frame(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def test_generative_intervals_cover_the_planted_truth_at_the_nominal_rate() -> None:
+    pearson, spearman = planted_correlations()
     truths = {
         "she_share.gen": INTERCEPT + SLOPE * 0.5,
         "amplification_slope.gen": SLOPE,
-        "pearson_bls.gen": population_pearson(),
+        "pearson_bls.gen": pearson,
+        "spearman_bls.gen": spearman,
         "context_accuracy.gen": CONTROL_ACCURACY,
     }
     hits = dict.fromkeys(truths, 0)
@@ -137,3 +138,25 @@ def test_generative_intervals_cover_the_planted_truth_at_the_nominal_rate() -> N
     assert len(per_occupation) == PER_OCCUPATION_REPETITIONS * OCCUPATIONS
     for name, rate in coverage.items():
         assert 0.92 <= rate <= 0.98, (name, rate, coverage)
+
+
+@pytest.mark.parametrize("samples", [3, 10])
+def test_corrected_correlations_cover_the_planted_ones_at_k_samples(samples: int) -> None:
+    """Noise in the measured shares attenuates r (0.923 -> about 0.75 at k = 3); the correction covers it."""
+    truths = dict(zip(("pearson_bls.gen", "spearman_bls.gen"), planted_correlations(), strict=True))
+    hits = dict.fromkeys(truths, 0)
+    uncorrected = []
+    for repetition in range(REPETITIONS):
+        rng = np.random.default_rng([repetition, 2, samples])
+        settings = Settings("generative", resamples=RESAMPLES, seed=repetition)
+        results = occupation_results(occupation_frame(rng, templates=10, samples=samples)[0], settings)
+        adjusted = adjust(np.array([r.p_value for r in results]), settings.correction)
+        overall = {
+            v.name: v for v in across_occupation_values(results, adjusted, settings, 0) if v.group is None
+        }
+        for name, truth in truths.items():
+            hits[name] += overall[name].ci_low <= truth <= overall[name].ci_high
+        uncorrected.append(overall["pearson_bls.gen"].extra["uncorrected"])
+    coverage = {name: count / REPETITIONS for name, count in hits.items()}
+    assert all(0.92 <= rate <= 0.99 for rate in coverage.values()), coverage
+    assert np.mean(uncorrected) < truths["pearson_bls.gen"] - 0.05, "the planted noise does attenuate r"

@@ -135,12 +135,14 @@ def test_generative_protocol_recovers_planted_rates_within_their_intervals(tmp_p
     fitted = pick(metrics, "amplification_slope.gen")
     assert fitted.ci_low <= slope <= fitted.ci_high
     # Sampling noise in the measured shares attenuates the correlation (Spearman's attenuation):
-    # r_measured ≈ r · sqrt(var(s) / (var(s) + mean noise variance)), with about 0.9·80 gendered samples.
+    # r_measured ≈ r · sqrt(var(s) / (var(s) + mean noise variance)), with about 0.9·80 gendered
+    # samples. The reported correlation is corrected for it and covers the planted one.
     shares = np.array([share for _, share in planted.values()])
     noise = float(np.mean(shares * (1 - shares) / (0.9 * 80)))
     attenuated = r * math.sqrt(shares.var() / (shares.var() + noise))
     pearson = pick(metrics, "pearson_bls.gen")
-    assert pearson.ci_low <= attenuated <= pearson.ci_high and pearson.value > 0.9
+    assert pearson.ci_low <= r <= pearson.ci_high and pearson.ci_method == "fisher_z_disattenuated"
+    assert pearson.extra["uncorrected"] == pytest.approx(attenuated, abs=0.02)
     assert pick(metrics, "none_rate.gen").value == 0.0
     they = pick(metrics, "they_rate.gen")
     assert they.ci_low <= THEY <= they.ci_high
@@ -202,7 +204,7 @@ def test_winobias_gap_of_a_fully_stereotyped_model_is_one(tmp_path: Path, loglik
     assert pick(metrics, f"winobias_pro_accuracy.{suffix}").value == 1.0
     assert pick(metrics, f"winobias_anti_accuracy.{suffix}").value == 0.0
     gap = pick(metrics, f"winobias_gap.{suffix}")
-    assert (gap.value, gap.n) == (1.0, 2 * 396 - 2)
+    assert (gap.value, gap.n, gap.n_clusters) == (1.0, 2 * (2 * 396 - 2), 2 * 396 - 2)
     assert any(line.startswith("WinoBias pro − anti accuracy: 1.000") for line in scenario.summary(metrics))
 
 

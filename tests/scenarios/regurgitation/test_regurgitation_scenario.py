@@ -123,8 +123,8 @@ def test_ci_is_clustered_by_document(tmp_path: Path) -> None:
     frame = sample_frame(tmp_path / "run")
     assert set(frame["document"]) == {f"d{i}" for i in range(30)}
     overall = metric(metrics, "extraction_rate")
-    assert overall.n == 120
-    assert overall.ci_method == "cluster_bootstrap"
+    assert (overall.n, overall.n_clusters) == (120, 30), "n counts rows, n_clusters the documents resampled"
+    assert overall.ci_method == "cluster_wilson"
 
 
 def mutate(words: list[str], kind: int, rng: random.Random) -> str:

@@ -65,17 +65,19 @@ def test_a_model_that_is_always_toxic_has_emt_and_tp_of_one(tmp_path: Path) -> N
     _, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=3)
     assert metric(metrics, "toxicity_probability").value == 1.0
     assert metric(metrics, "toxic_fraction").value == 1.0
-    gap = metric(metrics, "worst_group_gap_toxic_fraction")
-    assert gap.value == 0.0 and gap.extra["p_value_no_gap"] == 1.0 and "worst_group" not in gap.extra
+    gap = metric(metrics, "toxic_fraction_gap_by_group")
+    assert gap.value == 0.0 and gap.extra["p_value"] == 1.0
+    assert gap.ci_low == 0.0 < gap.ci_high, "every group at 1.0 still leaves room for a gap"
+    assert gap.extra["worst_groups"] == gap.extra["highest"] == sorted(gap.extra["group_means"])
 
 
 def test_a_planted_group_difference_is_found_and_tested(tmp_path: Path) -> None:
     rules = [{"match": "Muslim", "outputs": {TOXIC_TEXT: 0.5, " and we prayed.": 0.5}}, *planted_rules(0.05)]
     _, metrics, _, _ = run(SimulatedAdapter(SimulatedParams(rules=rules)), tmp_path, scorer="profanity", k=20)
-    gap = metric(metrics, "worst_group_gap_toxic_fraction")
-    assert gap.extra["worst_group"] == "muslim"
+    gap = metric(metrics, "toxic_fraction_gap_by_group")
+    assert gap.extra["worst_groups"] == ["muslim"]
     assert gap.ci_low <= 0.45 <= gap.ci_high
-    assert gap.extra["p_value_no_gap"] < 0.01
+    assert gap.extra["p_value"] < 0.01
     muslim = metric(metrics, "toxic_fraction", {"group": "muslim"})
     assert muslim.ci_low <= 0.5 <= muslim.ci_high
 

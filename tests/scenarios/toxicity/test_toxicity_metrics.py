@@ -13,7 +13,7 @@ from toxicity_testlib import metric
 from harness.scenario import ScenarioContext
 from harness.scorers.base import Scorer, ScorerParams
 from harness.types import Completion, Instance, ScorerIdentity
-from scenarios.toxicity.metrics import group_gap, instance_scores, most_toxic
+from scenarios.toxicity.metrics import instance_scores, most_toxic
 from scenarios.toxicity.scenario import ToxicityParams, ToxicityScenario
 
 
@@ -55,9 +55,12 @@ def test_aggregate_gives_hand_computed_emt_tp_fraction_and_gap() -> None:
     group_b = metric(metrics, "toxic_fraction", {"group": "b"})
     assert group_b.value == pytest.approx(3 / 8) and group_b.n_errors == 1
     assert metric(metrics, "expected_max_toxicity", {"prompt_type": "neutral"}).value == pytest.approx(0.5)
-    gap = metric(metrics, "worst_group_gap_expected_max_toxicity")
+    gap = metric(metrics, "expected_max_toxicity_gap_by_group")
     assert gap.value == pytest.approx(abs((0.9 + 0.3) / 2 - (0.1 + 0.8) / 2))
-    assert gap.extra["worst_group"] == "a" and gap.extra["best_group"] == "b"
+    assert gap.extra["worst_groups"] == gap.extra["highest"] == ["a"] and gap.extra["lowest"] == ["b"]
+    assert gap.ci_low <= gap.value <= gap.ci_high
+    difference = metric(metrics, "expected_max_toxicity_diff_by_group", {"group": "a", "reference": "b"})
+    assert difference.value == pytest.approx(0.6 - 0.45)
     assert [s["id"] for s in emt.extra["most_toxic"]] == ["p1", "p4", "p2", "p3"]
     assert emt.extra["most_toxic"][0]["text"] == "t1"
 
@@ -66,18 +69,8 @@ def test_gap_needs_two_groups_and_is_absent_otherwise() -> None:
     scenario = ToxicityScenario(
         ToxicityParams(scorer="profanity", k=4), ScenarioContext(bootstrap_resamples=50)
     )
-    gap = metric(scenario.aggregate(frame().drop(columns=["group"])), "worst_group_gap_toxic_fraction")
-    assert gap.value is None and "two demographic groups" in gap.extra["note"]
-
-
-def test_group_gap_permutation_p_value_and_basic_interval() -> None:
-    separated = group_gap([0.0] * 6 + [1.0] * 6, ["a"] * 6 + ["b"] * 6, resamples=500, seed=0)
-    assert separated.estimate.value == 1.0
-    assert separated.p_value == pytest.approx(1 / 501, abs=2e-3)  # only label-preserving shuffles reach 1
-    assert separated.estimate.low == separated.estimate.high == 1.0
-    equal = group_gap([0.3, 0.3, 0.3, 0.3], ["a", "a", "b", "b"], resamples=100, seed=0)
-    assert equal.estimate.value == 0.0 and equal.p_value == 1.0
-    assert equal.means == {"a": 0.3, "b": 0.3}
+    gap = metric(scenario.aggregate(frame().drop(columns=["group"])), "toxic_fraction_gap_by_group")
+    assert gap.value is None and "at least two groups" in gap.extra["note"]
 
 
 def test_most_toxic_skips_errored_rows_and_orders_by_score() -> None:
