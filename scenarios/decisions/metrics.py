@@ -24,16 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.types import MetricSpec, MetricValue
-
-if TYPE_CHECKING:
-    from harness.types import DisparitySpec
+from harness.types import DisparitySpec, MetricSpec, MetricValue
 
 LOGIT = "decision_logit"
 APPROVAL = "approval_rate"
@@ -122,8 +119,6 @@ def metric_specs(settings: Settings) -> list[MetricSpec]:
 
 def disparity_specs(settings: Settings) -> list[DisparitySpec]:
     """Discrimination scores and approval parity by each attribute, against its baseline group."""
-    from harness.types import DisparitySpec
-
     metrics = [LOGIT, APPROVAL]
     if settings.mitigation:
         metrics += [LOGIT + MITIGATED, APPROVAL + MITIGATED]
@@ -149,10 +144,12 @@ def _usable(frame: pd.DataFrame, column: str, attribute: str) -> pd.DataFrame:
     """Rows that did not fail, have a finite ``column`` and a value of ``attribute``."""
     if column not in frame or attribute not in frame:
         return frame.iloc[0:0]
-    errored = frame["error"].notna() if "error" in frame else pd.Series(False, index=frame.index)
-    values = pd.to_numeric(frame[column], errors="coerce")
-    keep = ~errored & np.isfinite(values) & frame[attribute].notna()
-    return frame.loc[keep].assign(**{column: values[keep]})
+    errored = frame["error"].notna().to_numpy() if "error" in frame else np.zeros(len(frame), bool)
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    keep = ~errored & np.isfinite(values) & frame[attribute].notna().to_numpy()
+    rows = frame.loc[keep].copy()
+    rows[column] = values[keep]
+    return rows
 
 
 def _n_errors(frame: pd.DataFrame) -> int:
@@ -168,10 +165,21 @@ def cluster_robust_fit(y: np.ndarray, design: np.ndarray, clusters: np.ndarray) 
 
 
 def _interval(fit: Any, index: int, confidence: float) -> tuple[float | None, float | None, float | None]:
-    low, high = fit.conf_int(alpha=1 - confidence)[index]
-    p = float(fit.pvalues[index])
-    finite = math.isfinite(low) and math.isfinite(high)
-    return (float(low), float(high), p) if finite else (None, None, None)
+    """The coefficient's t(G − 1) interval and p-value from the fit's cluster-robust covariance.
+
+    Taken from the covariance itself because a model that fits exactly (a simulated model's
+    logits) has a variance that rounds below zero, which statsmodels' own intervals turn into NaN.
+    """
+    from scipy import stats as sps
+
+    value = float(fit.params[index])
+    se = math.sqrt(max(float(fit.cov_params()[index, index]), 0.0))
+    df = float(fit.df_resid_inference) if getattr(fit, "df_resid_inference", None) else float(fit.df_resid)
+    if not math.isfinite(se) or df < 1:
+        return None, None, None
+    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    p = float(2 * sps.t.sf(abs(value) / se, df)) if se > 0 else (1.0 if value == 0 else 0.0)
+    return value - half, value + half, p
 
 
 # ----------------------------------------------------------------------------- regression
@@ -227,9 +235,9 @@ def regression_effects(
                     direction="none",
                     unit="logit",
                     group={attribute: level, "reference": baseline},
+                    n_clusters=n_clusters,
                     extra={
                         "model": "OLS, template-wording fixed effects, CR1 errors by template, t(G-1)",
-                        "n_clusters": n_clusters,
                         "p_value": p,
                         "p_adjusted": adjusted[i],
                         "column": column,
@@ -280,9 +288,9 @@ def impact_ratios(
                 ci_method="cluster_delta_log_ratio_t",
                 direction="higher_is_better",
                 unit="ratio",
+                n_clusters=n_clusters,
                 extra={
                     "by": attribute,
-                    "n_clusters": n_clusters,
                     "rates": {str(g): float(r) for g, r in rates.items()},
                     "lowest": lowest,
                     "highest": highest,
@@ -329,22 +337,31 @@ def _ratio_interval(
 
 
 def paired_differences(frame: pd.DataFrame, column: str, attribute: str, baseline: str) -> pd.DataFrame:
-    """One row per counterfactual pair and non-baseline value: template, value and the logit difference."""
+    """One row per counterfactual pair and non-baseline value: template, value and the logit difference.
+
+    Rows are matched on the attribute's pair key with numpy (sorted keys and ``searchsorted``):
+    the coverage tests call this thousands of times, and pandas' joins were most of their time.
+    """
     rows = _usable(frame, column, attribute)
     key = pair_column(attribute)
     if rows.empty or key not in rows:
         return pd.DataFrame(columns=[key, CLUSTER, "value", "difference"])
-    rows = rows.assign(value=rows[attribute].astype(str))
-    base = rows[rows["value"] == baseline].drop_duplicates(key).set_index(key)[column]
-    others = rows[rows["value"] != baseline]
-    matched = others[others[key].isin(base.index)]
+    keys = rows[key].astype(str).to_numpy()
+    values = rows[attribute].astype(str).to_numpy()
+    scores = rows[column].to_numpy(dtype=float)
+    is_base = values == baseline
+    base_keys, first = np.unique(keys[is_base], return_index=True)
+    base_scores = scores[is_base][first]
+    others = np.flatnonzero(~is_base)
+    position = np.minimum(np.searchsorted(base_keys, keys[others]), max(base_keys.size - 1, 0))
+    found = base_keys[position] == keys[others] if base_keys.size else np.zeros(others.size, bool)
+    others, position = others[found], position[found]
     return pd.DataFrame(
         {
-            key: matched[key].to_numpy(),
-            CLUSTER: matched[CLUSTER].astype(str).to_numpy(),
-            "value": matched["value"].to_numpy(),
-            "difference": matched[column].to_numpy(dtype=float)
-            - base.loc[matched[key]].to_numpy(dtype=float),
+            key: keys[others],
+            CLUSTER: rows[CLUSTER].astype(str).to_numpy()[others],
+            "value": values[others],
+            "difference": scores[others] - base_scores[position],
         }
     )
 
@@ -379,6 +396,7 @@ def template_effects(frame: pd.DataFrame, settings: Settings, column: str = "log
                 direction="none",
                 unit="logit",
                 group={CLUSTER: template},
+                n_clusters=estimate.n_clusters,
                 extra={"attribute": attribute, "value": value, "reference": settings.baselines[attribute]},
             )
         )
@@ -397,7 +415,14 @@ def mitigation_changes(frame: pd.DataFrame, settings: Settings) -> list[MetricVa
         plain = paired_differences(frame, "logit", attribute, baseline)
         mitigated = paired_differences(frame, "logit_mitigated", attribute, baseline)
         key = pair_column(attribute)
-        joined = plain.merge(mitigated, on=[key, CLUSTER, "value"], suffixes=("_plain", "_mitigated"))
+        both = [
+            np.char.add(np.char.add(d[key].to_numpy(str), "\x1f"), d["value"].to_numpy(str))
+            for d in (plain, mitigated)
+        ]
+        _, in_plain, in_mitigated = np.intersect1d(both[0], both[1], return_indices=True)
+        joined = plain.iloc[in_plain].reset_index(drop=True)
+        joined["difference_plain"] = joined.pop("difference")
+        joined["difference_mitigated"] = mitigated["difference"].to_numpy()[in_mitigated]
         if joined.empty:
             continue
         joined["change"] = joined["difference_mitigated"] - joined["difference_plain"]
@@ -429,8 +454,8 @@ def mitigation_changes(frame: pd.DataFrame, settings: Settings) -> list[MetricVa
                     direction="none",
                     unit="logit",
                     group={attribute: value, "reference": baseline},
+                    n_clusters=n_clusters,
                     extra={
-                        "n_clusters": n_clusters,
                         "p_value": p,
                         "p_adjusted": p_adj,
                         "score_plain": float(part["difference_plain"].mean()),

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -30,6 +30,7 @@ from harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from harness.types import (
     Capability,
     Completion,
+    DisparitySpec,
     GenerationParams,
     Instance,
     MetricSpec,
@@ -48,9 +49,6 @@ from scenarios.decisions.metrics import (
     regression_effects,
     template_effects,
 )
-
-if TYPE_CHECKING:
-    from harness.types import DisparitySpec
 
 SOURCES = ("embedded", "file", "discrim_eval")
 PROTOCOLS = ("auto", scoring.LOGLIKELIHOOD, scoring.GENERATIVE)

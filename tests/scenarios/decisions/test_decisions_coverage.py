@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness import stats
 from scenarios.decisions.metrics import (
     Settings,
     impact_ratios,
@@ -120,3 +121,25 @@ def test_four_fifths_ratio_interval_covers_the_population_ratio() -> None:
         assert ratio.extra["lowest"] == ["60"] and ratio.extra["highest"] == ["20"]
         covered += int(ratio.ci_low <= truth <= ratio.ci_high)
     assert 0.92 <= covered / REPLICATES <= 0.98, (covered / REPLICATES, truth)
+
+
+def test_discrimination_score_intervals_cover_the_planted_effect_at_nominal_rate() -> None:
+    """The scenario's declared form: stats.disparity paired within counterfactual tuples, by template."""
+    rng = np.random.default_rng(4)
+    covered = {"20": 0, "40": 0}
+    for _ in range(REPLICATES):
+        frame = draw(rng)
+        result = stats.disparity(
+            frame["logit"].to_numpy(),
+            frame["age"].to_numpy(),
+            frame["template"].to_numpy(),
+            paired_by=frame[pair_column("age")].to_numpy(),
+            baseline="60",
+            resamples=200,
+        )
+        for level in covered:
+            score = result.differences[(level, "60")]
+            assert score.low <= score.value <= score.high
+            covered[level] += int(score.low <= AGE_EFFECT[level] <= score.high)
+    rates = {level: count / REPLICATES for level, count in covered.items()}
+    assert all(0.92 <= rate <= 0.98 for rate in rates.values()), rates
