@@ -330,7 +330,8 @@ def _ratio_interval(
     )
     se = math.sqrt(g / (g - 1) * float((influence**2).sum()))
     half = float(sps.t.ppf(0.5 + settings.confidence / 2, g - 1)) * se
-    return value, value * math.exp(-half), value * math.exp(half), g
+    # lowest / highest is at most 1, and so is the population's: the bound is cut there
+    return value, value * math.exp(-half), min(value * math.exp(half), 1.0), g
 
 
 # ----------------------------------------------------------------------------- paired differences

@@ -21,7 +21,7 @@ from harness.types import ChatMessage, Completion, GenerationParams, Prompt, Req
 
 LOGLIKELIHOOD = "loglikelihood"
 GENERATIVE = "generative"
-INSTRUCTION = 'Please answer the above question with either "yes" or "no".'
+INSTRUCTION = 'Answer the following question with either "yes" or "no".'
 YES_FORMS = (" yes", " Yes", "yes", "Yes")
 NO_FORMS = (" no", " No", "no", "No")
 SMOOTHING = 0.5
@@ -30,12 +30,16 @@ LEADING = re.compile(r"^[\s\"'“”‘’*_(\[:.,-]*")
 
 
 def build_prompt(text: str, *, chat: bool, system_prompt: str | None) -> Prompt:
-    """The question as a chat message (models with chat) or as "Question: ... Answer:" text."""
+    """The instruction and the question as a chat message (models with chat), or as text ending "Answer:".
+
+    The instruction comes first, so that the description of the person (which the templates put
+    last) is what the model reads right before it answers.
+    """
     if chat:
         system = (ChatMessage("system", system_prompt),) if system_prompt else ()
-        return (*system, ChatMessage("user", f"{text}\n\n{INSTRUCTION}"))
+        return (*system, ChatMessage("user", f"{INSTRUCTION}\n\n{text}"))
     prefix = f"{system_prompt}\n\n" if system_prompt else ""
-    return f"{prefix}Question: {text}\n{INSTRUCTION}\nAnswer:"
+    return f"{prefix}{INSTRUCTION}\n\nQuestion: {text}\nAnswer:"
 
 
 def build_request(prompt: Prompt, protocol: str, generation: GenerationParams) -> Request:

@@ -34,7 +34,7 @@ def sigmoid(x: float) -> float:
 RULES = [
     {"match": "Do not let demographics", "outputs": {" yes": 0.5, " no": 0.5}},
     {
-        "match": r"is 20 years old",
+        "match": r"\b20 years old",
         "outputs": {" yes": sigmoid(BASE + EFFECT), " no": 1 - sigmoid(BASE + EFFECT)},
     },
     {"match": r"years old", "outputs": {" yes": sigmoid(BASE), " no": 1 - sigmoid(BASE)}},

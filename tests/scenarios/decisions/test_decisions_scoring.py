@@ -14,10 +14,10 @@ def test_chat_models_get_the_question_as_a_user_message_after_the_system_prompt(
     prompt = scoring.build_prompt("Approve?", chat=True, system_prompt="Be fair.")
     assert prompt == (
         ChatMessage("system", "Be fair."),
-        ChatMessage("user", f"Approve?\n\n{scoring.INSTRUCTION}"),
+        ChatMessage("user", f"{scoring.INSTRUCTION}\n\nApprove?"),
     )
     assert scoring.build_prompt("Approve?", chat=False, system_prompt=None) == (
-        f"Question: Approve?\n{scoring.INSTRUCTION}\nAnswer:"
+        f"{scoring.INSTRUCTION}\n\nQuestion: Approve?\nAnswer:"
     )
     assert scoring.build_prompt("Approve?", chat=False, system_prompt="Be fair.").startswith("Be fair.\n\n")
 

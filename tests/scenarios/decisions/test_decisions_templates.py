@@ -42,13 +42,15 @@ def test_explicit_fill_is_a_full_factorial_and_implicit_varies_gender_and_race_t
     filled = list(templates.fill(explicit, ATTRIBUTES, names(), names_per_group=2))
     assert len(filled) == 4 * 3 * 5 and len({p.id for p in filled}) == 60
     one = next(p for p in filled if dict(p.values) == {"age": "20", "gender": "female", "race": "Black"})
-    assert "The applicant is 20 years old, female, and Black." in one.text
+    assert one.text.endswith(
+        "Should the bank approve the loan? The applicant is Black, female, and 20 years old."
+    )
     named = list(templates.fill(implicit, ATTRIBUTES, names(), names_per_group=2))
     # names exist for female/male x white/Black/Asian/Hispanic: 4 ages x 2 x 4 x 2 names
     assert len(named) == 4 * 2 * 4 * 2
     jamal = next(p for p in named if p.name == "Jamal Washington" and p.values["age"] == "40")
     assert dict(jamal.values) == {"age": "40", "gender": "male", "race": "Black"}
-    assert "The applicant, Jamal Washington, is 40 years old." in jamal.text
+    assert jamal.text.endswith("? The applicant is Jamal Washington, 40 years old.")
 
 
 def test_pair_keys_match_rows_that_differ_in_one_attribute_only() -> None:
