@@ -4,7 +4,7 @@ A scorer maps a batch of texts to one float per text in [0, 1] (higher = more of
 it detects, e.g. toxicity). Its :class:`~harness.types.ScorerIdentity` (name, version, model
 hash and a human label) is recorded with every result, because a score is only comparable with
 scores from the same classifier (Pozzobon et al. 2023 showed Perspective rankings changing
-after the API was retrained; science.md §3).
+after the API was retrained; Gehman et al. 2020).
 
 Constructing a scorer is cheap: it resolves files and computes its identity. The model itself
 is loaded on the first :meth:`Scorer.score` call, so listing plugins or writing a manifest does

@@ -1,7 +1,7 @@
 """The ``detoxify`` scorer: Unitary's Detoxify checkpoints, loaded from local files only.
 
 The detoxify package downloads its checkpoints from GitHub releases and its tokenizers from the
-Hub on first use (science.md §9), so this scorer does not use the package: it reads a checkpoint
+Hub on first use, so this scorer does not use the package: it reads a checkpoint
 that is already on disk and rebuilds the transformers model from it, as ``detoxify.load_checkpoint``
 does. A checkpoint is a ``torch.save`` dict with ``config`` (``arch.args``: ``model_type`` such as
 ``bert-base-uncased``, ``model_name`` such as ``BertForSequenceClassification``,

@@ -1,7 +1,7 @@
 """The ``perspective`` scorer: Google Jigsaw's Perspective API (online only).
 
-Perspective TOXICITY is the scorer behind the RealToxicityPrompts and HELM anchors (science.md
-§3), so it is the only scorer whose numbers are not labelled a proxy. It is online only: the key
+Perspective TOXICITY is the scorer behind the RealToxicityPrompts and HELM anchors (Gehman et
+al. 2020), so it is the only scorer whose numbers are not labelled a proxy. It is online only: the key
 comes from the environment variable named by ``api_key_env`` (default ``PERSPECTIVE_API_KEY``)
 and is sent in the ``x-goog-api-key`` header, never in the URL, so it cannot leak into error
 messages, logs or results. Google has announced that the Perspective API shuts down at the end

@@ -1,6 +1,6 @@
 """The ``profanity`` scorer: alt-profanity-check, a linear SVM on 200k human-labelled strings.
 
-Fully offline: the vectorizer and model ship inside the wheel (science.md §9; the author's
+Fully offline: the vectorizer and model ship inside the wheel (the author's
 held-out benchmark gives accuracy 95.0%, F1 0.88). It detects profanity and overt offence and
 misses implicit hate, so its numbers are labelled as a profanity/offence proxy everywhere.
 """

@@ -5,7 +5,7 @@ verdict rates: fabricated / covered), per citation (coverage: covered / citation
 response (responses with a fabricated citation / responses). A citation is covered when the
 sources can speak for it (:data:`scenarios.citations.verify.COVERED`); the others are not
 covered (no source has it) or unverifiable (dated after the bibliography's cutoff). The CI resamples
-whole prompts (science.md §8): the k sampled responses of one prompt, and all the citations in
+whole prompts (Miller 2024): the k sampled responses of one prompt, and all the citations in
 them, move together (:func:`harness.stats.ratio_estimate`). Prompts with a zero
 denominator (no citations) carry no weight in a per-citation rate.
 """

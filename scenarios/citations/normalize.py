@@ -1,6 +1,6 @@
 """Canonical forms of titles, identifiers and person names, shared by extraction and verification.
 
-Titles are compared after the normalization that science.md §4 step 3 prescribes: casefold,
+Titles are compared after this normalization (docs/citations.md): casefold,
 strip accents and punctuation, collapse whitespace. Identifiers are reduced to the bare DOI
 (``10.xxxx/...``, lower case) or arXiv id (``2106.01345`` or ``hep-th/9901001``, no version), and
 people are compared by surname plus, when both sides have one, the first initial.

@@ -1,4 +1,4 @@
-"""The verification cascade (science.md §4): does a cited paper exist, and is it cited correctly?
+"""The verification cascade (docs/citations.md): does a cited paper exist, and is it cited correctly?
 
 For each citation:
 

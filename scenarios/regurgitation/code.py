@@ -2,7 +2,7 @@
 
 A model that reproduces training code with its variables renamed (a Type-2 clone: identical up to
 identifiers and layout) scores low on verbatim metrics. To see such copies, both sides are first
-*normalized* (science.md §5):
+*normalized* (docs/regurgitation.md):
 
 * comments and layout (newlines, indentation, blank lines) are dropped;
 * every identifier is renamed ``v0, v1, ...`` in order of first appearance, while keywords and

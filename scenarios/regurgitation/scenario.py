@@ -1,4 +1,4 @@
-"""Scenario: verbatim and near-verbatim regurgitation of training data (science.md §5).
+"""Scenario: verbatim and near-verbatim regurgitation of training data (docs/regurgitation.md).
 
 Protocol. Every probe document (see :mod:`scenarios.regurgitation.probes`) is cut after each of
 several prefix lengths L (default 25, 50, 100, 200 word tokens; the cut moves to the first

@@ -108,12 +108,12 @@ def test_a_missing_key_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> Non
         build_scorer("moderation", {"api_key_env": "GUARD_TEST_MISSING"})
 
 
-
 def test_a_login_in_the_base_url_is_refused_without_showing_it() -> None:
     options = {"api_key_env": None, "base_url": "http://user:hunter2-secret@127.0.0.1:9/v1"}
     with pytest.raises(ConfigError, match=r"scorer_options\.base_url holds a login.*netrc") as caught:
         build_scorer("moderation", options)
     assert "hunter2" not in str(caught.value)
+
 
 GUARD_ANSWERS = {
     "knife": "llama_guard_unsafe",

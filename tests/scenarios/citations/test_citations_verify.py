@@ -1,4 +1,4 @@
-"""The verification cascade on hand-built cases: one test per branch of science.md §4."""
+"""The verification cascade on hand-built cases: one test per branch of the cascade."""
 
 from __future__ import annotations
 
