@@ -17,8 +17,9 @@ declared ``MetricSpec`` that names a per-instance ``value`` and every declared d
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -186,15 +187,17 @@ def disparity_metric_values(
     paired = _clusters(frame, disparity.paired_by)
     labels = frame[disparity.by].to_numpy() if disparity.by in frame else np.full(len(frame), None)
     plain = {str(v): _plain(v) for v in labels[usable]}
-    result = stats.disparity(
-        values[usable],
-        labels[usable].astype(str),
-        None if clusters is None else clusters[usable],
-        paired_by=None if paired is None else paired[usable],
-        baseline=None if disparity.baseline is None else str(disparity.baseline),
-        resamples=context.bootstrap_resamples,
-        seed=context.seed,
-    )
+    with _naming(spec):
+        result = stats.disparity(
+            values[usable],
+            labels[usable].astype(str),
+            None if clusters is None else clusters[usable],
+            paired_by=None if paired is None else paired[usable],
+            baseline=None if disparity.baseline is None else str(disparity.baseline),
+            support=spec.support,
+            resamples=context.bootstrap_resamples,
+            seed=context.seed,
+        )
     n_errors = int((errored & present).sum()) if disparity.by in frame else int(errored.sum())
     failed = labels[errored & present].astype(str)
     errors_in = {name: int((failed == name).sum()) for name in result.per_group}
@@ -233,6 +236,15 @@ def disparity_metric_values(
             _record(diff_spec.name, estimate, diff_spec, errors_in[a] + errors_in[b], group, extra)
         )
     return records
+
+
+@contextlib.contextmanager
+def _naming(spec: MetricSpec) -> Iterator[None]:
+    """Name the metric and its unit in the statistics' ValueError (values outside their unit's range)."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"metric {spec.name!r} (unit {spec.unit!r}): {error}") from None
 
 
 def _finite(value: float) -> float | None:
@@ -307,6 +319,9 @@ def _mean(
 ) -> MetricValue:
     """The estimate over rows that did not fail and have a value (``n_errors``: default the failed rows)."""
     usable = ~errored & ~np.isnan(values)
-    estimate = stats.mean_estimate(values[usable], None if clusters is None else clusters[usable])
+    with _naming(spec):
+        estimate = stats.mean_estimate(
+            values[usable], None if clusters is None else clusters[usable], support=spec.support
+        )
     n_errors = int(errored.sum()) if n_errors is None else n_errors
     return _record(spec.name, estimate, spec, n_errors, group, {"value": spec.value, "cluster": spec.cluster})

@@ -6,12 +6,14 @@ The prompt (or item) is the unit of analysis; rows that share a prompt are clust
 method, when it is used and its measured coverage.
 
 * Means and ratios (:func:`mean_estimate`, :func:`ratio_estimate`): the cluster-robust
-  (linearisation) variance of the ratio estimator. Values in [0, 1] get a Wilson score interval
+  (linearisation) variance of the ratio estimator. The caller declares the values' support
+  (:data:`SUPPORTS`), from what the metric is and never from the values a run happened to
+  observe. Values declared to lie in [0, 1] get a Wilson score interval
   on the design-effect-adjusted sample size (Kish 1965) with a t quantile on n_clusters − 1
   degrees of freedom (Korn & Graubard 1998): it never excludes its estimate, is never zero-width
   at 0 or 1, and covers rare events. Scores that are not counts of events also get Hall's (1992)
   skewness-corrected t bound where it is further out (skewed scores over few prompts). Other
-  values get the clustered t interval.
+  values get the clustered t interval, cut at 0 for values that cannot be negative (counts).
 * Proportions from counts (:func:`proportion_interval`): statsmodels' Wilson or Clopper–Pearson.
 * Paired differences (:func:`paired_difference`, :func:`paired_difference_p_value`): the
   clustered t interval on the differences and the p-values that invert it (the gate's baseline
@@ -32,7 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -54,6 +56,10 @@ SPEARMAN_VARIANCE = 1.06
 """Fieller, Hartley & Pearson (1957): var(atanh(rho_s)) ≈ 1.06 / (n − 3) for Spearman's rho."""
 BINARY, BOUNDED, UNBOUNDED = "binary", "bounded", "unbounded"
 """What a mean's rows are: counts of events, other values in [0, 1], anything else (:func:`_kind`)."""
+UNIT_INTERVAL, NONNEGATIVE, REAL = "unit_interval", "nonnegative", "real"
+SUPPORTS = (UNIT_INTERVAL, NONNEGATIVE, REAL)
+"""Where a metric's values lie by definition: [0, 1] (rates, probabilities, scores), [0, ∞)
+(counts of tokens or documents) or anywhere (logits, tones, differences)."""
 
 
 @dataclass(frozen=True)
@@ -246,9 +252,22 @@ def _skew_corrected_t(
     return point - se * inverse(quantile), point - se * inverse(-quantile)
 
 
-def _kind(top: np.ndarray, bottom: np.ndarray) -> str:
-    """``binary`` for counts out of counts, ``bounded`` for other ratios in [0, 1], else ``unbounded``."""
-    if not np.all((top >= 0) & (top <= bottom)):
+def _kind(top: np.ndarray, bottom: np.ndarray, support: str) -> str:
+    """The interval family of a ratio from its declared ``support`` (:data:`SUPPORTS`).
+
+    ``binary`` for counts out of counts and ``bounded`` for other ratios in [0, 1], both only when
+    the values are declared to lie in [0, 1]; otherwise ``unbounded``. Choosing from the observed
+    values instead would give logits that all happen to lie in [0, 1] a Wilson interval (at a
+    mean of exactly 0, [−0.34, 0.34] over 30 prompts instead of [0, 0]). Values outside their
+    declared support raise ``ValueError``: the declaration is wrong.
+    """
+    if support not in SUPPORTS:
+        raise ValueError(f"support must be one of {', '.join(SUPPORTS)}, not {support!r}")
+    if support == UNIT_INTERVAL and not np.all((top >= 0) & (top <= bottom)):
+        raise ValueError("values declared to lie in [0, 1] do not (declare the support 'real')")
+    if support == NONNEGATIVE and not np.all(top >= 0):
+        raise ValueError("values declared non-negative are not (declare the support 'real')")
+    if support != UNIT_INTERVAL:
         return UNBOUNDED
     integral = np.all(top == np.floor(top)) and np.all(bottom == np.floor(bottom))
     return BINARY if integral else BOUNDED
@@ -266,19 +285,22 @@ def ratio_estimate(
     denominators: Sequence[float] | np.ndarray,
     clusters: Sequence[object] | np.ndarray | None = None,
     *,
+    support: str,
     confidence: float = CONFIDENCE,
 ) -> Estimate:
     """sum(numerators) / sum(denominators) with a cluster-robust interval; zero-denominator rows drop out.
 
-    When every numerator lies in [0, its denominator] the ratio is a proportion-like quantity in
-    [0, 1] and gets the ``cluster_wilson`` interval: Wilson's score interval on the effective
-    sample size n_eff = r(1 − r) / var (the design effect of Kish 1965), with the t quantile on
-    G − 1 degrees of freedom in place of z (Korn & Graubard 1998). Where the variance cannot say
+    With ``support="unit_interval"`` (every numerator lies in [0, its denominator] by definition)
+    the ratio is a proportion-like quantity in [0, 1] and gets the ``cluster_wilson`` interval:
+    Wilson's score interval on the effective sample size n_eff = r(1 − r) / var (the design effect
+    of Kish 1965), with the t quantile on G − 1 degrees of freedom in place of z (Korn & Graubard
+    1998). Where the variance cannot say
     how much the rows vary (r at 0 or 1, or every cluster alike) n_eff is the number of clusters,
     as if each cluster were one Bernoulli trial. Numerators that are not counts (scores) may be
     more skewed than that model: each bound is the further of Wilson's and Hall's (1992)
     skewness-corrected t (:func:`_skew_corrected_t`). Other ratios get the ``cluster_t`` interval
-    r ± t · sqrt(var). With one cluster only a proportion gets an interval.
+    r ± t · sqrt(var), cut at 0 for ``support="nonnegative"`` (the mean of counts cannot be
+    negative, so the cut loses no coverage). With one cluster only a proportion gets an interval.
     """
     top = np.asarray(numerators, dtype=float)
     bottom = np.asarray(denominators, dtype=float)
@@ -287,18 +309,22 @@ def ratio_estimate(
     codes = _cluster_codes(None if clusters is None else np.asarray(clusters, dtype=object)[keep], top.size)
     sums = np.bincount(codes, weights=top) if top.size else top
     counts = np.bincount(codes, weights=bottom) if top.size else bottom
-    return _from_totals(sums, counts, int(top.size), _kind(top, bottom), confidence)[0]
+    estimate = _from_totals(sums, counts, int(top.size), _kind(top, bottom, support), confidence)[0]
+    if support == NONNEGATIVE and estimate.low is not None and estimate.value is not None:
+        return replace(estimate, low=max(0.0, min(estimate.low, estimate.value)))
+    return estimate
 
 
 def mean_estimate(
     values: Sequence[float] | np.ndarray,
     clusters: Sequence[object] | np.ndarray | None = None,
     *,
+    support: str,
     confidence: float = CONFIDENCE,
 ) -> Estimate:
     """Mean of ``values`` with its cluster-robust interval (:func:`ratio_estimate` with unit denominators)."""
     x = np.asarray(values, dtype=float)
-    return ratio_estimate(x, np.ones_like(x), clusters, confidence=confidence)
+    return ratio_estimate(x, np.ones_like(x), clusters, support=support, confidence=confidence)
 
 
 def resampled_clusters(n_clusters: int, resamples: int, seed: int, columns: int = 1) -> Iterator[np.ndarray]:
@@ -591,7 +617,7 @@ class _Groups:
 
 
 def _group_table(
-    x: np.ndarray, codes: np.ndarray, names: list[str], clusters: np.ndarray, confidence: float
+    x: np.ndarray, codes: np.ndarray, names: list[str], clusters: np.ndarray, support: str, confidence: float
 ) -> _Groups:
     """Per-group estimates (:func:`ratio_estimate`'s method) and the groups' correlations.
 
@@ -607,7 +633,11 @@ def _group_table(
         present = counts[:, j] > 0
         part = x[codes == j]
         estimates[name], quantiles[j] = _from_totals(
-            sums[present, j], counts[present, j], int(part.size), _kind(part, np.ones_like(part)), confidence
+            sums[present, j],
+            counts[present, j],
+            int(part.size),
+            _kind(part, np.ones_like(part), support),
+            confidence,
         )
     means = np.array([estimates[n].value for n in names], dtype=float)
     low = np.array([np.nan if estimates[n].low is None else estimates[n].low for n in names], dtype=float)
@@ -805,6 +835,7 @@ def disparity(
     groups: Sequence[object] | np.ndarray,
     clusters: Sequence[object] | np.ndarray | None = None,
     *,
+    support: str,
     paired_by: Sequence[object] | np.ndarray | None = None,
     baseline: str | None = None,
     resamples: int = DEFAULT_RESAMPLES,
@@ -818,7 +849,10 @@ def disparity(
     difference uses only the matched sets that hold both of its groups. ``baseline`` compares
     every group with that one; without it every pair of groups (a before b in sorted order) is
     compared. ``resamples`` sizes the permutation test and the normal simulation of the gap.
-    Per-group intervals are :func:`ratio_estimate`'s; see :func:`_gap` for the gap's.
+    ``support`` is the values' declared support (:data:`SUPPORTS`). Per-group intervals are
+    :func:`ratio_estimate`'s, except that non-negative values are not cut at 0 here: the gap's
+    and the differences' MOVER widths need each group's whole interval. See :func:`_gap` for the
+    gap's interval.
     """
     x = np.asarray(values, dtype=float)
     label_array = np.asarray(groups, dtype=object)
@@ -837,7 +871,7 @@ def disparity(
         )
     names, codes = _codes(labels)
     _, cluster_codes = np.unique(cluster_labels, return_inverse=True)
-    table = _group_table(x, codes, names, cluster_codes, confidence)
+    table = _group_table(x, codes, names, cluster_codes, support, confidence)
     top, bottom = table.means.max(), table.means.min()
     highest = tuple(n for n, m in zip(names, table.means, strict=True) if m >= top - 1e-12)
     lowest = tuple(n for n, m in zip(names, table.means, strict=True) if m <= bottom + 1e-12)
@@ -875,7 +909,7 @@ def disparity(
                 differences[(a, b)] = Estimate(None, None, None, 0, "mover", 0)
                 p_values[(a, b)] = math.nan
                 continue
-            pair_table = _group_table(x[rows], pair_codes, pair_names, pair_clusters, confidence)
+            pair_table = _group_table(x[rows], pair_codes, pair_names, pair_clusters, support, confidence)
             i, j = pair_names.index(a), pair_names.index(b)
         pair_clusters_count = int(np.unique(cluster_codes[rows]).size)
         differences[(a, b)], p_values[(a, b)] = _difference(

@@ -214,6 +214,12 @@ class ScorerIdentity:
 Direction = Literal["higher_is_better", "lower_is_better", "none"]
 
 
+UNIT_INTERVAL_UNITS = frozenset({"proportion", "probability", "score", "similarity"})
+"""Units whose values lie in [0, 1] by definition: rates, probabilities, classifier scores, similarities."""
+NONNEGATIVE_UNITS = frozenset({"tokens", "documents", "count"})
+"""Units whose values are counts: never negative, not bounded above."""
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """A metric a scenario declares: what it means, which way is good, and how its CI is made.
@@ -233,6 +239,17 @@ class MetricSpec:
     value: str | None = None
     cluster: str | None = None
     group_by: tuple[str, ...] = ()
+
+    @property
+    def support(self) -> str:
+        """Where the values lie by definition (``harness.stats.SUPPORTS``), from the declared ``unit``.
+
+        It picks the interval: [0, 1] units (:data:`UNIT_INTERVAL_UNITS`) get Wilson's, counts
+        (:data:`NONNEGATIVE_UNITS`) the t interval cut at 0, every other unit the t interval.
+        """
+        if self.unit in UNIT_INTERVAL_UNITS:
+            return "unit_interval"
+        return "nonnegative" if self.unit in NONNEGATIVE_UNITS else "real"
 
 
 @dataclass(frozen=True)

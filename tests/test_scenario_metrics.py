@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from harness import stats
 from harness.scenario import ScenarioContext, declared_metric_values, mean_metric
@@ -62,10 +63,30 @@ def test_grouped_values_match_the_mean_of_each_group_table() -> None:
             if getattr(r, key) == group_value and not isinstance(r.error, str) and isinstance(r.hit, float)
         ]
         usable = [r for r in usable if r.hit == r.hit]  # not NaN
-        estimate = stats.mean_estimate([r.hit for r in usable], [r.doc for r in usable])
+        estimate = stats.mean_estimate(
+            [r.hit for r in usable], [r.doc for r in usable], support="unit_interval"
+        )
         assert (value.value, value.ci_low, value.ci_high, value.n, value.n_clusters) == (
             estimate.value, estimate.low, estimate.high, len(usable), len({r.doc for r in usable}),
         )  # fmt: skip
     by_size = {v.group["size"]: v for v in values if v.group and "size" in v.group}
     assert (by_size[3].value, by_size[3].n, by_size[3].n_errors) == (2 / 3, 3, 1)
     assert (by_size[1].n, by_size[1].n_errors) == (1, 1)  # "n/a" is not a number; i7 failed
+
+
+def test_the_declared_unit_picks_the_interval_and_a_value_outside_it_names_the_metric() -> None:
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "error": [None] * 3, "logit": [0.0, 0.0, 0.0]})
+    logit = mean_metric(
+        MetricSpec("mean_logit", "", unit="logit", value="logit"), frame, 0, None, ScenarioContext()
+    )
+    assert (logit.ci_low, logit.ci_high, logit.ci_method) == (0.0, 0.0, "cluster_t")
+    rate = mean_metric(MetricSpec("rate", "", value="logit"), frame, 0, None, ScenarioContext())
+    assert rate.ci_method == "cluster_wilson" and rate.ci_high > 0.3, "three 0s of a proportion: Wilson"
+    frame["logit"] = [0.0, 2.0, -1.0]
+    with pytest.raises(
+        ValueError, match=r"metric 'rate' \(unit 'proportion'\): values declared to lie in \[0, 1\]"
+    ):
+        mean_metric(MetricSpec("rate", "", value="logit"), frame, 0, None, ScenarioContext())
+    assert MetricSpec("n", "", unit="tokens").support == "nonnegative"
+    assert MetricSpec("p", "", unit="score").support == "unit_interval"
+    assert MetricSpec("t", "", unit="tone").support == "real"

@@ -29,8 +29,8 @@ def test_clustered_interval_widens_for_perfectly_correlated_clusters() -> None:
     cluster_means = rng.random(30) > 0.5
     values = np.repeat(cluster_means.astype(float), 10)
     clusters = np.repeat(np.arange(30), 10)
-    naive = stats.mean_estimate(values)
-    clustered = stats.mean_estimate(values, clusters)
+    naive = stats.mean_estimate(values, support="unit_interval")
+    clustered = stats.mean_estimate(values, clusters, support="unit_interval")
     assert naive.value == clustered.value == pytest.approx(values.mean())
     assert (clustered.high - clustered.low) > 2.5 * (naive.high - naive.low)
     assert (clustered.n, clustered.n_clusters, naive.n_clusters) == (300, 30, 300)
@@ -111,21 +111,22 @@ def test_spearman_interval_uses_the_fieller_variance() -> None:
 def test_skewed_scores_reach_further_up_than_wilson() -> None:
     """Continuous scores get the further of Wilson's and Hall's bounds; binary rows Wilson alone."""
     scores = np.array([0.0, 0.01, 0.0, 0.02, 0.0, 0.01, 0.0, 0.0, 0.3, 0.01])
-    estimate = stats.mean_estimate(scores)
+    estimate = stats.mean_estimate(scores, support="unit_interval")
     variance = scores.var(ddof=1) / scores.size
     wilson = stats._cluster_wilson(scores.mean(), variance, 10, stats._quantile(0.95, 10))
     assert estimate.low <= wilson[0] and estimate.high > wilson[1] and estimate.method == "cluster_wilson"
     binary = np.r_[np.ones(3), np.zeros(17)]
     wilson_binary = stats._cluster_wilson(0.15, binary.var(ddof=1) / 20, 20, stats._quantile(0.95, 20))
-    assert (stats.mean_estimate(binary).low, stats.mean_estimate(binary).high) == pytest.approx(wilson_binary)
+    binary_estimate = stats.mean_estimate(binary, support="unit_interval")
+    assert (binary_estimate.low, binary_estimate.high) == pytest.approx(wilson_binary)
 
 
 def test_ratio_estimate_is_a_ratio_of_sums() -> None:
-    estimate = stats.ratio_estimate([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"])
+    estimate = stats.ratio_estimate([1, 0, 3, 2], [2, 0, 4, 2], ["a", "b", "c", "d"], support="unit_interval")
     assert estimate.value == pytest.approx(6 / 8)
     assert (estimate.n, estimate.n_clusters) == (3, 3), "a zero-denominator row carries no weight"
     assert estimate.low <= 0.75 <= estimate.high and estimate.method == "cluster_wilson"
-    assert stats.ratio_estimate([1], [0]).value is None
+    assert stats.ratio_estimate([1], [0], support="unit_interval").value is None
 
 
 def test_bootstrap_draws_in_blocks_give_the_same_interval(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +170,7 @@ def test_clustered_t_interval_uses_statsmodels_cluster_robust_standard_error() -
     values = rng.normal(3.0, 2.0, clusters.size) + clusters * 0.1
     fit = sm.OLS(values, np.ones(values.size)).fit(cov_type="cluster", cov_kwds={"groups": clusters})
     # statsmodels scales by G/(G-1) · (N-1)/(N-K); ours is the G/(G-1) form (K = 1, so (N-1)/(N-1) = 1)
-    estimate = stats.mean_estimate(values, clusters)
+    estimate = stats.mean_estimate(values, clusters, support="real")
     half = sps.t.ppf(0.975, 11) * float(fit.bse[0])
     assert estimate.method == "cluster_t" and (estimate.n, estimate.n_clusters) == (values.size, 12)
     assert (estimate.low, estimate.high) == pytest.approx((values.mean() - half, values.mean() + half))
@@ -178,14 +179,16 @@ def test_clustered_t_interval_uses_statsmodels_cluster_robust_standard_error() -
 def test_disparity_names_every_tied_group_and_reports_no_gap() -> None:
     values = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]
     groups = ["a", "a", "b", "b", "c", "c", "d", "d"]
-    result = stats.disparity(values, groups, resamples=300)
+    result = stats.disparity(values, groups, support="unit_interval", resamples=300)
     assert result.highest == ("a", "b", "d") and result.lowest == ("c",)
     assert result.gap.value == 1.0 and result.gap.low <= 1.0 <= result.gap.high
     assert set(result.differences) == {(a, b) for a, b in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"),
                                                            ("b", "d"), ("c", "d")]}  # fmt: skip
     assert result.differences[("a", "c")].value == 1.0 and result.differences[("a", "b")].value == 0.0
     assert result.p_adjusted[("a", "c")] >= result.p_values[("a", "c")]
-    alike = stats.disparity([0.2, 0.4, 0.2, 0.4], ["x", "x", "y", "y"], resamples=300)
+    alike = stats.disparity(
+        [0.2, 0.4, 0.2, 0.4], ["x", "x", "y", "y"], support="unit_interval", resamples=300
+    )
     assert alike.gap.value == 0.0 and alike.gap.low == 0.0 < alike.gap.high and alike.p_value == 1.0
 
 
@@ -194,17 +197,21 @@ def test_paired_disparity_uses_matched_sets_and_the_baseline() -> None:
     values = np.array([0.9, 0.5, 0.8, 0.4, 0.7, 0.35, 0.6])
     groups = ["a", "b", "a", "b", "a", "b", "a"]
     pairs = ["t1", "t1", "t2", "t2", "t3", "t3", "t4"]
-    result = stats.disparity(values, groups, paired_by=pairs, baseline="b", resamples=300)
+    result = stats.disparity(
+        values, groups, support="unit_interval", paired_by=pairs, baseline="b", resamples=300
+    )
     difference = result.differences[("a", "b")]
     assert list(result.differences) == [("a", "b")]
     assert difference.value == pytest.approx(np.mean([0.4, 0.4, 0.35]))  # t4 has no b: left out
     assert (difference.n, difference.n_clusters) == (6, 3)
     assert difference.low <= difference.value <= difference.high
     # pairing removes the between-template spread: the interval is far narrower than unpaired
-    unpaired = stats.disparity(values[:6], groups[:6], resamples=300).differences[("a", "b")]
+    unpaired = stats.disparity(values[:6], groups[:6], support="unit_interval", resamples=300).differences[
+        ("a", "b")
+    ]
     assert (difference.high - difference.low) < 0.5 * (unpaired.high - unpaired.low)
     with pytest.raises(ValueError, match="baseline group 'z'"):
-        stats.disparity(values, groups, baseline="z")
+        stats.disparity(values, groups, support="unit_interval", baseline="z")
 
 
 def test_bias_corrected_gap_is_not_swamped_by_groups_of_two_clusters() -> None:
@@ -213,13 +220,51 @@ def test_bias_corrected_gap_is_not_swamped_by_groups_of_two_clusters() -> None:
     groups = np.repeat(["a", "b", "c", "d"], 20)
     values = (rng.random(80) < np.repeat([0.3, 0.35, 0.35, 0.4], 20)) * 1.0
     clusters = np.repeat(np.arange(8), 10)
-    corrected = [stats.disparity(values, groups, clusters, seed=seed).gap_bias_corrected for seed in range(5)]
-    gap = stats.disparity(values, groups, clusters).gap.value
+    corrected = [
+        stats.disparity(values, groups, clusters, support="unit_interval", seed=seed).gap_bias_corrected
+        for seed in range(5)
+    ]
+    gap = stats.disparity(values, groups, clusters, support="unit_interval").gap.value
     assert gap == pytest.approx(0.3) and min(corrected) > 0.2 and max(corrected) <= gap
 
 
 def test_a_mean_within_float_error_of_zero_gets_the_interval_of_zero() -> None:
     """A mean of 1e-313 (float error of a sum of zeros) once overflowed the exact bound's beta quantile."""
-    tiny = stats.mean_estimate([1e-313, 0.0, 0.0, 0.0, 0.0, 0.0], clusters=list("abcdef"))
-    zero = stats.mean_estimate([0.0] * 6, clusters=list("abcdef"))
+    tiny = stats.mean_estimate(
+        [1e-313, 0.0, 0.0, 0.0, 0.0, 0.0], clusters=list("abcdef"), support="unit_interval"
+    )
+    zero = stats.mean_estimate([0.0] * 6, clusters=list("abcdef"), support="unit_interval")
     assert tiny.low == 0.0 and tiny.high == pytest.approx(zero.high) and zero.high > 0
+
+
+def test_the_declared_support_picks_the_interval_not_the_observed_values() -> None:
+    """Logits that all happen to lie in [0, 1] get the t interval; a mean of exactly 0 is exactly 0."""
+    logits, templates = np.zeros(30), np.arange(30)
+    zero = stats.mean_estimate(logits, templates, support="real")
+    assert (zero.low, zero.value, zero.high, zero.method) == (0.0, 0.0, 0.0, "cluster_t")
+    as_rate = stats.mean_estimate(logits, templates, support="unit_interval")
+    assert as_rate.method == "cluster_wilson" and as_rate.high > 0.05
+    values = np.array([0.2, 0.4, 0.9, 0.1])
+    assert stats.mean_estimate(values, support="real").method == "cluster_t"
+    assert stats.mean_estimate(values, support="unit_interval").method == "cluster_wilson"
+    result = stats.disparity(np.zeros(8), list("aabbccdd"), support="real", resamples=200)
+    assert all(e.method == "cluster_t" and e.low == e.high == 0.0 for e in result.per_group.values())
+
+
+def test_values_outside_their_declared_support_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"declared to lie in \[0, 1\] do not"):
+        stats.mean_estimate([0.5, 1.5], support="unit_interval")
+    with pytest.raises(ValueError, match="declared non-negative are not"):
+        stats.mean_estimate([3.0, -1.0], support="nonnegative")
+    with pytest.raises(ValueError, match="support must be one of"):
+        stats.mean_estimate([0.5], support="proportion")
+
+
+def test_a_mean_of_counts_is_never_given_a_negative_lower_bound() -> None:
+    """Token counts over two documents: the t(1) interval reaches far below 0; the mean cannot."""
+    counts = np.array([0.0, 0.0, 0.0, 120.0])
+    documents = ["a", "a", "b", "b"]
+    real = stats.mean_estimate(counts, documents, support="real")
+    counted = stats.mean_estimate(counts, documents, support="nonnegative")
+    assert real.low < -200 and counted.low == 0.0 and counted.high == real.high
+    assert counted.value == 30.0 and counted.method == "cluster_t"

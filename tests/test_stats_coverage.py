@@ -25,7 +25,7 @@ def mean_coverage(
 ) -> float:
     hits = 0
     for repetition in range(repetitions):
-        estimate = stats.mean_estimate(draw(np.random.default_rng([repetition, 7])))
+        estimate = stats.mean_estimate(draw(np.random.default_rng([repetition, 7])), support="unit_interval")
         assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
         hits += estimate.low <= truth <= estimate.high
     return hits / repetitions
@@ -64,7 +64,7 @@ def test_clustered_skewed_scores_cover_at_the_nominal_rate(prompts: int) -> None
     hits = 0
     for repetition in range(REPETITIONS):
         rows, clusters = skewed_prompts(np.random.default_rng([repetition, 8]), prompts)
-        estimate = stats.mean_estimate(rows, clusters)
+        estimate = stats.mean_estimate(rows, clusters, support="unit_interval")
         assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
         assert estimate.n_clusters == prompts
         hits += estimate.low <= 0.1 <= estimate.high
@@ -98,7 +98,9 @@ def gap_coverage(means: list[float], rows: int, beta: bool) -> tuple[float, floa
         values = (
             rng.beta(planted * 4, (1 - planted) * 4) if beta else (rng.random(planted.size) < planted) * 1.0
         )
-        result = stats.disparity(values, labels, resamples=RESAMPLES, seed=repetition)
+        result = stats.disparity(
+            values, labels, support="unit_interval", resamples=RESAMPLES, seed=repetition
+        )
         gap = result.gap
         assert gap.low <= gap.value <= gap.high and gap.low < gap.high
         assert result.gap_bias_corrected is not None and 0 <= result.gap_bias_corrected <= gap.value
@@ -148,7 +150,7 @@ def test_rare_event_coverage_is_exact_over_every_possible_count(
     counts = np.arange(rows + 1)
     covered = []
     for count in counts:
-        estimate = stats.mean_estimate(np.r_[np.ones(count), np.zeros(rows - count)])
+        estimate = stats.mean_estimate(np.r_[np.ones(count), np.zeros(rows - count)], support="unit_interval")
         assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
         covered.append(estimate.low <= rate <= estimate.high)
     coverage = float(sps.binom.pmf(counts, rows, rate) @ np.array(covered, dtype=float))
@@ -163,5 +165,27 @@ def test_proportions_at_zero_and_one_keep_their_estimate_and_some_width() -> Non
             every = stats.proportion_interval(n, n, method)
             assert none.low == 0.0 == none.value < none.high
             assert every.low < every.high == 1.0 == every.value
-    clustered_zero = stats.mean_estimate(np.zeros(40), np.repeat(np.arange(8), 5))
+    clustered_zero = stats.mean_estimate(np.zeros(40), np.repeat(np.arange(8), 5), support="unit_interval")
     assert clustered_zero.low == 0.0 < clustered_zero.high and clustered_zero.n_clusters == 8
+
+
+@pytest.mark.parametrize(
+    ("label", "draw", "truth"),
+    [
+        ("skewed counts, 30 prompts", lambda g: g.geometric(0.2, 30) - 1.0, 4.0),
+        ("rare counts, 30 prompts", lambda g: g.poisson(0.5, 30) * 1.0, 0.5),
+    ],
+)
+def test_a_mean_of_counts_cut_at_zero_covers_at_the_nominal_rate(
+    label: str, draw: Callable, truth: float
+) -> None:
+    """Token counts (support "nonnegative"): the clustered t interval cut at 0 (0.94 and 0.93).
+
+    Heavier skew over fewer prompts covers less: 0.925 for negative-binomial counts (mean 5,
+    size 2) over 20 prompts, as the t interval does."""
+    hits = 0
+    for repetition in range(1000):
+        estimate = stats.mean_estimate(draw(np.random.default_rng([repetition, 9])), support="nonnegative")
+        assert 0.0 <= estimate.low <= estimate.value <= estimate.high
+        hits += estimate.low <= truth <= estimate.high
+    assert 0.92 <= hits / 1000 <= 0.98, label

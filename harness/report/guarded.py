@@ -168,4 +168,4 @@ def _altered_fractions(run: LoadedRun, guard: dict[str, Any], keep: set[str]) ->
 
 def _share(altered: pd.Series) -> stats.Estimate:
     """The mean altered share over instances (each instance one cluster of its k outputs)."""
-    return stats.mean_estimate(altered.to_numpy(dtype=float))
+    return stats.mean_estimate(altered.to_numpy(dtype=float), support="unit_interval")

@@ -310,8 +310,10 @@ def partial_bibliography_check(
     return {
         "n": len(result),
         "bibliography_records": len(bibliography),
-        "coverage": stats.ratio_estimate(covered, ones, answers),
-        "fabrication_among_covered": stats.ratio_estimate(fabricated, covered, answers),
+        "coverage": stats.ratio_estimate(covered, ones, answers, support="unit_interval"),
+        "fabrication_among_covered": stats.ratio_estimate(
+            fabricated, covered, answers, support="unit_interval"
+        ),
         "label_rate_among_covered": float(labels[covered == 1].mean()) if covered.any() else None,
         "label_rate": float(labels.mean()),
         "unmatched_share": float(result["status"].isin(("fabricated", "not_covered")).mean()),

@@ -34,7 +34,8 @@ GROUP_BY = ("family", "form")
 
 
 def _spec(name: str, description: str, direction: Direction, unit: str = "proportion") -> MetricSpec:
-    return MetricSpec(name, description, direction, unit, "cluster_bootstrap", None, "id", GROUP_BY)
+    method = "cluster_wilson" if unit == "proportion" else "cluster_t"
+    return MetricSpec(name, description, direction, unit, method, None, "id", GROUP_BY)
 
 
 RATIO_METRICS: tuple[RatioMetric, ...] = (
@@ -171,9 +172,6 @@ def ratio_value(
     frame: pd.DataFrame,
     n_errors: int,
     group: dict[str, object] | None,
-    *,
-    seed: int,
-    resamples: int,
 ) -> MetricValue:
     """One ratio metric over the scored rows of ``frame``, with its prompt-clustered CI."""
     scored = frame[frame["error"].isna()] if "error" in frame else frame
@@ -186,7 +184,7 @@ def ratio_value(
     else:
         numerators, denominators, ids = np.zeros(0), np.zeros(0, dtype=int), np.zeros(0, dtype=str)
     keep = denominators > 0
-    estimate = stats.ratio_estimate(numerators, denominators, ids)
+    estimate = stats.ratio_estimate(numerators, denominators, ids, support=metric.spec.support)
     return MetricValue(
         name=metric.spec.name,
         value=estimate.value,
@@ -203,18 +201,18 @@ def ratio_value(
     )
 
 
-def ratio_values(frame: pd.DataFrame, *, seed: int, resamples: int) -> list[MetricValue]:
+def ratio_values(frame: pd.DataFrame) -> list[MetricValue]:
     """Every ratio metric overall and per family and per form."""
     errors = frame["error"].notna() if "error" in frame else pd.Series(False, index=frame.index)
     results = []
     for metric in RATIO_METRICS:
-        results.append(ratio_value(metric, frame, int(errors.sum()), None, seed=seed, resamples=resamples))
+        results.append(ratio_value(metric, frame, int(errors.sum()), None))
         for key in GROUP_BY:
             if key not in frame:
                 continue
             for value, part in frame.groupby(key, sort=True, dropna=True):
                 part_errors = int(part["error"].notna().sum()) if "error" in part else 0
                 results.append(
-                    ratio_value(metric, part, part_errors, {key: value}, seed=seed, resamples=resamples)
+                    ratio_value(metric, part, part_errors, {key: value})
                 )
     return results

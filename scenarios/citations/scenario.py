@@ -292,7 +292,7 @@ class CitationsScenario(Scenario):
 
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
         """Ratio metrics overall and by family and form; fabricated examples ride on fabrication_rate."""
-        values = ratio_values(frame, seed=self.context.seed, resamples=self.context.bootstrap_resamples)
+        values = ratio_values(frame)
         examples = fabricated_rows(frame)[: self.params.max_examples]
         for value in values:
             if value.name == "fabrication_rate" and value.group is None:

@@ -352,9 +352,11 @@ def occupation_intervals(result: OccupationResult, settings: Settings) -> dict[s
         return intervals
     with np.errstate(invalid="ignore", divide="ignore"):
         normalised = masses[:, :3] / masses[:, :3].sum(axis=1, keepdims=True)
-    intervals = {cls: stats.mean_estimate(normalised[:, i]) for i, cls in enumerate(CLASSES)}
+    intervals = {
+        cls: stats.mean_estimate(normalised[:, i], support="unit_interval") for i, cls in enumerate(CLASSES)
+    }
     shares = _share_rows(masses)
-    intervals["share"] = stats.mean_estimate(shares[np.isfinite(shares)])
+    intervals["share"] = stats.mean_estimate(shares[np.isfinite(shares)], support="unit_interval")
     return intervals
 
 
@@ -509,18 +511,26 @@ def across_occupation_values(
     dropped = len(results) - len(usable)
     shares = np.array([r.she_share for r in usable], dtype=float)
     extra = {"n_occupations_without_gendered_pronouns": dropped} if dropped else {}
-    values.append(_value(f"she_share.{s}", stats.mean_estimate(shares), errors, extra=extra))
+    values.append(
+        _value(f"she_share.{s}", stats.mean_estimate(shares, support="unit_interval"), errors, extra=extra)
+    )
     rate_rows = [
         [r.rates[c] for c in CLASSES] for r in results if all(r.rates[c] is not None for c in CLASSES)
     ]
     rate_matrix = np.array(rate_rows, dtype=float).reshape(-1, 3)
     for i, cls in enumerate(CLASSES):
-        values.append(_value(f"{cls}_rate.{s}", stats.mean_estimate(rate_matrix[:, i]), errors))
+        values.append(
+            _value(f"{cls}_rate.{s}", stats.mean_estimate(rate_matrix[:, i], support="unit_interval"), errors)
+        )
     gap = rate_matrix[:, 0] - rate_matrix[:, 1]
-    values.append(_value(f"parity_gap.{s}", stats.mean_estimate(gap), errors, unit="difference"))
+    values.append(
+        _value(f"parity_gap.{s}", stats.mean_estimate(gap, support="real"), errors, unit="difference")
+    )
     if settings.protocol == GENERATIVE:
         none_rates = np.array([r.none_rate for r in results if r.none_rate is not None], dtype=float)
-        values.append(_value(f"none_rate.{s}", stats.mean_estimate(none_rates), errors))
+        values.append(
+            _value(f"none_rate.{s}", stats.mean_estimate(none_rates, support="unit_interval"), errors)
+        )
 
     x = np.array([r.bls_share for r in usable], dtype=float)
     n = len(usable)
@@ -597,7 +607,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
     values = [
         _value(
             f"context_accuracy.{s}",
-            stats.mean_estimate(accuracy),
+            stats.mean_estimate(accuracy, support="unit_interval"),
             _errors(part),
             direction="higher_is_better",
         )
@@ -607,7 +617,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
         values.append(
             _value(
                 f"context_accuracy.{s}",
-                stats.mean_estimate(accuracy[mask]),
+                stats.mean_estimate(accuracy[mask], support="unit_interval"),
                 _errors(part[part["cue_type"] == cue_type]),
                 group={"cue_type": str(cue_type)},
                 direction="higher_is_better",
@@ -625,7 +635,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
         values.append(
             _value(
                 f"misgendering_rate.{s}",
-                stats.mean_estimate(1.0 - accuracy[mask]),
+                stats.mean_estimate(1.0 - accuracy[mask], support="unit_interval"),
                 _errors(part[part["expected"] == cls]),
                 group={"pronoun_class": cls},
                 direction="lower_is_better",
@@ -657,7 +667,7 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
             values.append(
                 _value(
                     f"winobias_{stereotype}_accuracy.{s}",
-                    stats.mean_estimate(rows["correct"].to_numpy(dtype=float)),
+                    stats.mean_estimate(rows["correct"].to_numpy(dtype=float), support="unit_interval"),
                     _errors(scope[scope["stereotype"] == stereotype]),
                     group=group,
                     direction="higher_is_better",
@@ -670,6 +680,7 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
                 paired["stereotype"].to_numpy(),
                 paired_by=paired["pair"].to_numpy(),
                 baseline="anti",
+                support="unit_interval",
                 resamples=settings.resamples,
                 seed=settings.seed,
             )

@@ -133,6 +133,7 @@ def test_discrimination_score_intervals_cover_the_planted_effect_at_nominal_rate
             frame["logit"].to_numpy(),
             frame["age"].to_numpy(),
             frame["template"].to_numpy(),
+            support="real",
             paired_by=frame[pair_column("age")].to_numpy(),
             baseline="60",
             resamples=200,

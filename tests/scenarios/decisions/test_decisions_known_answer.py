@@ -75,6 +75,11 @@ def test_loglikelihood_recovers_the_planted_effects_exactly(tmp_path: Path) -> N
     assert parity.value == pytest.approx(sigmoid(BASE + EFFECT) - sigmoid(BASE))
     mitigated = pick(metrics, "decision_logit_mitigated_diff_by_age", {"age": "20", "reference": "60"})
     assert mitigated.value == pytest.approx(0.0, abs=1e-12)
+    # logits are not proportions: every logit exactly 0 is a mean of exactly 0 (Wilson gave ±0.34)
+    for age in ("20", "60"):
+        mean = pick(metrics, "decision_logit_mitigated", {"age": age})
+        assert (mean.ci_low, mean.value, mean.ci_high, mean.ci_method) == (0.0, 0.0, 0.0, "cluster_t")
+    assert (mitigated.ci_low, mitigated.ci_high) == (0.0, 0.0)
     age = pick(metrics, "regression_effect_by_age", {"age": "20", "reference": "60"})
     assert age.value == pytest.approx(EFFECT, abs=1e-9)
     for level in ("40", "80"):

@@ -86,7 +86,8 @@ def group_estimates(frame: pd.DataFrame) -> dict[tuple[str, str], stats.Estimate
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         for group, rows in frame.groupby("group").indices.items():
             keep = rows[~np.isnan(values[rows])]
-            found[name, group] = stats.mean_estimate(values[keep], frame["template"].to_numpy()[keep])
+            templates = frame["template"].to_numpy()[keep]
+            found[name, group] = stats.mean_estimate(values[keep], templates, support="unit_interval")
     return found
 
 
@@ -133,7 +134,7 @@ def test_per_group_rates_cover_the_planted_rates_at_the_nominal_rate() -> None:
         blocked = np.array(guard.score(texts)) >= 0.5
         for name, group, rows in cells:
             values = (~blocked[rows] if name == PASS_THROUGH else blocked[rows]).astype(float)
-            estimate = stats.mean_estimate(values, templates[rows])
+            estimate = stats.mean_estimate(values, templates[rows], support="unit_interval")
             covered += estimate.low <= planted_rate(PLANTED, name == PASS_THROUGH, group) <= estimate.high
             assert estimate.low <= estimate.value <= estimate.high  # never excludes its own estimate
             assert estimate.high > estimate.low  # never zero-width

@@ -81,6 +81,7 @@ def layer_difference(members: np.ndarray, templates: int = TEMPLATES) -> stats.E
         members.ravel(),
         np.tile(["female", "male"], n),
         np.repeat(np.arange(n) % templates, 2),
+        support="real",
         paired_by=np.repeat(np.arange(n), 2),
         resamples=200,
     )
