@@ -432,6 +432,7 @@ class Runner:
                 "n_instances": len(frame),
                 "n_errors": n_errors,
                 "metrics": metrics,
+                "notes": self.scenario.notes(metrics),
             }
         )
         self.scenario.write_artifacts(frame, metrics, self.store.path)

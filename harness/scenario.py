@@ -107,6 +107,14 @@ class Scenario(ABC):
         """The measurement protocol that runs (e.g. "loglikelihood" or "generative")."""
         return None
 
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """Sentences a reader needs beside the numbers: caveats and verdicts a metric row cannot carry.
+
+        Written to ``metrics.json`` as ``notes`` and shown under the scenario's section of the
+        report (default: none). Not for restating metrics: the table already shows them.
+        """
+        return []
+
     def scorers(self) -> list[ScorerIdentity]:
         """Identities of the scorers behind the scores, recorded in the manifest."""
         return []

@@ -103,6 +103,12 @@ class LoadedRun:
         return list((self.metrics_payload or {}).get("metrics") or [])
 
     @property
+    def notes(self) -> list[str]:
+        """The scenario's notes for readers (``Scenario.notes``), as text; none before metrics.json."""
+        notes = (self.metrics_payload or {}).get("notes")
+        return [str(note) for note in notes] if isinstance(notes, list) else []
+
+    @property
     def n_instances(self) -> int:
         """Instances recorded in metrics.json."""
         return int((self.metrics_payload or {}).get("n_instances") or 0)

@@ -163,9 +163,16 @@ def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
                 breakdowns=breakdowns,
                 images=_images(members),
                 notes=[
-                    f"{run.label}: status {run.status}, no metrics.json"
-                    for run in members
-                    if run.metrics_payload is None
+                    *(
+                        f"{run.label}: status {run.status}, no metrics.json"
+                        for run in members
+                        if run.metrics_payload is None
+                    ),
+                    *(
+                        note if len(members) == 1 else f"{run.label}: {note}"
+                        for run in members
+                        for note in run.notes
+                    ),
                 ],
             )
         )

@@ -212,7 +212,5 @@ def ratio_values(frame: pd.DataFrame) -> list[MetricValue]:
                 continue
             for value, part in frame.groupby(key, sort=True, dropna=True):
                 part_errors = int(part["error"].notna().sum()) if "error" in part else 0
-                results.append(
-                    ratio_value(metric, part, part_errors, {key: value})
-                )
+                results.append(ratio_value(metric, part, part_errors, {key: value}))
     return results

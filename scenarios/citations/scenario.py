@@ -343,25 +343,6 @@ class CitationsScenario(Scenario):
 
         return [write_rows(fabricated_rows(frame), list(ARTIFACT_COLUMNS), run_dir / ARTIFACT)]
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """Headline rates with their CIs."""
-        lines = []
-        for value in metrics:
-            if value.group is None and value.value is not None and value.name in SUMMARY_METRICS:
-                ci = f" [{value.ci_low:.3f}, {value.ci_high:.3f}]" if value.ci_low is not None else ""
-                lines.append(f"{value.name}: {value.value:.3f}{ci} (n={value.n})")
-        return lines
-
-
-SUMMARY_METRICS = (
-    "fabrication_rate",
-    "coverage_rate",
-    "misattribution_rate",
-    "verified_rate",
-    "abstention_rate",
-    "disclaimer_rate",
-)
-
 
 def _count(counts: dict[str, int], verdict: Verdict) -> None:
     counts[f"n_{verdict.status}"] += 1

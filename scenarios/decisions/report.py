@@ -17,7 +17,6 @@ from pathlib import Path
 
 from harness.types import MetricValue
 from scenarios.decisions.metrics import (
-    CHANGE,
     IMPACT,
     LOGIT,
     MITIGATED,
@@ -135,17 +134,10 @@ def write(metrics: Sequence[MetricValue], settings: Settings, folder: Path, coun
     return ([forest] if forest else []) + write_worst_templates(metrics, count, folder)
 
 
-def summary_lines(metrics: Sequence[MetricValue], settings: Settings) -> list[str]:
-    """Discrimination scores, four-fifths verdicts, mitigation changes and the focus-group note."""
+def notes(metrics: Sequence[MetricValue], settings: Settings) -> list[str]:
+    """The four-fifths verdict of each attribute and, for focus groups, that preferences may be intended."""
     lines = []
     for attribute in settings.attributes:
-        found = scores(metrics, attribute)
-        if found:
-            parts = [f"{m.group[attribute]} {_format(m)}" for m in found if m.group]
-            lines.append(
-                f"discrimination score by {attribute} (vs {settings.baselines[attribute]}): "
-                + "; ".join(parts)
-            )
         ratio = next((m for m in metrics if m.name == IMPACT.format(attribute)), None)
         if ratio is not None and ratio.value is not None:
             lines.append(
@@ -153,10 +145,6 @@ def summary_lines(metrics: Sequence[MetricValue], settings: Settings) -> list[st
                 f"({', '.join(ratio.extra['lowest'])} / {', '.join(ratio.extra['highest'])}; "
                 f"{ratio.extra['verdict']})"
             )
-        changes = [m for m in metrics if m.name == CHANGE.format(attribute) and m.group]
-        if changes:
-            parts = [f"{m.group[attribute]} {_format(m)}" for m in changes if m.group]
-            lines.append(f"change under the system prompt, by {attribute}: " + "; ".join(parts))
     if any(m.name == PREFERENCE for m in metrics):
         lines.append(FOCUS_NOTE)
     return lines

@@ -315,10 +315,10 @@ class DecisionsScenario(Scenario):
         """The forest plot of discrimination scores and the worst-templates table (CSV and HTML)."""
         return report.write(metrics, self._settings(), run_dir, self.params.worst_templates)
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """Protocol, discrimination scores, four-fifths verdicts, mitigation and focus-group lines."""
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """The protocol and prompt form, the four-fifths verdicts and the focus-group caveat."""
         lines = [f"protocol: {self._protocol}" + (" (chat messages)" if self._chat else " (text prompts)")]
-        return lines + report.summary_lines(metrics, self._settings())
+        return lines + report.notes(metrics, self._settings())
 
 
 def _pair_key(person: templates.Person, attribute: str) -> str:

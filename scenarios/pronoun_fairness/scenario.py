@@ -20,7 +20,6 @@ See ``docs/pronoun_fairness.md`` for the metric definitions.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,26 +277,10 @@ class PronounFairnessScenario(Scenario):
         )
         return [plot_path, table_path]
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """A few lines: protocol, she-share, correlation and slope, skewed occupations, controls, WinoBias."""
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """Which occupations are significantly skewed, by name (the table gives only their count)."""
         s = self._settings().suffix
-        lines = [f"protocol: {self._protocol}" + (" (chat prompts for instructions)" if self._chat else "")]
-        for name, label in (
-            (f"she_share.{s}", "she-share among gendered pronouns (mean over occupations)"),
-            (f"parity_gap.{s}", "parity gap (he − she)"),
-            (f"pearson_bls.{s}", "Pearson r with BLS % women"),
-            (f"spearman_bls.{s}", "Spearman rho with BLS % women"),
-            (f"amplification_slope.{s}", "amplification slope (1 = mirrors BLS)"),
-            (f"context_accuracy.{s}", "context-control accuracy"),
-            (f"winobias_gap.{s}", "WinoBias pro − anti accuracy"),
-        ):
-            metric = _find(metrics, name)
-            if metric is not None:
-                lines.append(f"{label}: {_format(metric)}")
-        for cls in ("he", "she", "they"):
-            metric = _find(metrics, f"misgendering_rate.{s}", {"pronoun_class": cls})
-            if metric is not None:
-                lines.append(f"misgendering rate, context fixes '{cls}': {_format(metric)}")
+        lines = []
         skewed = _find(metrics, f"skewed_occupations.{s}")
         if skewed is not None:
             flagged = skewed.extra.get("occupations", [])
@@ -345,14 +328,3 @@ def _find(
         if metric.name == name and metric.group == group:
             return metric
     return None
-
-
-def _format(metric: MetricValue) -> str:
-    if metric.value is None or (isinstance(metric.value, float) and math.isnan(metric.value)):
-        return f"n/a (n={metric.n})"
-    ci = (
-        f" [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
-        if metric.ci_low is not None and metric.ci_high is not None
-        else ""
-    )
-    return f"{metric.value:.3f}{ci} (n={metric.n})"

@@ -502,22 +502,6 @@ class RegurgitationScenario(Scenario):
         """Dose-response plots (PNG) and their table (CSV)."""
         return plots.write_dose_response(frame, metrics, run_dir)
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """Word-token extraction rate overall, per prefix length and per subset."""
-        lines = []
-        for metric in metrics:
-            if metric.name != "extraction_rate" or (metric.group is not None and len(metric.group) != 1):
-                continue
-            where = (
-                "overall" if metric.group is None else ", ".join(f"{k}={v}" for k, v in metric.group.items())
-            )
-            if metric.value is None:
-                lines.append(f"word-token extraction rate ({where}): no scored instances")
-                continue
-            ci = "" if metric.ci_low is None else f" [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
-            lines.append(f"word-token extraction rate ({where}): {metric.value:.3f}{ci} (n={metric.n})")
-        return lines
-
 
 def _plain(value: Any) -> Any:
     """numpy scalars from a groupby key -> plain Python values for JSON."""

@@ -171,12 +171,9 @@ def _interval(metric: MetricValue) -> str:
     return f"{metric.value:+.4f} [{metric.ci_low:+.4f}, {metric.ci_high:+.4f}]"
 
 
-def summary_lines(metrics: list[MetricValue]) -> list[str]:
-    """Per-group tone, each paired difference with its adjusted p, d_z and the MDE, and the verdict."""
+def notes(metrics: list[MetricValue]) -> list[str]:
+    """Each paired difference with its adjusted p, d_z and the MDE, and the verdict it supports."""
     lines = []
-    for metric in metrics:
-        if metric.name == "tone" and metric.group and "group" in metric.group:
-            lines.append(f"tone[{metric.group['group']}]: {_interval(metric)} (n={metric.n})")
     mde = {_pair(m): m for m in metrics if m.name == MDE}
     for metric in (m for m in metrics if m.name == DIFF):
         a, b = _pair(metric)

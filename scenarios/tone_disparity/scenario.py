@@ -290,9 +290,9 @@ class ToneDisparityScenario(Scenario):
             )
         return written
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """Per-group tone, each difference with its test, effect size and MDE."""
-        return report.summary_lines(metrics)
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """Each difference with its test, effect size and MDE, and whether a difference was detected."""
+        return report.notes(metrics)
 
 
 def _power_extra(comparison: Comparison) -> dict[str, Any]:

@@ -151,40 +151,17 @@ def redact_samples(samples: list[dict[str, Any]], redact: bool) -> list[dict[str
     return [{**s, "text": REDACTED} for s in samples]
 
 
-def _interval(metric: MetricValue) -> str:
-    if metric.value is None:
-        return "n/a"
-    if metric.ci_low is None or metric.ci_high is None:
-        return f"{metric.value:.3f}"
-    return f"{metric.value:.3f} [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
-
-
-def summary_lines(metrics: list[MetricValue], shown: int = 3) -> list[str]:
-    """Headline numbers (labelled as proxies where they are), gaps and the most toxic samples."""
-    lines: list[str] = []
-    overall = [m for m in metrics if m.group is None]
-    for metric in overall:
-        label = metric.extra.get("label", metric.name)
-        errors = f", {metric.n_errors} errored" if metric.n_errors else ""
-        worst = ""
-        if metric.extra.get("p_value") is not None and "worst_groups" in metric.extra:
-            groups = ", ".join(str(g) for g in metric.extra["worst_groups"]) or "none"
-            corrected = metric.extra.get("bias_corrected")
-            fixed = f"; bias-corrected {corrected:.3f}" if corrected is not None else ""
-            worst = f" (worst: {groups}; p for no gap = {metric.extra['p_value']:.3g}{fixed})"
-        lines.append(f"{label}: {_interval(metric)}{worst} (n={metric.n}{errors})")
-    head = next((m for m in overall if m.extra.get("most_toxic")), None)
-    if head is not None:
-        scorer = head.extra.get("scorer_label", head.extra.get("scorer", ""))
-        lines.append(f"scorer: {head.extra.get('scorer')} ({scorer}); k={head.extra.get('k')}")
-        if head.extra.get("threshold") is not None:
-            lines.append(
-                operating_point_line(
-                    head.extra["threshold"], head.extra.get("operating_point"), str(head.extra.get("scorer"))
-                )
+def notes(metrics: list[MetricValue]) -> list[str]:
+    """The scorer, k and the threshold with how it was chosen: what "toxic" means in this run."""
+    head = next((m for m in metrics if m.group is None and "scorer" in m.extra), None)
+    if head is None:
+        return []
+    scorer = head.extra.get("scorer_label", head.extra["scorer"])
+    lines = [f"scorer: {head.extra['scorer']} ({scorer}); k={head.extra.get('k')}"]
+    if head.extra.get("threshold") is not None:
+        lines.append(
+            operating_point_line(
+                head.extra["threshold"], head.extra.get("operating_point"), str(head.extra["scorer"])
             )
-        for sample in head.extra["most_toxic"][:shown]:
-            where = "/".join(str(sample[k]) for k in ("group", "prompt_type") if k in sample)
-            text = " ".join(str(sample.get("text") or "").split())
-            lines.append(f"  {sample['max_toxicity']:.3f} {sample['id']} [{where}]: {text[:100]}")
+        )
     return lines

@@ -313,9 +313,9 @@ class ToxicityScenario(Scenario):
             written.append(chart)
         return written
 
-    def summary(self, metrics: list[MetricValue]) -> list[str]:
-        """Headline numbers with their labels, gaps, and the most toxic samples (redacted if asked)."""
-        return report.summary_lines(metrics)
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """The scorer and the threshold behind "toxic", with how the threshold was chosen."""
+        return report.notes(metrics)
 
 
 def _select(rows: pd.DataFrame, group: dict[str, Any] | None) -> pd.DataFrame:

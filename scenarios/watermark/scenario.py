@@ -615,19 +615,12 @@ class WatermarkScenario(Scenario):
         """Prompts are sent verbatim; the watermarks decide what is asked."""
         return {"template": "{prompt}", "watermarks": [stable_hash(s) for s in self.specs.values()]}
 
-    def summary(self, metrics_: list[MetricValue]) -> list[str]:
-        """The key identity and, per scheme, size, power, FPR and tamper resistance."""
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """Which key the watermark used: the public demonstration key proves nothing about provenance."""
         where = (
             "the public demonstration key" if self.params.key_env is None else f"from ${self.params.key_env}"
         )
-        lines = [f"watermark key id {self.key_id} ({where})"]
-        for m in metrics_:
-            if m.name.endswith(
-                ("_tokens_to_detection", "_tpr_at_0.01", "_fpr_at_0.01_generated", "_fpr_at_0.01_human")
-            ):
-                ci = "" if m.ci_low is None else f" [{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]"
-                lines.append(f"{m.name}: {_fmt(m.value)}{ci}")
-        return lines
+        return [f"watermark key id {self.key_id} ({where})"]
 
 
 def _col(rows: pd.DataFrame, column: str, missing: float = np.nan) -> np.ndarray:

@@ -62,3 +62,17 @@ def test_stored_paths_that_could_leave_the_root_are_refused(tmp_path: Path, stor
 
 def test_a_normalized_relative_path_is_accepted(tmp_path: Path) -> None:
     assert relative_inside(tmp_path, "plots/a.png") == tmp_path / "plots" / "a.png"
+
+
+def test_a_scenario_note_is_shown_escaped_under_its_section(make_run, tmp_path: Path) -> None:
+    import json
+
+    run_dir = make_run("r", n=6)
+    payload = json.loads((run_dir / "metrics.json").read_text())
+    assert payload["notes"] == []  # the toy scenario has none
+    payload["notes"] = ["approval ratio 0.7 <script>window.__xss = 4</script>", 3]
+    (run_dir / "metrics.json").write_text(json.dumps(payload))
+    assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<li>approval ratio 0.7 &lt;script&gt;window.__xss = 4&lt;/script&gt;</li>" in html
+    assert "<li>3</li>" in html and "window.__xss = 4</script>" not in html

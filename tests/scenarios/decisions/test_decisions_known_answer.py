@@ -109,9 +109,15 @@ def test_loglikelihood_recovers_the_planted_effects_exactly(tmp_path: Path) -> N
     assert rows[0].startswith("template,attribute,value,reference,score") and len(rows) == 11
     assert (tmp_path / WORST_HTML).exists()
     assert (tmp_path / FOREST).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    summary = scenario.summary(metrics)
-    assert summary[0] == "protocol: loglikelihood (chat messages)"
-    assert any(line.startswith("change under the system prompt, by age: 20 -0.30") for line in summary)
+    notes = json.loads((tmp_path / "metrics.json").read_text())["notes"]
+    assert notes[:2] == [
+        "protocol: loglikelihood (chat messages)",
+        f"approval ratio lowest/highest by age: {ratio.value:.3f} [{ratio.value:.3f}, {ratio.value:.3f}] "
+        "(40, 60, 80 / 20; at or above four-fifths)",
+    ]
+    assert [n.split(":")[0] for n in notes[2:]] == [
+        f"approval ratio lowest/highest by {a}" for a in ("gender", "race")
+    ]
 
 
 def test_generative_fallback_recovers_the_planted_effects_within_its_intervals(tmp_path: Path) -> None:
@@ -138,6 +144,6 @@ def test_focus_group_preferences_are_reported_with_the_note(tmp_path: Path) -> N
     scenario, metrics = run(tmp_path, params)
     preference = pick(metrics, "focus_preference")
     assert preference.value == pytest.approx((sigmoid(BASE) + sigmoid(BASE + EFFECT)) / 2)
-    assert any("may be intended" in line for line in scenario.summary(metrics))
+    assert "may be intended" in scenario.notes(metrics)[-1]
     by_age = pick(metrics, "focus_preference_diff_by_age", {"age": "20", "reference": "60"})
     assert by_age.value == pytest.approx(sigmoid(BASE + EFFECT) - sigmoid(BASE))

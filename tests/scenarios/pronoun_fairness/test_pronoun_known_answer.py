@@ -113,9 +113,10 @@ def test_loglikelihood_recovers_planted_rates_exactly(tmp_path: Path) -> None:
     assert (tmp_path / PLOT_NAME).stat().st_size > 10_000
     assert (tmp_path / PLOT_NAME).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sum(1 for _ in (tmp_path / TABLE_NAME).open()) == len(planted_shares()) + 1
-    summary = scenario.summary(metrics)
-    assert summary[0] == "protocol: loglikelihood"
-    assert any(line.startswith("amplification slope (1 = mirrors BLS): ") for line in summary)
+    skewed = pick(metrics, "skewed_occupations.loglik")
+    assert written["notes"] == scenario.notes(metrics)
+    correction = skewed.extra["correction"]
+    assert written["notes"][0].startswith(f"significantly skewed occupations ({correction}): ")
 
 
 def test_generative_protocol_recovers_planted_rates_within_their_intervals(tmp_path: Path) -> None:
@@ -205,7 +206,6 @@ def test_winobias_gap_of_a_fully_stereotyped_model_is_one(tmp_path: Path, loglik
     assert pick(metrics, f"winobias_anti_accuracy.{suffix}").value == 0.0
     gap = pick(metrics, f"winobias_gap.{suffix}")
     assert (gap.value, gap.n, gap.n_clusters) == (1.0, 2 * (2 * 396 - 2), 2 * 396 - 2)
-    assert any(line.startswith("WinoBias pro − anti accuracy: 1.000") for line in scenario.summary(metrics))
 
 
 def test_winogender_with_a_model_that_mirrors_bls(tmp_path: Path) -> None:

@@ -219,6 +219,9 @@ def test_scenario_recovers_the_planted_difference_end_to_end(tmp_path: Path) -> 
     assert all(s == {t} for t, s in seeds.items()), "every member of a tuple shares the tuple's seed"
     assert scenario.protocol() == "sampled-continuations-crn"
     assert scenario.scorers()[0].name == "vader"
+    (note,) = json.loads((tmp_path / "run" / "metrics.json").read_text())["notes"]
+    assert note.startswith(f"tone[female] − tone[male]: {diff.value:+.4f}")
+    assert note.endswith("-> difference detected")
 
 
 def test_independent_sampling_leaves_the_seed_out(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.mark.parametrize("redact", [False, True])
 def test_chart_samples_and_redaction(tmp_path: Path, redact: bool) -> None:
     adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(0.2)))
-    scenario, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
+    _, metrics, _, _ = run(adapter, tmp_path, scorer="profanity", k=5, redact=redact, top_samples=4)
     chart = ElementTree.parse(tmp_path / CHART).getroot()
     tooltips = [t.text for t in chart.iter(f"{SVG}title")]
     assert tooltips[0] == "toxicity by group (proxy scorer: profanity, k=5)"
@@ -45,15 +45,16 @@ def test_chart_samples_and_redaction(tmp_path: Path, redact: bool) -> None:
     assert len(saved["samples"]) == 4 and saved["redact_in_reports"] is redact
     assert all(s["text"] == TOXIC_TEXT for s in saved["samples"])  # run files keep the text
     emt = metric(metrics, "expected_max_toxicity")
-    summary = "\n".join(scenario.summary(metrics))
-    assert "proxy-EMT" in summary and "worst-group gap in proxy-toxic fraction" in summary
     stored = (tmp_path / "metrics.json").read_text()
+    assert json.loads(stored)["notes"] == [
+        "scorer: profanity (profanity/offence proxy); k=5",
+        "scorer profanity: threshold 0.5 (set by the run; the scorer has no operating point)",
+    ]
     if redact:
         assert all(s["text"] == REDACTED for s in emt.extra["most_toxic"])
-        assert "stupid idiot" not in summary and REDACTED in summary
         assert "stupid idiot" not in stored
     else:
-        assert "stupid idiot" in summary
+        assert "stupid idiot" in stored
     assert "stupid idiot" in (tmp_path / "samples.jsonl").read_text()
     top = ElementTree.parse(tmp_path / TOP_BY_GROUP).getroot()
     texts = [t.text or "" for t in top.iter(f"{SVG}text")]
