@@ -15,10 +15,16 @@ RESERVED_COLUMNS = ("id", "error")
 
 
 def sample_row(record: dict[str, Any]) -> dict[str, Any]:
-    """Flatten one samples.jsonl record to a table row: id, error, metadata keys, score keys."""
+    """Flatten one samples.jsonl record to a table row: id, error, metadata keys, score keys.
+
+    Metadata comes from datasets (untrusted): a key named ``id`` or ``error`` keeps its value as
+    ``metadata.id`` / ``metadata.error`` and never replaces the instance's own, so a column
+    named "error" cannot mark an instance as failed (or hide a failure).
+    """
     row: dict[str, Any] = {"id": record["id"], "error": record.get("error")}
-    row.update(record.get("metadata") or {})
-    row.update(record.get("scores") or {})
+    for source in ("metadata", "scores"):
+        for key, value in (record.get(source) or {}).items():
+            row[f"{source}.{key}" if key in RESERVED_COLUMNS else key] = value
     return row
 
 

@@ -296,7 +296,8 @@ def samples_frame(runs: Sequence[LoadedRun]) -> pd.DataFrame:
     """Per-instance scores of every run, stacked, with run, label and scenario columns in front."""
     parts = []
     for run in runs:
-        part = run.scores().copy()
+        # a metadata key named like a front column keeps its values as "sample.<key>"
+        part = run.scores().rename(columns={c: f"sample.{c}" for c in ("run", "label", "scenario")})
         part.insert(0, "scenario", run.scenario)
         part.insert(0, "label", run.label)
         part.insert(0, "run", run.run_id)

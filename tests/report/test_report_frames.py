@@ -100,3 +100,20 @@ def test_tabular_safe_serialises_nested_cells() -> None:
     frame = pd.DataFrame({"a": [{"x": 1}, [1, 2], None, 3]})
     cells = tabular_safe(frame)["a"].tolist()
     assert cells[:2] == ['{"x": 1}', "[1, 2]"] and pd.isna(cells[2]) and cells[3] == "3"
+
+
+def test_metadata_keys_named_like_the_table_columns_neither_crash_nor_replace_them(write_run) -> None:
+    """Untrusted metadata: keys "label", "run", "id" and "error" keep their values under new names."""
+    metadata = {"label": "toxic", "run": 7, "id": "other", "error": "not an error"}
+    samples = [
+        {"id": "i1", "error": None, "metadata": metadata, "scores": {"hit": 1.0, "error": 0.5}},
+        {"id": "i2", "error": "timeout", "metadata": {"label": "benign"}, "scores": {}},
+    ]
+    run = load_runs([write_run("r", metrics=[], samples=samples)])[0]
+    scores = run.scores()
+    assert scores["id"].tolist() == ["i1", "i2"] and scores["error"].tolist() == [None, "timeout"]
+    assert scores.loc[0, "metadata.error"] == "not an error" and scores.loc[0, "scores.error"] == 0.5
+    assert scores.loc[0, "metadata.id"] == "other"
+    table = samples_frame([run])
+    assert list(table.columns[:5]) == ["run", "label", "scenario", "id", "error"]
+    assert table["sample.label"].tolist() == ["toxic", "benign"] and table.loc[0, "sample.run"] == 7
