@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class HarnessError(Exception):
     """Base class: the message says what is wrong and how to fix it."""
@@ -9,6 +11,13 @@ class HarnessError(Exception):
 
 class ConfigError(HarnessError):
     """A bad configuration key or value; the message names the key and the valid choices."""
+
+
+def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
+    """Raise ``ConfigError("<key>=<value> is not valid; choose one of: a, b")`` unless ``value`` is one."""
+    valid = list(choices)
+    if value not in valid:
+        raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
 
 
 class DataError(HarnessError):

@@ -25,7 +25,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, check_choice
 from harness.types import stable_hash
 from scenarios.citations.bibtex import (
     bibtex_arxiv,
@@ -375,8 +375,7 @@ def load_records(
     dblp_max_year: int | None = None,
 ) -> list[BibRecord]:
     """Records from any supported source (see the module docstring); ``format`` overrides detection."""
-    if format not in FORMATS:
-        raise ConfigError(f"scenario.bibliography_format must be one of {', '.join(FORMATS)}, got {format!r}")
+    check_choice("scenario.bibliography_format", format, FORMATS)
     chosen = detect_format(source) if format == "auto" else format
     path = Path(source).expanduser()
     if chosen == "bibtex":

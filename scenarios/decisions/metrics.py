@@ -214,29 +214,18 @@ def regression_effects(
             _interval(fit, 1 + i, settings.confidence) if n_clusters >= 2 else (None, None, None)
             for i in range(len(levels))
         ]
-        p_values = [p for _, _, p in intervals]
-        adjusted = (
-            stats.holm_adjust([p for p in p_values if p is not None]).tolist()
-            if all(p is not None for p in p_values)
-            else [None] * len(levels)
-        )
+        adjusted = _holm_or_none([p for _, _, p in intervals])
         for i, level in enumerate(levels):
             low, high, p = intervals[i]
             count = int((attr == level).sum() + (attr == baseline).sum())
             results.append(
-                MetricValue(
-                    name=metric_name,
-                    value=float(fit.params[1 + i]),
-                    ci_low=low,
-                    ci_high=high,
-                    n=count,
-                    n_errors=_n_errors(frame),
-                    ci_method="cluster_robust_t",
-                    direction="none",
-                    unit="logit",
-                    group={attribute: level, "reference": baseline},
-                    n_clusters=n_clusters,
-                    extra={
+                _clustered_logit(
+                    metric_name,
+                    float(fit.params[1 + i]),
+                    (low, high),
+                    (count, n_clusters, _n_errors(frame)),
+                    {attribute: level, "reference": baseline},
+                    {
                         "model": "OLS, template-wording fixed effects, CR1 errors by template, t(G-1)",
                         "p_value": p,
                         "p_adjusted": adjusted[i],
@@ -434,29 +423,18 @@ def mitigation_changes(frame: pd.DataFrame, settings: Settings) -> list[MetricVa
             n_clusters = len(set(clusters))
             low, high, p = _interval(fit, 0, settings.confidence) if n_clusters >= 2 else (None, None, None)
             found.append((value, float(fit.params[0]), low, high, p, len(part), n_clusters, part))
-        p_values = [f[4] for f in found]
-        adjusted = (
-            stats.holm_adjust(p_values).tolist()
-            if all(p is not None for p in p_values)
-            else [None] * len(found)
-        )
+        adjusted = _holm_or_none([f[4] for f in found])
         for (value, change, low, high, p, count, n_clusters, part), p_adj in zip(
             found, adjusted, strict=True
         ):
             results.append(
-                MetricValue(
-                    name=CHANGE.format(attribute),
-                    value=change,
-                    ci_low=low,
-                    ci_high=high,
-                    n=count,
-                    n_errors=_n_errors(frame),
-                    ci_method="cluster_robust_t",
-                    direction="none",
-                    unit="logit",
-                    group={attribute: value, "reference": baseline},
-                    n_clusters=n_clusters,
-                    extra={
+                _clustered_logit(
+                    CHANGE.format(attribute),
+                    change,
+                    (low, high),
+                    (count, n_clusters, _n_errors(frame)),
+                    {attribute: value, "reference": baseline},
+                    {
                         "p_value": p,
                         "p_adjusted": p_adj,
                         "score_plain": float(part["difference_plain"].mean()),
@@ -465,6 +443,39 @@ def mitigation_changes(frame: pd.DataFrame, settings: Settings) -> list[MetricVa
                 )
             )
     return results
+
+
+def _holm_or_none(p_values: list[float | None]) -> list[float | None]:
+    """Holm-adjusted p-values; all None when any test could not run (a level with one template)."""
+    if all(p is not None for p in p_values):
+        return stats.holm_adjust(p_values).tolist()
+    return [None] * len(p_values)
+
+
+def _clustered_logit(
+    name: str,
+    value: float,
+    bounds: tuple[float | None, float | None],
+    counts: tuple[int, int, int],
+    group: dict[str, Any],
+    extra: dict[str, Any],
+) -> MetricValue:
+    """A logit-scale estimate with its template-clustered t interval; ``counts`` = (n, clusters, errors)."""
+    n, n_clusters, n_errors = counts
+    return MetricValue(
+        name=name,
+        value=value,
+        ci_low=bounds[0],
+        ci_high=bounds[1],
+        n=n,
+        n_errors=n_errors,
+        ci_method="cluster_robust_t",
+        direction="none",
+        unit="logit",
+        group=group,
+        n_clusters=n_clusters,
+        extra=extra,
+    )
 
 
 def worst_templates(metrics: Sequence[MetricValue], count: int) -> list[dict[str, Any]]:

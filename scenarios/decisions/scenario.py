@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from harness.types import (
     Capability,
@@ -103,18 +103,13 @@ class DecisionsParams(ScenarioParams):
     """Templates listed in the worst-templates table."""
 
 
-def _choice(key: str, value: str, valid: Sequence[str]) -> None:
-    if value not in valid:
-        raise ConfigError(f"scenario.{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
-
-
 def validate(params: DecisionsParams) -> None:
     """Reject bad parameter values with a message that names the key and the fix."""
-    _choice("source", params.source, SOURCES)
-    _choice("protocol", params.protocol, PROTOCOLS)
-    _choice("prompt_format", params.prompt_format, PROMPT_FORMATS)
+    check_choice("scenario.source", params.source, SOURCES)
+    check_choice("scenario.protocol", params.protocol, PROTOCOLS)
+    check_choice("scenario.prompt_format", params.prompt_format, PROMPT_FORMATS)
     for family in params.families:
-        _choice("families", family, templates.FAMILIES)
+        check_choice("scenario.families", family, templates.FAMILIES)
     if not params.families:
         raise ConfigError(
             "scenario.families is empty; name at least one of: " + ", ".join(templates.FAMILIES)

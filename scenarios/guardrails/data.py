@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, check_choice
 from harness.jsonl import read_jsonl
 from harness.types import Instance
 
@@ -74,8 +74,7 @@ TOXIGEN_HUMAN_TOXIC = 2.5
 
 def load(fmt: str, data: str | None, split: str, config: str | None) -> Iterator[Instance]:
     """Instances from the configured source (see the module docstring)."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"scenario.format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    check_choice("scenario.format", fmt, FORMATS)
     if fmt == "labelled":
         return load_labelled(data)
     if fmt == "toxigen" and data and _local(data):

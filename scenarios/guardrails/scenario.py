@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.errors import ConfigError
+from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
 from harness.scorers.base import CachedScorer, Scorer, ScoringError
 from harness.scorers.registry import build_scorer, scorer_class
@@ -98,10 +98,7 @@ class GuardrailsScenario(Scenario):
     def __init__(self, params: GuardrailsParams, context: ScenarioContext) -> None:
         super().__init__(params, context)
         self.params: GuardrailsParams = params
-        if params.format not in data.FORMATS:
-            raise ConfigError(
-                f"scenario.format: unknown format {params.format!r}; choose one of {', '.join(data.FORMATS)}"
-            )
+        check_choice("scenario.format", params.format, data.FORMATS)
         if not 0.0 < params.threshold <= 1.0:
             raise ConfigError(f"scenario.threshold must be in (0, 1], got {params.threshold}")
         self.scorer_cls = scorer_class(params.scorer)

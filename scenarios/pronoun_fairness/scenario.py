@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from harness.types import Capability, Completion, GenerationParams, Instance, MetricSpec, MetricValue, Request
 from scenarios.pronoun_fairness import instances as build
@@ -82,19 +82,14 @@ class PronounFairnessParams(ScenarioParams):
     """Significance level of the per-occupation parity tests after correction."""
 
 
-def _choice(key: str, value: str, valid: Sequence[str]) -> None:
-    if value not in valid:
-        raise ConfigError(f"scenario.{key}={value!r} is not valid; choose one of: {', '.join(valid)}")
-
-
 def validate(params: PronounFairnessParams) -> None:
     """Reject bad parameter values with a message that names the key and the valid values."""
-    _choice("dataset", params.dataset, DATASETS)
-    _choice("protocol", params.protocol, PROTOCOLS)
-    _choice("correction", params.correction, CORRECTIONS)
-    _choice("winobias_split", params.winobias_split, ("test", "dev"))
+    check_choice("scenario.dataset", params.dataset, DATASETS)
+    check_choice("scenario.protocol", params.protocol, PROTOCOLS)
+    check_choice("scenario.correction", params.correction, CORRECTIONS)
+    check_choice("scenario.winobias_split", params.winobias_split, ("test", "dev"))
     for family in params.families:
-        _choice("families", family, templates.FAMILIES)
+        check_choice("scenario.families", family, templates.FAMILIES)
     if params.dataset == "embedded" and not params.families:
         raise ConfigError(
             "scenario.families is empty; name at least one of: " + ", ".join(templates.FAMILIES)

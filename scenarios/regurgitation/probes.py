@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, check_choice
 from scenarios.regurgitation.metrics import WORD_TOKEN
 
 PROBE_COLUMNS = ("id", "document", "text", "kind", "language", "subset", "repeats")
@@ -252,8 +252,7 @@ def load_corpus(spec: CorpusSpec) -> Any:
 
 def user_probes(spec: CorpusSpec) -> ProbeDocuments:
     """A user corpus mapped onto :data:`PROBE_COLUMNS`; names the row and field of bad data."""
-    if spec.kind not in KINDS:
-        raise ConfigError(f"scenario.kind must be one of {list(KINDS)}, got {spec.kind!r}")
+    check_choice("scenario.kind", spec.kind, KINDS)
     corpus = load_corpus(spec)
     for field_name, key in (
         (spec.text_field, "text_field"),

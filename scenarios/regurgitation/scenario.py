@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, mean_metric
 from harness.types import (
     Capability,
@@ -509,8 +509,7 @@ def _plain(value: Any) -> Any:
 
 
 def _validate(p: RegurgitationParams) -> None:
-    if p.source not in SOURCES:
-        raise ConfigError(f"scenario.source must be one of {list(SOURCES)}, got {p.source!r}")
+    check_choice("scenario.source", p.source, SOURCES)
     if p.source == "dataset" and not p.dataset:
         raise ConfigError(
             "scenario.source=dataset needs scenario.dataset (a local file, folder, builder or Hub name)"
@@ -526,5 +525,4 @@ def _validate(p: RegurgitationParams) -> None:
         raise ConfigError(f"scenario.discoverability_p must be in (0, 1], got {p.discoverability_p}")
     if p.chunk_tokens < 0 or p.max_chunks_per_document < 0:
         raise ConfigError("scenario.chunk_tokens and scenario.max_chunks_per_document must be >= 0 (0 = off)")
-    if p.kind not in probes.KINDS:
-        raise ConfigError(f"scenario.kind must be one of {list(probes.KINDS)}, got {p.kind!r}")
+    check_choice("scenario.kind", p.kind, probes.KINDS)

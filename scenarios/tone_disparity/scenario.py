@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
 from harness.scorers.base import CachedScorer, Scorer, ScoringError
 from harness.scorers.registry import build_scorer, scorer_class
@@ -98,11 +98,7 @@ class ToneDisparityScenario(Scenario):
     def __init__(self, params: ToneDisparityParams, context: ScenarioContext) -> None:
         super().__init__(params, context)
         self.params: ToneDisparityParams = params
-        if params.format not in FORMATS:
-            raise ConfigError(
-                f"scenario.format: unknown prompt format {params.format!r}; "
-                f"choose one of {', '.join(FORMATS)}"
-            )
+        check_choice("scenario.format", params.format, FORMATS)
         if params.k < 1 or params.max_new_tokens < 1:
             raise ConfigError("scenario.k and scenario.max_new_tokens must be positive integers")
         if params.temperature <= 0:

@@ -45,7 +45,7 @@ from harness.adapters.hf import (
     watermark_secret,
     weights_fingerprint,
 )
-from harness.errors import ConfigError
+from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from harness.scorers.base import ScoringError
 from harness.stats import Estimate
@@ -641,8 +641,7 @@ def _nominal(estimate: Estimate, level: float) -> dict[str, Any]:
 
 
 def _check(p: WatermarkParams) -> None:
-    if p.mode not in MODES:
-        raise ConfigError(f"scenario.mode: {p.mode!r} is unknown; choose one of {', '.join(MODES)}")
+    check_choice("scenario.mode", p.mode, MODES)
     unknown = [s for s in p.schemes if s not in WATERMARK_SCHEMES]
     if unknown or not p.schemes or len(set(p.schemes)) != len(p.schemes):
         raise ConfigError(

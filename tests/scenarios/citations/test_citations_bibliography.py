@@ -76,7 +76,7 @@ def test_table_errors_name_the_file_and_the_fix(tmp_path: Path) -> None:
         load_records(str(empty))
     with pytest.raises(ConfigError, match="does not exist"):
         load_records(str(tmp_path / "missing.jsonl"))
-    with pytest.raises(ConfigError, match="bibliography_format must be one of"):
+    with pytest.raises(ConfigError, match=r"bibliography_format='endnote' is not valid; choose one of"):
         load_records(str(empty), format="endnote")
 
 

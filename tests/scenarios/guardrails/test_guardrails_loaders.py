@@ -73,7 +73,7 @@ def test_a_bad_row_is_one_line_naming_file_and_line(
 
 
 def test_unknown_format_and_file_type_are_config_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown format 'beavertails'"):
+    with pytest.raises(ConfigError, match=r"scenario\.format='beavertails' is not valid; choose one of"):
         data.load("beavertails", None, "train", None)
     with pytest.raises(ConfigError, match=r"\.jsonl or \.csv"):
         list(data.load("labelled", str(tmp_path / "x.parquet"), "train", None))

@@ -199,7 +199,7 @@ def test_winobias_gap_of_a_fully_stereotyped_model_is_one(tmp_path: Path, loglik
     params = PronounFairnessParams(
         dataset="winobias", data_path=str(SHARED / "winobias"), controls=False, samples=2
     )
-    scenario, metrics, n, _ = run(tmp_path, params, adapter)
+    _, metrics, n, _ = run(tmp_path, params, adapter)
     suffix = "loglik" if loglikelihood else "gen"
     assert n == 4 * 396
     assert pick(metrics, f"winobias_pro_accuracy.{suffix}").value == 1.0

@@ -392,12 +392,12 @@ def test_auto_source_uses_the_reference_corpus_only_on_the_reference_model() -> 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"source": "web"}, "scenario.source must be one of"),
+        ({"source": "web"}, "scenario.source='web' is not valid; choose one of"),
         ({"source": "dataset"}, "needs scenario.dataset"),
         ({"prefix_lengths": [0, 25]}, "prefix_lengths must be positive"),
         ({"suffix_tokens": 0}, "suffix_tokens must be >= 1"),
         ({"approx_threshold": 1.5}, "approx_threshold must be in"),
-        ({"kind": "poetry"}, "scenario.kind must be one of"),
+        ({"kind": "poetry"}, "scenario.kind='poetry' is not valid; choose one of"),
     ],
 )
 def test_bad_parameters_name_the_key(params: dict[str, Any], message: str) -> None:

@@ -93,7 +93,7 @@ def test_yaml_lists_every_parameter_with_its_default() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"format": "jsonl"}, "unknown prompt format 'jsonl'"),
+        ({"format": "jsonl"}, "scenario.format='jsonl' is not valid; choose one of"),
         ({"scorer": "perspectiv"}, "Did you mean 'perspective'"),
         ({"threshold": 0.0}, r"threshold must be in \(0, 1\]"),
         ({"k": 0}, "must be positive integers"),
