@@ -267,6 +267,22 @@ def _record(
     group: dict[str, Any] | None,
     extra: dict[str, Any],
 ) -> MetricValue:
+    return metric_value(
+        name, estimate, n_errors, direction=spec.direction, unit=spec.unit, group=group, extra=extra
+    )
+
+
+def metric_value(
+    name: str,
+    estimate: stats.Estimate,
+    n_errors: int,
+    *,
+    direction: str = "none",
+    unit: str = "proportion",
+    group: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> MetricValue:
+    """The `metrics.json` record of an estimate: value, interval, n, clusters and method come from it."""
     return MetricValue(
         name=name,
         value=estimate.value,
@@ -275,10 +291,10 @@ def _record(
         n=estimate.n,
         n_errors=n_errors,
         ci_method=estimate.method,
-        direction=spec.direction,
-        unit=spec.unit,
+        direction=direction,  # type: ignore[arg-type]
+        unit=unit,
         group=group,
-        extra=extra,
+        extra=extra or {},
         n_clusters=estimate.n_clusters,
     )
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
+from harness.scenario import metric_value
 from harness.types import MetricSpec, MetricValue
 from scenarios.pronoun_fairness.pronouns import CLASSES
 from scenarios.pronoun_fairness.scoring import GENERATIVE, LOGLIKELIHOOD
@@ -186,32 +187,6 @@ def metric_specs(protocol: str, occupations: bool, controls: bool, coref: bool) 
             ),
         ]
     return specs
-
-
-def _value(
-    name: str,
-    estimate: stats.Estimate,
-    n_errors: int,
-    *,
-    group: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-    direction: str = "none",
-    unit: str = "proportion",
-) -> MetricValue:
-    return MetricValue(
-        name=name,
-        value=estimate.value,
-        ci_low=estimate.low,
-        ci_high=estimate.high,
-        n=estimate.n,
-        n_errors=n_errors,
-        ci_method=estimate.method,
-        direction=direction,  # type: ignore[arg-type]
-        unit=unit,
-        group=group,
-        extra=extra or {},
-        n_clusters=estimate.n_clusters,
-    )
 
 
 def _errors(frame: pd.DataFrame) -> int:
@@ -490,9 +465,11 @@ def per_occupation_values(
             "significant": bool(np.isfinite(p_adj) and p_adj < settings.alpha),
             "bls_pct_women": round(result.bls_share * 100.0, 4),
         }
-        values.append(_value(f"she_share.{s}", intervals["share"], result.n_errors, group=group, extra=test))
+        values.append(
+            metric_value(f"she_share.{s}", intervals["share"], result.n_errors, group=group, extra=test)
+        )
         for cls in CLASSES:
-            values.append(_value(f"{cls}_rate.{s}", intervals[cls], result.n_errors, group=group))
+            values.append(metric_value(f"{cls}_rate.{s}", intervals[cls], result.n_errors, group=group))
     return values
 
 
@@ -512,7 +489,9 @@ def across_occupation_values(
     shares = np.array([r.she_share for r in usable], dtype=float)
     extra = {"n_occupations_without_gendered_pronouns": dropped} if dropped else {}
     values.append(
-        _value(f"she_share.{s}", stats.mean_estimate(shares, support="unit_interval"), errors, extra=extra)
+        metric_value(
+            f"she_share.{s}", stats.mean_estimate(shares, support="unit_interval"), errors, extra=extra
+        )
     )
     rate_rows = [
         [r.rates[c] for c in CLASSES] for r in results if all(r.rates[c] is not None for c in CLASSES)
@@ -520,16 +499,18 @@ def across_occupation_values(
     rate_matrix = np.array(rate_rows, dtype=float).reshape(-1, 3)
     for i, cls in enumerate(CLASSES):
         values.append(
-            _value(f"{cls}_rate.{s}", stats.mean_estimate(rate_matrix[:, i], support="unit_interval"), errors)
+            metric_value(
+                f"{cls}_rate.{s}", stats.mean_estimate(rate_matrix[:, i], support="unit_interval"), errors
+            )
         )
     gap = rate_matrix[:, 0] - rate_matrix[:, 1]
     values.append(
-        _value(f"parity_gap.{s}", stats.mean_estimate(gap, support="real"), errors, unit="difference")
+        metric_value(f"parity_gap.{s}", stats.mean_estimate(gap, support="real"), errors, unit="difference")
     )
     if settings.protocol == GENERATIVE:
         none_rates = np.array([r.none_rate for r in results if r.none_rate is not None], dtype=float)
         values.append(
-            _value(f"none_rate.{s}", stats.mean_estimate(none_rates, support="unit_interval"), errors)
+            metric_value(f"none_rate.{s}", stats.mean_estimate(none_rates, support="unit_interval"), errors)
         )
 
     x = np.array([r.bls_share for r in usable], dtype=float)
@@ -555,7 +536,7 @@ def across_occupation_values(
     slope_extra: dict[str, Any] = {}
     if slope.value is not None and math.isfinite(slope.value):
         slope_extra["intercept"] = float(shares.mean() - slope.value * x.mean())
-    values.append(_value(f"amplification_slope.{s}", slope, errors, extra=slope_extra, unit="slope"))
+    values.append(metric_value(f"amplification_slope.{s}", slope, errors, extra=slope_extra, unit="slope"))
     values.append(_skewed(results, adjusted, settings, errors))
     return values
 
@@ -574,7 +555,7 @@ def _skewed(
         if np.isfinite(p_adj) and p_adj < settings.alpha
     ]
     test = "exact binomial test, she vs he" if settings.protocol == GENERATIVE else "t-test over templates"
-    return _value(
+    return metric_value(
         f"skewed_occupations.{settings.suffix}",
         stats.wilson_interval(len(flagged), int(np.isfinite(adjusted).sum())),
         errors,
@@ -605,7 +586,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
     expected_index = ok["expected"].map({cls: i for i, cls in enumerate(CLASSES)}).to_numpy(dtype=int)
     accuracy = masses[np.arange(len(ok)), expected_index] / totals
     values = [
-        _value(
+        metric_value(
             f"context_accuracy.{s}",
             stats.mean_estimate(accuracy, support="unit_interval"),
             _errors(part),
@@ -615,7 +596,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
     for cue_type in sorted(part["cue_type"].dropna().unique()):
         mask = (ok["cue_type"] == cue_type).to_numpy()
         values.append(
-            _value(
+            metric_value(
                 f"context_accuracy.{s}",
                 stats.mean_estimate(accuracy[mask], support="unit_interval"),
                 _errors(part[part["cue_type"] == cue_type]),
@@ -633,7 +614,7 @@ def control_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]
             if j != i and mask.any()
         }
         values.append(
-            _value(
+            metric_value(
                 f"misgendering_rate.{s}",
                 stats.mean_estimate(1.0 - accuracy[mask], support="unit_interval"),
                 _errors(part[part["expected"] == cls]),
@@ -665,7 +646,7 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
         for stereotype in ("pro", "anti"):
             rows = ok[ok["stereotype"] == stereotype]
             values.append(
-                _value(
+                metric_value(
                     f"winobias_{stereotype}_accuracy.{s}",
                     stats.mean_estimate(rows["correct"].to_numpy(dtype=float), support="unit_interval"),
                     _errors(scope[scope["stereotype"] == stereotype]),
@@ -686,7 +667,7 @@ def coref_metrics(part: pd.DataFrame, settings: Settings) -> list[MetricValue]:
             )
             gap, test = result.differences[("pro", "anti")], {"p_value": result.p_values[("pro", "anti")]}
         values.append(
-            _value(
+            metric_value(
                 f"winobias_gap.{s}",
                 gap,
                 _errors(scope),
