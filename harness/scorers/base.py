@@ -18,8 +18,12 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from harness.errors import ConfigError
+from harness.file_digests import remembered_digest
 from harness.types import ScorerIdentity, stable_hash
 
 
@@ -143,3 +147,27 @@ def classifier_logits(
         ).to(model.device)
         with torch.no_grad():
             yield model(**encoded)[0].float()
+
+
+def packaged_model_identity(
+    scorer: Scorer, wrapper_version: str, package: str, module: str, model_files: str
+) -> ScorerIdentity:
+    """Identity of a scorer whose model ships inside an installed package (VADER, alt-profanity-check).
+
+    The version joins the wrapper's and the package's; the model hash is the content digest of
+    the package's ``model_files`` (a glob under the ``module``'s folder), so an upgraded lexicon
+    or model is a new scorer. A missing package is a one-line ``ConfigError`` with the install fix.
+    """
+    try:
+        package_version = metadata.version(package)
+        folder = Path(str(resources.files(module)))
+    except (metadata.PackageNotFoundError, ModuleNotFoundError) as exc:
+        raise ConfigError(
+            f"scorer {scorer.name!r} needs the {package} package: pip install 'rai-harness[scorers]'"
+        ) from exc
+    return ScorerIdentity(
+        name=scorer.name,
+        version=f"{wrapper_version}+{package}-{package_version}",
+        model_hash=remembered_digest(sorted(folder.glob(model_files))),
+        label=scorer.label,
+    )

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata, resources
-from pathlib import Path
 
-from harness.errors import ConfigError
-from harness.file_digests import remembered_digest
-from harness.scorers.base import Scorer, ScorerParams, batched
+from harness.scorers.base import Scorer, ScorerParams, batched, packaged_model_identity
 from harness.types import ScorerIdentity
 
 PACKAGE = "alt-profanity-check"
@@ -39,19 +35,7 @@ class ProfanityScorer(Scorer):
 
     def __init__(self, params: ProfanityParams, where: str = "scorer_options") -> None:
         super().__init__(params, where)
-        try:
-            package_version = metadata.version(PACKAGE)
-            data_dir = Path(str(resources.files(MODULE))) / "data"
-        except (metadata.PackageNotFoundError, ModuleNotFoundError) as exc:
-            raise ConfigError(
-                "scorer 'profanity' needs the alt-profanity-check package: pip install 'rai-harness[scorers]'"
-            ) from exc
-        self._identity = ScorerIdentity(
-            name=self.name,
-            version=f"{VERSION}+{PACKAGE}-{package_version}",
-            model_hash=remembered_digest(sorted(data_dir.glob("*.joblib"))),
-            label=self.label,
-        )
+        self._identity = packaged_model_identity(self, VERSION, PACKAGE, MODULE, "data/*.joblib")
         self._predict = None
 
     @property

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata, resources
-from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
-from harness.file_digests import remembered_digest
-from harness.scorers.base import Scorer, ScorerParams
+from harness.scorers.base import Scorer, ScorerParams, packaged_model_identity
 from harness.types import ScorerIdentity
 
 PACKAGE = "vaderSentiment"
@@ -42,19 +38,7 @@ class VaderScorer(Scorer):
 
     def __init__(self, params: VaderParams, where: str = "scorer_options") -> None:
         super().__init__(params, where)
-        try:
-            package_version = metadata.version(PACKAGE)
-            package_dir = Path(str(resources.files(PACKAGE)))
-        except (metadata.PackageNotFoundError, ModuleNotFoundError) as exc:
-            raise ConfigError(
-                "scorer 'vader' needs the vaderSentiment package: pip install 'rai-harness[scorers]'"
-            ) from exc
-        self._identity = ScorerIdentity(
-            name=self.name,
-            version=f"{VERSION}+{PACKAGE}-{package_version}",
-            model_hash=remembered_digest(sorted(package_dir.glob("*.txt"))),
-            label=self.label,
-        )
+        self._identity = packaged_model_identity(self, VERSION, PACKAGE, PACKAGE, "*.txt")
         self._analyzer: Any = None
 
     @property
