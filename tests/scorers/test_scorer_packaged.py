@@ -17,7 +17,9 @@ def test_identity_joins_wrapper_and_package_versions_and_hashes_the_shipped_file
     profanity = ProfanityScorer(ProfanityParams()).identity
     assert vader.version == f"1+vaderSentiment-{metadata.version('vaderSentiment')}"
     assert profanity.version == f"1+alt-profanity-check-{metadata.version('alt-profanity-check')}"
-    assert len(vader.model_hash) == len(profanity.model_hash) == 64 and vader.model_hash != profanity.model_hash
+    assert (
+        len(vader.model_hash) == len(profanity.model_hash) == 64 and vader.model_hash != profanity.model_hash
+    )
 
 
 def test_a_missing_package_is_one_line_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
