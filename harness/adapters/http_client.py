@@ -92,16 +92,20 @@ def server_message(body: bytes, redact: Redactor) -> str:
 
 def parse_json_body(body: bytes, redact: Redactor) -> dict[str, Any]:
     """Decode a JSON object body; anything else is a transient 'malformed JSON' failure."""
-    text = body.decode("utf-8", errors="replace")
+    return json_object(body.decode("utf-8", errors="replace"), "the response body", redact)
+
+
+def json_object(text: str, what: str, redact: Redactor) -> dict[str, Any]:
+    """``text`` as a JSON object; anything else is a transient failure naming ``what`` and how it starts."""
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TransientError(
-            f"malformed JSON in the response body ({exc.msg} at character {exc.pos}); "
-            f"the body starts with {redact.cut(text, 60)!r}"
+            f"malformed JSON in {what} ({exc.msg} at character {exc.pos}); "
+            f"it starts with {redact.cut(text, 60)!r}"
         ) from exc
     if not isinstance(parsed, dict):
-        raise TransientError(f"malformed response: expected a JSON object, got {type(parsed).__name__}")
+        raise TransientError(f"malformed {what}: expected a JSON object, got {type(parsed).__name__}")
     return parsed
 
 
@@ -382,15 +386,7 @@ class ResilientClient:
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return _checked(lambda _: parser.result(), None), used_tokens
-                    try:
-                        event = json.loads(data)
-                    except json.JSONDecodeError as exc:
-                        raise TransientError(
-                            f"malformed JSON in stream event {events + 1} ({exc.msg}); "
-                            f"it starts with {self.redact.cut(data, 60)!r}"
-                        ) from exc
-                    if not isinstance(event, dict):
-                        raise TransientError(f"malformed stream event {events + 1}: expected a JSON object")
+                    event = json_object(data, f"stream event {events + 1}", self.redact)
                     if "error" in event:
                         raise TransientError(
                             "the server reported an error mid-stream: "

@@ -209,7 +209,7 @@ def test_bad_bodies_have_clear_messages(body: dict, message: str) -> None:
 
 def test_malformed_json_body_message_quotes_the_body() -> None:
     expected = (
-        r"malformed JSON in the response body \(Expecting value at character 13\); the body starts with '\{"
+        r"malformed JSON in the response body \(Expecting value at character 13\); it starts with '\{"
     )
     with pytest.raises(TransientError, match=expected):
         parse_json_body(b'{"choices": [<!-- proxy error -->', Redactor())
