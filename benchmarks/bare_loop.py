@@ -2,10 +2,19 @@
 
 Only torch and transformers are needed here, so the lm-eval worker (run in lm-eval's own
 environment, without rai-harness installed) can use the same loops.
+
+Run as a script, it is the whole-process floor of the workload: a process that imports torch and
+transformers, loads the model, generates the length-sorted loop's continuations of every prompt
+and exits normally. Every transformers-based tool pays at least this for the workload; the
+benchmarks time it beside the ``harness`` and ``lm_eval`` commands.
+
+    python -m benchmarks.bare_loop MODEL_DIR PROMPTS_JSONL BATCH NEW_TOKENS SAMPLES TOP_P DEVICE
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,3 +100,17 @@ def load_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
     model.eval()
     return model, tokenizer
+
+
+def main(argv: list[str]) -> None:
+    """The whole-process floor: load the model and generate every prompt of a workload file."""
+    model_dir, prompts_file, batch_size, new_tokens, samples, top_p, device = argv
+    with open(prompts_file, encoding="utf-8") as handle:
+        prompts = [json.loads(line)["prompt"] for line in handle if line.strip()]
+    model, tokenizer = load_model(model_dir, device)
+    workload = (int(batch_size), int(new_tokens), "sorted", int(samples), float(top_p))
+    batched_generate(model, tokenizer, prompts, *workload)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

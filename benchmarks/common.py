@@ -28,27 +28,52 @@ HARNESS = Path(sys.executable).parent / "harness"
 
 
 @dataclass
+class ProcessResult:
+    """A finished child process: wall seconds, CPU seconds (user + system), peak resident memory, output.
+
+    On a shared machine CPU seconds vary less than wall seconds: other jobs delay a process without
+    adding to its CPU time.
+    """
+
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+@dataclass
 class Rounds:
-    """Wall-clock seconds of each arm in each round."""
+    """Wall-clock seconds of each arm in each round, and CPU seconds of the arms that ran as processes."""
 
     times: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, arm: str, seconds: float) -> None:
-        """Record one timing of ``arm``."""
+    def add(self, arm: str, seconds: float, cpu_seconds: float | None = None) -> None:
+        """Record one timing of ``arm`` (with its process's user + system CPU seconds, if it was one)."""
         self.times.setdefault(arm, []).append(seconds)
+        if cpu_seconds is not None:
+            self.cpu.setdefault(arm, []).append(cpu_seconds)
 
-    def median(self, arm: str) -> float:
-        """Median seconds of ``arm``."""
-        return statistics.median(self.times[arm])
+    def median(self, arm: str, cpu: bool = False) -> float:
+        """Median seconds of ``arm`` (CPU seconds with ``cpu``)."""
+        return statistics.median((self.cpu if cpu else self.times)[arm])
 
-    def ratio(self, arm: str, baseline: str) -> float:
-        """Median over rounds of ``arm / baseline`` (paired by round)."""
-        pairs = zip(self.times[arm], self.times[baseline], strict=False)
+    def ratio(self, arm: str, baseline: str, cpu: bool = False) -> float:
+        """Median over rounds of ``arm / baseline`` (paired by round; CPU seconds with ``cpu``)."""
+        seconds = self.cpu if cpu else self.times
+        pairs = zip(seconds[arm], seconds[baseline], strict=False)
         return statistics.median(a / b for a, b in pairs)
 
 
-def run_rounds(arms: Mapping[str, Callable[[], float | None]], rounds: int, log: bool = True) -> Rounds:
-    """Time every arm once per round, rotating the order; an arm may return its own timing."""
+def run_rounds(
+    arms: Mapping[str, Callable[[], ProcessResult | float | None]], rounds: int, log: bool = True
+) -> Rounds:
+    """Time every arm once per round, rotating the order.
+
+    An arm may return its own timing: seconds, or the :class:`ProcessResult` of the process it ran
+    (whose wall and CPU seconds are then recorded).
+    """
     result = Rounds()
     names = list(arms)
     for round_index in range(rounds):
@@ -56,15 +81,29 @@ def run_rounds(arms: Mapping[str, Callable[[], float | None]], rounds: int, log:
         for name in names[shift:] + names[:shift]:
             started = time.perf_counter()
             own = arms[name]()
-            seconds = own if own is not None else time.perf_counter() - started
-            result.add(name, seconds)
+            if isinstance(own, ProcessResult):
+                seconds, cpu = own.seconds, own.cpu_seconds
+            else:
+                seconds, cpu = (own if own is not None else time.perf_counter() - started), None
+            result.add(name, seconds, cpu)
             if log:
+                cpu_note = f"  ({cpu:.2f} s CPU)" if cpu is not None else ""
                 print(
-                    f"  round {round_index + 1}/{rounds}  {name:<28} {seconds:8.2f} s",
+                    f"  round {round_index + 1}/{rounds}  {name:<28} {seconds:8.2f} s{cpu_note}",
                     file=sys.stderr,
                     flush=True,
                 )
     return result
+
+
+def arm_rows(rounds: Rounds, baseline: str) -> list[tuple[str, str]]:
+    """One table row per arm: median seconds, ratio to ``baseline`` and, for a process, median CPU seconds."""
+    rows = []
+    for arm in rounds.times:
+        ratio = f"{rounds.ratio(arm, baseline):5.2f}x {baseline}"
+        cpu = f"   {rounds.median(arm, cpu=True):6.2f} s CPU" if arm in rounds.cpu else ""
+        rows.append((arm, f"{rounds.median(arm):8.2f} s   {ratio}{cpu}"))
+    return rows
 
 
 def thread_env(threads: int | None) -> dict[str, str]:
@@ -81,23 +120,13 @@ def benchmark_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-@dataclass
-class ProcessResult:
-    """A finished child process: wall seconds, peak resident memory and its output."""
-
-    seconds: float
-    peak_rss_mb: float
-    stdout: str
-    stderr: str
-
-
 def run_process(
     command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO
 ) -> ProcessResult:
     """Run ``command`` to completion; raise with its stderr when it fails.
 
-    The child is reaped with ``os.wait4``, which gives its own peak RSS (``ru_maxrss``, KiB on
-    Linux); its output goes through temporary files so that no pipe can fill up and block it.
+    The child is reaped with ``os.wait4``, which gives its own CPU time and peak RSS (``ru_maxrss``,
+    KiB on Linux); its output goes through temporary files so that no pipe can fill up and block it.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
@@ -112,7 +141,16 @@ def run_process(
         stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-4000:]}")
-    return ProcessResult(seconds, usage.ru_maxrss / 1024, stdout, stderr)
+    return ProcessResult(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout, stderr)
+
+
+def bare_script_command(
+    model_dir: Path, prompts_file: Path, args: argparse.Namespace, device: str = "cpu"
+) -> list[str]:
+    """The workload's whole-process floor (``python -m benchmarks.bare_loop``) with the workload's options."""
+    workload = [args.batch_size, args.new_tokens, args.samples, args.top_p]
+    files = [str(model_dir), str(prompts_file)]
+    return [sys.executable, "-m", "benchmarks.bare_loop", *files, *map(str, workload), device]
 
 
 def harness_command(overrides: Sequence[str]) -> list[str]:

@@ -13,11 +13,16 @@ batch ``--batch-size``. Arms, timed in rotated order in every round:
 * ``harness: in-process`` – a complete scenario run (plan, cache, generate, score, samples.jsonl,
   metrics, manifest) with the adapter already loaded, as the bare loops have their model loaded;
 * ``harness: whole process`` – the ``harness`` command from the shell, start-up included;
+* ``bare: whole process`` – the length-sorted loop as a script of its own
+  (``python -m benchmarks.bare_loop``): import torch and transformers, load the model, generate,
+  exit. The least any transformers-based tool pays for the workload as a process;
 * ``floor: import + load`` – a process that only imports torch and transformers and loads the
   model and tokenizer, without generating: the start-up every transformers-based tool pays, so
   ``whole process`` minus this is the harness's own start-up (Hydra, configuration, data, writing).
 
-Every ratio is against the length-sorted loop, paired by round, median over rounds. With
+Every ratio is against the length-sorted loop, paired by round, median over rounds. The three
+process arms also record their CPU seconds (user + system), which vary less than wall seconds on a
+shared machine; ``harness: whole process`` is set against ``bare: whole process`` in both. With
 ``--samples k`` every arm samples k continuations per prompt (temperature 1, ``--top-p``) instead:
 the bare loops the way transformers does (``num_return_sequences``, ``batch_size // k`` prompts per
 call), the harness with shared-prompt sampling, ``batch_size`` rows per call in both.
@@ -33,8 +38,11 @@ from collections.abc import Callable
 
 from benchmarks.bare_loop import batched_generate, load_model
 from benchmarks.common import (
+    ProcessResult,
     add_generation_workload_arguments,
     add_output_arguments,
+    arm_rows,
+    bare_script_command,
     benchmark_env,
     print_table,
     report,
@@ -47,6 +55,8 @@ from benchmarks.workload_run import WorkloadRun, cli_run, in_process_run
 
 SORTED = "bare: length-sorted"
 FLOOR = "floor: import + load"
+WHOLE = "harness: whole process"
+BARE_WHOLE = "bare: whole process"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -114,25 +124,33 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     def in_process() -> None:
         finish(in_process_run(adapter, prompts_file, args.new_tokens, **sampling), "harness: in-process")
 
-    def whole_process() -> float:
+    def whole_process() -> ProcessResult:
         run = cli_run(
             model_overrides, prompts_file, args.new_tokens, scenario_overrides, env=thread_env(args.threads)
         )
-        seconds = run.process.seconds
-        finish(run, "harness: whole process")
-        return seconds
+        finish(run, WHOLE)
+        assert run.process is not None
+        return run.process
 
-    def floor() -> float:
+    def bare_whole_process() -> ProcessResult:
+        command = bare_script_command(model_dir, prompts_file, args, args.device)
+        return run_process(command, env=benchmark_env(thread_env(args.threads)))
+
+    def floor() -> ProcessResult:
         code = f"from benchmarks.bare_loop import load_model; load_model({str(model_dir)!r}, {args.device!r})"
-        return run_process([sys.executable, "-c", code], env=benchmark_env(thread_env(args.threads))).seconds
+        return run_process([sys.executable, "-c", code], env=benchmark_env(thread_env(args.threads)))
 
-    arms: dict[str, Callable[[], float | None]] = {"bare: file order": bare("file"), SORTED: bare("sorted")}
+    arms: dict[str, Callable[[], ProcessResult | None]] = {
+        "bare: file order": bare("file"),
+        SORTED: bare("sorted"),
+    }
     if threads > 1 and args.device == "cpu":
         arms["bare: length-sorted, parallel streams"] = bare("sorted", threads)
     if args.single:
         arms["bare: one per prompt"] = bare("single")
     arms["harness: in-process"] = in_process
-    arms["harness: whole process"] = whole_process
+    arms[WHOLE] = whole_process
+    arms[BARE_WHOLE] = bare_whole_process
     arms[FLOOR] = floor
     rounds = run_rounds(arms, args.rounds)
 
@@ -147,13 +165,21 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "device": args.device,
         "seconds": {arm: rounds.times[arm] for arm in arms},
         "ratio_vs_sorted": {arm: rounds.ratio(arm, SORTED) for arm in arms},
+        "cpu_seconds": dict(rounds.cpu),
+        "whole_process_over_bare_script": rounds.ratio(WHOLE, BARE_WHOLE),
+        "whole_process_over_bare_script_cpu": rounds.ratio(WHOLE, BARE_WHOLE, cpu=True),
         "samples": args.samples,
         "top_p": args.top_p if args.samples > 1 else None,
         "outputs_equal_to_sorted_loop": checks,
     }
-    rows = [
-        (arm, f"{rounds.median(arm):8.2f} s   {rounds.ratio(arm, SORTED):5.2f}x sorted loop") for arm in arms
-    ]
+    rows = arm_rows(rounds, SORTED)
+    rows.append(
+        (
+            "whole process: rai-harness / bare script",
+            f"{figures['whole_process_over_bare_script']:5.2f}x wall   "
+            f"{figures['whole_process_over_bare_script_cpu']:5.2f}x CPU",
+        )
+    )
     rows += [(f"outputs check ({arm})", value) for arm, value in checks.items()]
     print_table(
         f"Harness overhead: {args.model} ({parameter_count(model) / 1e6:.1f}M parameters), "

@@ -113,6 +113,11 @@ def test_overhead_arms_agree_with_the_bare_loop(launched: dict[str, Launched]) -
     }
     assert figures["ratio_vs_sorted"]["bare: length-sorted"] == 1.0
     assert all(r > 0 and math.isfinite(r) for r in figures["ratio_vs_sorted"].values())
+    # the three process arms record CPU seconds; the in-process arms do not
+    processes = {"harness: whole process", "bare: whole process", "floor: import + load"}
+    assert set(figures["cpu_seconds"]) == processes
+    assert all(s[0] > 0 for s in figures["cpu_seconds"].values())
+    assert figures["whole_process_over_bare_script_cpu"] > 0
 
 
 def test_vs_lmeval_runs_or_names_the_missing_environment(launched: dict[str, Launched]) -> None:
