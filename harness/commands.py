@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from harness import registry
-from harness.errors import HarnessError
+from harness.errors import HarnessError, MetricUnitError
 
 
 def list_main(argv: list[str]) -> int:
@@ -83,7 +83,10 @@ def validate_scenario(name: str, overrides: dict[str, object], limit: int) -> li
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / name
         scenario = build_scenario({"name": name, **overrides}, adapter, settings, run_dir)
-        result = run_scenario(ScenarioRun(scenario, adapter, run_dir, {}, settings), cache=None)
+        try:
+            result = run_scenario(ScenarioRun(scenario, adapter, run_dir, {}, settings), cache=None)
+        except MetricUnitError as error:
+            return [*problems, str(error)]
         produced = {m.name for m in result.metrics}
         declared = {spec.name for spec in scenario.metrics()}
         missing = declared - produced

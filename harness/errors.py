@@ -40,6 +40,14 @@ class AdapterError(HarnessError):
     """A user-fixable problem with a model: unknown id, unreachable hub, missing API key, ..."""
 
 
+class MetricUnitError(HarnessError):
+    """A metric's values fall outside the range of the unit its scenario declares for it.
+
+    Raised while metrics are computed, after the answers are stored: fixing the unit and running
+    the same command again computes the metrics without asking the model again.
+    """
+
+
 class ScenarioSkipped(HarnessError):
     """A scenario that cannot run as configured (for example, no source to check against).
 

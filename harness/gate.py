@@ -62,6 +62,7 @@ from harness.report.verdict import (
     write_verdict,
 )
 from harness.stats import holm_adjust
+from harness.types import unit_support
 
 EXIT_USAGE = 2
 
@@ -371,6 +372,7 @@ def baseline_checks(
             *paired,
             margin=float(rule.non_inferiority_margin or 0.0),
             higher_is_better=check.direction == "higher_is_better",
+            support=unit_support(str(record.get("unit") or "")),
         )
         check.value, check.ci_low, check.ci_high, check.n = test.difference, test.ci_low, test.ci_high, test.n
         check.p_value = test.p_noninferior

@@ -7,10 +7,11 @@ declares a ``name``, a ``version`` and a typed ``Params`` dataclass (validated f
 * :meth:`Scenario.instances` – the evaluation items (embedded data, a local file or a Hub dataset);
 * :meth:`Scenario.requests` – what to ask the model for one instance;
 * :meth:`Scenario.score_batch` – per-instance score dictionaries from the model's outputs;
-* :meth:`Scenario.metrics` – the declared metrics with direction, unit and CI method.
+* :meth:`Scenario.metrics` – the declared metrics with direction and unit (the unit picks the interval).
 
 Optionally :meth:`Scenario.disparities` declares "metric M by group G": per-group estimates, the
-max − min gap and pairwise differences (:class:`DisparitySpec`). :meth:`Scenario.aggregate`
+max − min gap and pairwise differences (:class:`DisparitySpec`), and :meth:`Scenario.notes` the
+sentences a reader needs beside the numbers. :meth:`Scenario.aggregate`
 turns the per-instance table into :class:`MetricValue` records; the default computes every
 declared ``MetricSpec`` that names a per-instance ``value`` and every declared disparity.
 """
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
+from harness.errors import MetricUnitError
 from harness.types import (
     Capability,
     Completion,
@@ -248,11 +250,14 @@ def disparity_metric_values(
 
 @contextlib.contextmanager
 def _naming(spec: MetricSpec) -> Iterator[None]:
-    """Name the metric and its unit in the statistics' ValueError (values outside their unit's range)."""
+    """Turn values outside the metric's declared unit into one line naming the metric and the fix."""
     try:
         yield
-    except ValueError as error:
-        raise ValueError(f"metric {spec.name!r} (unit {spec.unit!r}): {error}") from None
+    except stats.SupportError as error:
+        raise MetricUnitError(
+            f"metric {spec.name!r} declares unit {spec.unit!r}, but {error}; declare the unit its values "
+            "have in its MetricSpec (e.g. unit='count' for counts, 'logit' or 'difference' for signed values)"
+        ) from None
 
 
 def _finite(value: float) -> float | None:

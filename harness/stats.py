@@ -252,6 +252,14 @@ def _skew_corrected_t(
     return point - se * inverse(quantile), point - se * inverse(-quantile)
 
 
+class SupportError(ValueError):
+    """Values outside the support their metric declares: the declaration (the metric's unit) is wrong."""
+
+    def __init__(self, message: str, support: str) -> None:
+        super().__init__(message)
+        self.support = support
+
+
 def _kind(top: np.ndarray, bottom: np.ndarray, support: str) -> str:
     """The interval family of a ratio from its declared ``support`` (:data:`SUPPORTS`).
 
@@ -259,15 +267,19 @@ def _kind(top: np.ndarray, bottom: np.ndarray, support: str) -> str:
     the values are declared to lie in [0, 1]; otherwise ``unbounded``. Choosing from the observed
     values instead would give logits that all happen to lie in [0, 1] a Wilson interval (at a
     mean of exactly 0, [−0.34, 0.34] over 30 prompts instead of [0, 0]). Values outside their
-    declared support raise ``ValueError``: the declaration is wrong.
+    declared support raise :class:`SupportError`: the declaration is wrong.
     """
     if support not in SUPPORTS:
         raise ValueError(f"support must be one of {', '.join(SUPPORTS)}, not {support!r}")
-    if support == UNIT_INTERVAL and not np.all((top >= 0) & (top <= bottom)):
-        raise ValueError("values declared to lie in [0, 1] do not (declare the support 'real')")
-    if support == NONNEGATIVE and not np.all(top >= 0):
-        raise ValueError("values declared non-negative are not (declare the support 'real')")
-    if support != UNIT_INTERVAL:
+    if support == REAL:
+        return UNBOUNDED
+    outside = (top < 0) | (top > bottom) if support == UNIT_INTERVAL else top < 0
+    if outside.any():
+        index = int(np.argmax(outside))
+        value = top[index] / bottom[index] if bottom[index] > 0 else top[index]
+        where = "[0, 1]" if support == UNIT_INTERVAL else "[0, ∞)"
+        raise SupportError(f"a value ({value:g}) lies outside {where}", support)
+    if support == NONNEGATIVE:
         return UNBOUNDED
     integral = np.all(top == np.floor(top)) and np.all(bottom == np.floor(bottom))
     return BINARY if integral else BOUNDED
@@ -310,6 +322,11 @@ def ratio_estimate(
     sums = np.bincount(codes, weights=top) if top.size else top
     counts = np.bincount(codes, weights=bottom) if top.size else bottom
     estimate = _from_totals(sums, counts, int(top.size), _kind(top, bottom, support), confidence)[0]
+    return _cut_at_zero(estimate, support)
+
+
+def _cut_at_zero(estimate: Estimate, support: str) -> Estimate:
+    """A non-negative mean's interval without the part below 0, where the mean cannot be."""
     if support == NONNEGATIVE and estimate.low is not None and estimate.value is not None:
         return replace(estimate, low=max(0.0, min(estimate.low, estimate.value)))
     return estimate
@@ -473,7 +490,7 @@ class _Paired:
 
 
 def _paired(
-    candidate: Sequence[float], baseline: Sequence[float], clusters: Sequence[object] | None
+    candidate: Sequence[float], baseline: Sequence[float], clusters: Sequence[object] | None, support: str
 ) -> _Paired:
     a = np.asarray(candidate, dtype=float)
     b = np.asarray(baseline, dtype=float)
@@ -486,7 +503,8 @@ def _paired(
     g = int(sums.size)
     variance = _cluster_variance(sums, counts) if g >= 2 else 0.0
     both = np.concatenate([a, b])
-    span = 1.0 if both.min() >= 0 and both.max() <= 1 else float(both.max() - both.min())
+    _kind(both, np.ones_like(both), support)  # refuses values outside the declared support
+    span = 1.0 if support == UNIT_INTERVAL else float(both.max() - both.min())
     se = math.sqrt(variance)
     # differences equal up to rounding (a + 0.1 − a) have no variance
     return _Paired(float((a - b).mean()), se if se > ROUNDING * span else 0.0, int(a.size), g, -span, span)
@@ -497,6 +515,7 @@ def paired_difference(
     baseline: Sequence[float],
     clusters: Sequence[object] | None = None,
     *,
+    support: str,
     confidence: float = CONFIDENCE,
 ) -> Estimate:
     """Mean of candidate − baseline over paired units: the clustered t interval on the differences.
@@ -507,11 +526,11 @@ def paired_difference(
     variance, or one cluster), the interval reflects what G clusters can show: the share of
     clusters whose difference is not c is at most the Clopper–Pearson bound u = 1 − (α/2)^(1/G)
     for 0 of G, and such a difference lies within the range a difference can take ([−1, 1] for
-    scores in [0, 1], else ± the span of the observed scores), so the mean lies in
+    ``support="unit_interval"``, else ± the span of the observed scores), so the mean lies in
     [c − u (c − low), c + u (high − c)]. When every score of both runs is one value the range is
     unknown and there is no interval. :func:`paired_difference_p_value` inverts this interval.
     """
-    summary = _paired(candidate, baseline, clusters)
+    summary = _paired(candidate, baseline, clusters, support)
     c, g = summary.value, summary.n_clusters
     if c is None or summary.floor == summary.ceiling:
         return Estimate(c, None, None, summary.n, PAIRED_METHOD, g)
@@ -530,6 +549,8 @@ def paired_difference_p_value(
     clusters: Sequence[object] | None,
     threshold: float,
     alternative: str,
+    *,
+    support: str,
 ) -> float:
     """One-sided p-value that mean(candidate − baseline) is above (``greater``) or below ``threshold``.
 
@@ -541,7 +562,7 @@ def paired_difference_p_value(
     """
     if alternative not in ("greater", "less"):
         raise ValueError(f"alternative must be 'greater' or 'less', not {alternative!r}")
-    summary = _paired(candidate, baseline, clusters)
+    summary = _paired(candidate, baseline, clusters, support)
     c, g = summary.value, summary.n_clusters
     if c is None or summary.floor == summary.ceiling:
         return 1.0
@@ -850,9 +871,9 @@ def disparity(
     every group with that one; without it every pair of groups (a before b in sorted order) is
     compared. ``resamples`` sizes the permutation test and the normal simulation of the gap.
     ``support`` is the values' declared support (:data:`SUPPORTS`). Per-group intervals are
-    :func:`ratio_estimate`'s, except that non-negative values are not cut at 0 here: the gap's
-    and the differences' MOVER widths need each group's whole interval. See :func:`_gap` for the
-    gap's interval.
+    :func:`ratio_estimate`'s (cut at 0 for non-negative values only after the gap and the
+    differences are made: their MOVER widths need each group's whole interval). See :func:`_gap`
+    for the gap's interval.
     """
     x = np.asarray(values, dtype=float)
     label_array = np.asarray(groups, dtype=object)
@@ -918,6 +939,7 @@ def disparity(
     tested = [pair for pair in compared if math.isfinite(p_values[pair])]
     adjusted = dict(zip(tested, holm_adjust([p_values[pair] for pair in tested]).tolist(), strict=True))
     p_adjusted = {pair: adjusted.get(pair, math.nan) for pair in compared}
+    per_group = {name: _cut_at_zero(estimate, support) for name, estimate in table.estimates.items()}
     return DisparityResult(
-        table.estimates, gap, corrected, highest, lowest, p_value, differences, p_values, p_adjusted
+        per_group, gap, corrected, highest, lowest, p_value, differences, p_values, p_adjusted
     )

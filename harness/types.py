@@ -216,40 +216,45 @@ Direction = Literal["higher_is_better", "lower_is_better", "none"]
 
 UNIT_INTERVAL_UNITS = frozenset({"proportion", "probability", "score", "similarity"})
 """Units whose values lie in [0, 1] by definition: rates, probabilities, classifier scores, similarities."""
-NONNEGATIVE_UNITS = frozenset({"tokens", "documents", "count"})
+NONNEGATIVE_UNITS = frozenset({"tokens", "documents", "count", "characters", "words"})
 """Units whose values are counts: never negative, not bounded above."""
+
+
+def unit_support(unit: str) -> str:
+    """Where a unit's values lie by definition (``harness.stats.SUPPORTS``); it picks the interval.
+
+    [0, 1] units (:data:`UNIT_INTERVAL_UNITS`) get Wilson's, counts (:data:`NONNEGATIVE_UNITS`)
+    the t interval cut at 0, every other unit the t interval.
+    """
+    if unit in UNIT_INTERVAL_UNITS:
+        return "unit_interval"
+    return "nonnegative" if unit in NONNEGATIVE_UNITS else "real"
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric a scenario declares: what it means, which way is good, and how its CI is made.
+    """A metric a scenario declares: what it means, which way is good, and what unit its values have.
 
     When ``value`` names a per-instance score key, the engine computes the mean over scored
     instances with a cluster-robust interval clustered on the ``cluster`` metadata key (default:
     the instance itself; :func:`harness.stats.mean_estimate`) and, for each key in ``group_by``,
-    one breakdown per group. When ``value`` is None the scenario computes the metric itself in
-    ``Scenario.aggregate``. ``ci_method`` names the interval the metric is expected to carry.
+    one breakdown per group; the ``unit`` (:attr:`support`) picks the interval. When ``value`` is
+    None the scenario computes the metric itself in ``Scenario.aggregate``. Every record names
+    its interval method in ``MetricValue.ci_method``.
     """
 
     name: str
     description: str
     direction: Direction = "none"
     unit: str = "proportion"
-    ci_method: str = "cluster_wilson"
     value: str | None = None
     cluster: str | None = None
     group_by: tuple[str, ...] = ()
 
     @property
     def support(self) -> str:
-        """Where the values lie by definition (``harness.stats.SUPPORTS``), from the declared ``unit``.
-
-        It picks the interval: [0, 1] units (:data:`UNIT_INTERVAL_UNITS`) get Wilson's, counts
-        (:data:`NONNEGATIVE_UNITS`) the t interval cut at 0, every other unit the t interval.
-        """
-        if self.unit in UNIT_INTERVAL_UNITS:
-            return "unit_interval"
-        return "nonnegative" if self.unit in NONNEGATIVE_UNITS else "real"
+        """Where the values lie by definition, from the declared ``unit`` (:func:`unit_support`)."""
+        return unit_support(self.unit)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,42 @@ def _braces(tmp: Path) -> list[str]:
     return ["scenario=toxicity", f"model.table={tmp / 'rules.json'}", *RUN]
 
 
+UNIT_MISMATCH = """
+from dataclasses import dataclass
+
+from harness.scenario import Scenario, ScenarioParams
+from harness.types import GenerationParams, Instance, MetricSpec, Request
+
+
+@dataclass
+class LengthParams(ScenarioParams):
+    pass
+
+
+class LengthScenario(Scenario):
+    name = "prompt_length"
+    version = "1"
+    Params = LengthParams
+
+    def instances(self):
+        return [Instance(id=str(i), input="word " * (i + 2)) for i in range(4)]
+
+    def requests(self, instance):
+        return [Request("generate", instance.input, GenerationParams(max_new_tokens=2))]
+
+    def score(self, instance, outputs):
+        return {"words": float(len(instance.input.split()))}
+
+    def metrics(self):
+        return [MetricSpec("mean_words", "words per prompt", value="words")]  # unit defaults to proportion
+"""
+
+
+def _unit_mismatch(tmp: Path) -> list[str]:
+    (tmp / "length.py").write_text(UNIT_MISMATCH)
+    return [f"scenario={tmp / 'length.py'}", "model=simulated", "progress=false", "report=false"]
+
+
 CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "window_size=0": (
         lambda tmp: ["scenario=toxicity", "window_size=0", *RUN],
@@ -63,6 +99,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "braces in a simulated output": (
         _braces,
         "rules.json rule 0: output '{\"label\": 1}' has braces that are not a group",
+    ),
+    "metric values outside the declared unit": (
+        _unit_mismatch,
+        "metric 'mean_words' declares unit 'proportion', but a value (2) lies outside [0, 1]; "
+        "declare the unit",
     ),
     "scenario key without scenario=": (
         lambda tmp: ["scenario.k=abc"],
@@ -105,3 +146,10 @@ def test_a_long_override_gets_a_short_readable_run_directory(tmp_path: Path) -> 
     (job,) = (tmp_path / "results" / "runs").iterdir()
     assert len(job.name.encode()) <= 150 and "scenario.data=my_code.jsonl" in job.name
     assert json.loads((job / "toxicity" / "run.json").read_text())["status"] == "completed"
+
+
+def test_validate_names_a_metric_whose_values_leave_their_unit(tmp_path: Path) -> None:
+    (tmp_path / "length.py").write_text(UNIT_MISMATCH)
+    result = _harness(["validate", str(tmp_path / "length.py"), "--limit", "4"], tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    assert result.stdout.startswith("FAIL  metric 'mean_words' declares unit 'proportion'"), result.stdout

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from harness import stats
+from harness.errors import MetricUnitError
 from harness.scenario import ScenarioContext, declared_metric_values, mean_metric
 from harness.types import MetricSpec
 
@@ -83,10 +84,48 @@ def test_the_declared_unit_picks_the_interval_and_a_value_outside_it_names_the_m
     rate = mean_metric(MetricSpec("rate", "", value="logit"), frame, 0, None, ScenarioContext())
     assert rate.ci_method == "cluster_wilson" and rate.ci_high > 0.3, "three 0s of a proportion: Wilson"
     frame["logit"] = [0.0, 2.0, -1.0]
-    with pytest.raises(
-        ValueError, match=r"metric 'rate' \(unit 'proportion'\): values declared to lie in \[0, 1\]"
-    ):
+    with pytest.raises(MetricUnitError) as raised:
         mean_metric(MetricSpec("rate", "", value="logit"), frame, 0, None, ScenarioContext())
+    assert str(raised.value) == (
+        "metric 'rate' declares unit 'proportion', but a value (2) lies outside [0, 1]; declare the unit "
+        "its values have in its MetricSpec (e.g. unit='count' for counts, 'logit' or 'difference' for "
+        "signed values)"
+    )
     assert MetricSpec("n", "", unit="tokens").support == "nonnegative"
     assert MetricSpec("p", "", unit="score").support == "unit_interval"
     assert MetricSpec("t", "", unit="tone").support == "real"
+
+
+def test_a_disparity_on_values_outside_the_unit_names_the_metric_too() -> None:
+    from harness.types import DisparitySpec
+
+    frame = pd.DataFrame(
+        {"id": list("abcd"), "error": [None] * 4, "group": list("xxyy"), "logit": [0.5, -1.5, 0.2, 0.1]}
+    )
+    spec = MetricSpec("rate", "", value="logit", group_by=("group",))
+    with pytest.raises(
+        MetricUnitError, match=r"^metric 'rate' declares unit 'proportion', but a value \(-1.5\)"
+    ):
+        declared_metric_values([spec], frame, ScenarioContext(), [DisparitySpec("rate", "group")])
+
+
+def test_counts_by_group_are_cut_at_zero_in_the_disparity_records_too() -> None:
+    from harness.types import DisparitySpec
+
+    frame = pd.DataFrame(
+        {
+            "id": list("abcdefgh"),
+            "error": [None] * 8,
+            "group": list("xxxxyyyy"),
+            "doc": list("ppqqrrss"),
+            "tokens": [0.0, 0.0, 0.0, 90.0, 1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    spec = MetricSpec("prefix", "", unit="tokens", value="tokens", cluster="doc", group_by=("group",))
+    values = declared_metric_values(
+        [spec], frame, ScenarioContext(bootstrap_resamples=200), [DisparitySpec("prefix", "group")]
+    )
+    x = next(v for v in values if v.name == "prefix" and v.group == {"group": "x"})
+    assert x.value == 22.5 and x.ci_low == 0.0 and x.ci_method == "cluster_t"
+    gap = next(v for v in values if v.name == "prefix_gap_by_group")
+    assert gap.ci_low <= gap.value <= gap.ci_high

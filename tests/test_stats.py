@@ -73,31 +73,47 @@ def test_paired_difference_is_the_clustered_t_on_the_differences() -> None:
     baseline = rng.random(30)
     candidate = np.clip(baseline + rng.normal(0.05, 0.1, 30), 0, 1)
     clusters = np.repeat(np.arange(10), 3)
-    estimate = stats.paired_difference(candidate, baseline, clusters)
+    estimate = stats.paired_difference(candidate, baseline, clusters, support="unit_interval")
     cluster_means = (candidate - baseline).reshape(10, 3).mean(axis=1)  # equal sizes: t on cluster means
     half = sps.t.ppf(0.975, 9) * cluster_means.std(ddof=1) / math.sqrt(10)
     assert estimate.value == pytest.approx(cluster_means.mean())
     assert (estimate.low, estimate.high) == pytest.approx((estimate.value - half, estimate.value + half))
     assert (estimate.n, estimate.n_clusters, estimate.method) == (30, 10, "paired_cluster_t")
     with pytest.raises(ValueError, match="differ in length"):
-        stats.paired_difference([1.0], [1.0, 2.0])
+        stats.paired_difference([1.0], [1.0, 2.0], support="unit_interval")
 
 
 def test_paired_difference_without_variance_is_bounded_by_what_the_clusters_can_show() -> None:
     """Every difference 0.1 (scores in [0, 1]): at most u = 1 − 0.025^(1/50) of the pairs may differ."""
     baseline = np.linspace(0, 0.9, 50)
-    estimate = stats.paired_difference(baseline + 0.1, baseline)
+    estimate = stats.paired_difference(baseline + 0.1, baseline, support="unit_interval")
     share = 1 - 0.025 ** (1 / 50)
     assert estimate.value == pytest.approx(0.1)
     assert (estimate.low, estimate.high) == pytest.approx((0.1 - share * 1.1, 0.1 + share * 0.9))
     # the p-value inverts the bound: exactly (1 − confidence) / 2 at it
-    p = stats.paired_difference_p_value(baseline + 0.1, baseline, None, estimate.low, "greater")
+    p = stats.paired_difference_p_value(
+        baseline + 0.1, baseline, None, estimate.low, "greater", support="unit_interval"
+    )
     assert p == pytest.approx(0.025)
-    assert stats.paired_difference_p_value(baseline + 0.1, baseline, None, 0.1, "greater") == 1.0
-    same = stats.paired_difference(np.zeros(40), np.zeros(40), np.repeat(np.arange(8), 5))
+    assert (
+        stats.paired_difference_p_value(
+            baseline + 0.1, baseline, None, 0.1, "greater", support="unit_interval"
+        )
+        == 1.0
+    )
+    same = stats.paired_difference(
+        np.zeros(40), np.zeros(40), np.repeat(np.arange(8), 5), support="unit_interval"
+    )
     assert same.low == pytest.approx(-(1 - 0.025 ** (1 / 8))) and same.high == pytest.approx(-same.low)
-    counts = stats.paired_difference([7.0, 7.0], [7.0, 7.0])  # unbounded, one value: no range to bound
+    counts = stats.paired_difference([7.0, 7.0], [7.0, 7.0], support="nonnegative")  # one value: no range
     assert (counts.value, counts.low, counts.high) == (0.0, None, None)
+    # the range comes from the declared support, not from the values: logits in [0, 0.6] are
+    # bounded by their observed span (differences within ±0.6), rates by [-1, 1]
+    low = np.linspace(0, 0.5, 50)
+    logits = stats.paired_difference(low + 0.1, low, support="real")
+    rates = stats.paired_difference(low + 0.1, low, support="unit_interval")
+    assert (logits.low, logits.high) == pytest.approx((0.1 - share * 0.7, 0.1 + share * 0.5))
+    assert (rates.low, rates.high) == pytest.approx((0.1 - share * 1.1, 0.1 + share * 0.9))
 
 
 def test_spearman_interval_uses_the_fieller_variance() -> None:
@@ -252,10 +268,17 @@ def test_the_declared_support_picks_the_interval_not_the_observed_values() -> No
 
 
 def test_values_outside_their_declared_support_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"declared to lie in \[0, 1\] do not"):
+    with pytest.raises(stats.SupportError, match=r"^a value \(1.5\) lies outside \[0, 1\]$"):
         stats.mean_estimate([0.5, 1.5], support="unit_interval")
-    with pytest.raises(ValueError, match="declared non-negative are not"):
+    with pytest.raises(stats.SupportError, match=r"^a value \(-1\) lies outside \[0, ∞\)$"):
         stats.mean_estimate([3.0, -1.0], support="nonnegative")
+    with pytest.raises(stats.SupportError, match=r"a value \(1.5\) lies outside \[0, 1\]"):
+        stats.ratio_estimate([3.0, 1.0], [2.0, 2.0], support="unit_interval")  # 3 of 2
+    with pytest.raises(stats.SupportError):
+        stats.disparity([0.5, 2.0], ["a", "b"], support="unit_interval")
+    with pytest.raises(stats.SupportError):
+        stats.paired_difference([0.5, 2.0], [0.5, 0.5], support="unit_interval")
+    assert stats.mean_estimate([-3.0, 7.0], support="real").value == 2.0
     with pytest.raises(ValueError, match="support must be one of"):
         stats.mean_estimate([0.5], support="proportion")
 

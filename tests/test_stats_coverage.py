@@ -81,7 +81,7 @@ def test_paired_difference_covers_at_the_nominal_rate(difference: float) -> None
         rates = np.repeat(rng.uniform(0.0, 0.8, 40), 4)
         baseline = (rng.random(160) < rates) * 1.0
         candidate = (rng.random(160) < rates + difference) * 1.0
-        estimate = stats.paired_difference(candidate, baseline, clusters)
+        estimate = stats.paired_difference(candidate, baseline, clusters, support="unit_interval")
         assert estimate.low <= estimate.value <= estimate.high and estimate.low < estimate.high
         hits += estimate.low <= difference <= estimate.high
     assert 0.92 <= hits / REPETITIONS <= 0.98, (difference, hits / REPETITIONS)

@@ -105,7 +105,7 @@ def json_object(text: str, what: str, redact: Redactor) -> dict[str, Any]:
             f"it starts with {redact.cut(text, 60)!r}"
         ) from exc
     if not isinstance(parsed, dict):
-        raise TransientError(f"malformed {what}: expected a JSON object, got {type(parsed).__name__}")
+        raise TransientError(f"malformed response: {what} is not a JSON object (got {type(parsed).__name__})")
     return parsed
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from harness import stats
 from harness.report.frames import LoadedRun
 from harness.store import RunDirectory
+from harness.types import unit_support
 
 BREAKDOWN_KEYS = ("prompt_type", "group")
 BENIGN_PROMPT_TYPES = ("neutral", "nontoxic", "benign")
@@ -108,7 +109,11 @@ def compare(bare: LoadedRun, guarded: LoadedRun) -> GuardComparison:
         ).dropna()
         if pairs.empty:
             continue
-        difference = stats.paired_difference(pairs["guarded"].to_numpy(), pairs["bare"].to_numpy())
+        difference = stats.paired_difference(
+            pairs["guarded"].to_numpy(),
+            pairs["bare"].to_numpy(),
+            support=unit_support(str(record.get("unit") or "")),
+        )
         result.paired.append(
             PairedRow(
                 metric=str(record["name"]),

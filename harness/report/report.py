@@ -87,6 +87,9 @@ class ScenarioSection:
     breakdowns: list[Breakdown]
     images: list[dict[str, str]]
     notes: list[str]
+    """Warnings about the runs (unfinished runs)."""
+    readings: list[str]
+    """The scenario's own notes (``Scenario.notes``): caveats and verdicts beside the numbers."""
 
 
 def _row(run: LoadedRun, record: dict[str, Any], scale: Scale) -> MetricRow:
@@ -163,16 +166,14 @@ def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
                 breakdowns=breakdowns,
                 images=_images(members),
                 notes=[
-                    *(
-                        f"{run.label}: status {run.status}, no metrics.json"
-                        for run in members
-                        if run.metrics_payload is None
-                    ),
-                    *(
-                        note if len(members) == 1 else f"{run.label}: {note}"
-                        for run in members
-                        for note in run.notes
-                    ),
+                    f"{run.label}: status {run.status}, no metrics.json"
+                    for run in members
+                    if run.metrics_payload is None
+                ],
+                readings=[
+                    note if len(members) == 1 else f"{run.label}: {note}"
+                    for run in members
+                    for note in run.notes
                 ],
             )
         )

@@ -177,6 +177,7 @@ def paired_noninferiority(
     margin: float,
     higher_is_better: bool,
     *,
+    support: str,
     confidence: float = CONFIDENCE,
 ) -> PairedTest:
     """One-sided p-values that the candidate is / is not worse than baseline by ``margin``.
@@ -188,7 +189,7 @@ def paired_noninferiority(
     below (1 − confidence) / 2 means the CI clears the margin. Both are on the metric's own scale
     (candidate − baseline).
     """
-    estimate = paired_difference(candidate, baseline, clusters, confidence=confidence)
+    estimate = paired_difference(candidate, baseline, clusters, support=support, confidence=confidence)
     # On the metric's scale the non-inferiority threshold is −margin (higher is better) or +margin.
     threshold = -margin if higher_is_better else margin
     better, worse = ("greater", "less") if higher_is_better else ("less", "greater")
@@ -197,6 +198,10 @@ def paired_noninferiority(
         ci_low=estimate.low,
         ci_high=estimate.high,
         n=estimate.n,
-        p_noninferior=paired_difference_p_value(candidate, baseline, clusters, threshold, better),
-        p_inferior=paired_difference_p_value(candidate, baseline, clusters, threshold, worse),
+        p_noninferior=paired_difference_p_value(
+            candidate, baseline, clusters, threshold, better, support=support
+        ),
+        p_inferior=paired_difference_p_value(
+            candidate, baseline, clusters, threshold, worse, support=support
+        ),
     )

@@ -34,8 +34,7 @@ GROUP_BY = ("family", "form")
 
 
 def _spec(name: str, description: str, direction: Direction, unit: str = "proportion") -> MetricSpec:
-    method = "cluster_wilson" if unit == "proportion" else "cluster_t"
-    return MetricSpec(name, description, direction, unit, method, None, "id", GROUP_BY)
+    return MetricSpec(name, description, direction, unit, cluster="id", group_by=GROUP_BY)
 
 
 RATIO_METRICS: tuple[RatioMetric, ...] = (

@@ -19,7 +19,6 @@ from harness.types import MetricValue
 from scenarios.decisions.metrics import (
     IMPACT,
     LOGIT,
-    MITIGATED,
     PREFERENCE,
     Settings,
     worst_templates,
@@ -34,29 +33,25 @@ FOCUS_NOTE = (
 )
 
 
-def score_name(attribute: str, mitigated: bool = False) -> str:
-    """The disparity layer's name for the discrimination scores by ``attribute``."""
-    return f"{LOGIT}{MITIGATED if mitigated else ''}_diff_by_{attribute}"
-
-
-def scores(metrics: Sequence[MetricValue], attribute: str, mitigated: bool = False) -> list[MetricValue]:
+def scores(metrics: Sequence[MetricValue], attribute: str) -> list[MetricValue]:
     """The discrimination scores by ``attribute`` (one per non-baseline value), sorted by value."""
-    name = score_name(attribute, mitigated)
+    name = f"{LOGIT}_diff_by_{attribute}"
     found = [
         m for m in metrics if m.name == name and m.group and attribute in m.group and m.value is not None
     ]
     return sorted(found, key=lambda m: str(m.group[attribute]) if m.group else "")
 
 
-def _format(metric: MetricValue, digits: int = 2) -> str:
+def _format(metric: MetricValue) -> str:
+    """Value and interval with three decimals."""
     if metric.value is None or not math.isfinite(metric.value):
         return "n/a"
     ci = (
-        f" [{metric.ci_low:.{digits}f}, {metric.ci_high:.{digits}f}]"
+        f" [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
         if metric.ci_low is not None and metric.ci_high is not None
         else ""
     )
-    return f"{metric.value:+.{digits}f}{ci}"
+    return f"{metric.value:.3f}{ci}"
 
 
 def write_forest(metrics: Sequence[MetricValue], settings: Settings, path: Path) -> Path | None:
@@ -141,7 +136,7 @@ def notes(metrics: Sequence[MetricValue], settings: Settings) -> list[str]:
         ratio = next((m for m in metrics if m.name == IMPACT.format(attribute)), None)
         if ratio is not None and ratio.value is not None:
             lines.append(
-                f"approval ratio lowest/highest by {attribute}: {_format(ratio, 3).lstrip('+')} "
+                f"approval ratio lowest/highest by {attribute}: {_format(ratio)} "
                 f"({', '.join(ratio.extra['lowest'])} / {', '.join(ratio.extra['highest'])}; "
                 f"{ratio.extra['verdict']})"
             )

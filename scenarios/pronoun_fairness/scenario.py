@@ -316,10 +316,6 @@ def occupation_rows(metrics: Sequence[MetricValue], suffix: str) -> list[dict[st
     return rows
 
 
-def _find(
-    metrics: Sequence[MetricValue], name: str, group: dict[str, Any] | None = None
-) -> MetricValue | None:
-    for metric in metrics:
-        if metric.name == name and metric.group == group:
-            return metric
-    return None
+def _find(metrics: Sequence[MetricValue], name: str) -> MetricValue | None:
+    """The overall record of metric ``name``, if any."""
+    return next((m for m in metrics if m.name == name and m.group is None), None)

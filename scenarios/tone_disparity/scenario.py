@@ -192,13 +192,11 @@ class ToneDisparityScenario(Scenario):
                 name=EFFECT,
                 description="Standardized difference: Cohen's d_z (paired) or d (unpaired)",
                 unit="sd",
-                ci_method="difference_interval_over_sd",
             ),
             MetricSpec(
                 name=MDE,
                 description="Smallest tone difference seen with 80% power at alpha 0.05 at this run's size",
                 unit="tone",
-                ci_method="power_analysis",
             ),
         ]
 

@@ -457,7 +457,7 @@ class WatermarkScenario(Scenario):
     def metrics(self) -> list[MetricSpec]:
         """Every metric of the configured schemes and mode (computed in :meth:`aggregate`)."""
         return [
-            MetricSpec(name=n, description=d, direction=direction, unit=unit, ci_method="see extra")
+            MetricSpec(name=n, description=d, direction=direction, unit=unit)
             for n, d, direction, unit in self.metric_names()
         ]
 
@@ -531,7 +531,7 @@ class WatermarkScenario(Scenario):
                     from harness import stats
 
                     marked, plain = _col(prompts, f"{s}_nll"), _col(prompts, "plain_nll")
-                    estimate = stats.paired_difference(marked, plain)
+                    estimate = stats.paired_difference(marked, plain, support="real")
                     values[f"{s}_log_perplexity_increase"] = (
                         estimate,
                         {
@@ -629,10 +629,6 @@ def _col(rows: pd.DataFrame, column: str, missing: float = np.nan) -> np.ndarray
         return np.array([], dtype=float)
     values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return np.where(np.isnan(values), missing, values)
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g}"
 
 
 def _nominal(estimate: Estimate, level: float) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from harness.adapters.http_client import parse_json_body, server_message
+from harness.adapters.http_client import json_object, parse_json_body, server_message
 from harness.adapters.http_openai import (
     ChoiceStream,
     LogprobsMissing,
@@ -208,13 +208,17 @@ def test_bad_bodies_have_clear_messages(body: dict, message: str) -> None:
 
 
 def test_malformed_json_body_message_quotes_the_body() -> None:
-    expected = (
-        r"malformed JSON in the response body \(Expecting value at character 13\); it starts with '\{"
-    )
+    expected = r"malformed JSON in the response body \(Expecting value at character 13\); it starts with '\{"
     with pytest.raises(TransientError, match=expected):
         parse_json_body(b'{"choices": [<!-- proxy error -->', Redactor())
-    with pytest.raises(TransientError, match="expected a JSON object"):
+    with pytest.raises(
+        TransientError, match=r"^malformed response: the response body is not a JSON object \(got list\)$"
+    ):
         parse_json_body(b"[1, 2]", Redactor())
+    with pytest.raises(
+        TransientError, match=r"^malformed response: stream event 3 is not a JSON object \(got int\)$"
+    ):
+        json_object("7", "stream event 3", Redactor())
 
 
 def test_server_message_prefers_the_openai_error_message() -> None:

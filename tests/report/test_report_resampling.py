@@ -75,13 +75,17 @@ def test_bootstrap_comparison_separates_distinct_and_ties_identical_models() -> 
 def test_paired_noninferiority_constant_shift() -> None:
     """Every pair improves by 0.1: no variance, so the bound is what 40 pairs can show."""
     baseline = np.linspace(0.0, 0.9, 40)
-    test = paired_noninferiority(baseline + 0.1, baseline, None, margin=0.0, higher_is_better=True)
+    test = paired_noninferiority(
+        baseline + 0.1, baseline, None, margin=0.0, higher_is_better=True, support="unit_interval"
+    )
     share = 1 - 0.025 ** (1 / 40)
     assert test.difference == pytest.approx(0.1)
     assert (test.ci_low, test.ci_high) == pytest.approx((0.1 - share * 1.1, 0.1 + share * 0.9))
     # all 40 pairs improve; a mean <= 0 needs a share >= 0.1 / 1.1 of pairs to differ: (1 / 1.1)^40
     assert test.p_noninferior == pytest.approx((1 / 1.1) ** 40) and test.p_inferior == 1.0
-    worse = paired_noninferiority(baseline + 0.1, baseline, None, margin=0.0, higher_is_better=False)
+    worse = paired_noninferiority(
+        baseline + 0.1, baseline, None, margin=0.0, higher_is_better=False, support="unit_interval"
+    )
     assert worse.p_inferior == pytest.approx((1 / 1.1) ** 40) and worse.p_noninferior == 1.0
 
 
@@ -93,9 +97,14 @@ def test_p_value_agrees_with_the_engine_interval(margin: float, higher_is_better
     candidate = np.where(rng.random(200) < 0.1, 1.0 - baseline, baseline)
     clusters = np.repeat(np.arange(50), 4)
     test = paired_noninferiority(
-        candidate, baseline, clusters, margin=margin, higher_is_better=higher_is_better
+        candidate,
+        baseline,
+        clusters,
+        margin=margin,
+        higher_is_better=higher_is_better,
+        support="unit_interval",
     )
-    engine = stats.paired_difference(candidate, baseline, clusters)
+    engine = stats.paired_difference(candidate, baseline, clusters, support="unit_interval")
     assert (test.ci_low, test.ci_high) == (engine.low, engine.high) and engine.method == "paired_cluster_t"
     # One-sided p <= 0.025 exactly when the 95% CI clears the margin on the good side.
     clears = engine.low > -margin if higher_is_better else engine.high < margin
@@ -103,5 +112,7 @@ def test_p_value_agrees_with_the_engine_interval(margin: float, higher_is_better
     fails = engine.high < -margin if higher_is_better else engine.low > margin
     assert (test.p_inferior <= 0.025) == fails
     # at the bound itself the p-value is exactly 0.025
-    edge = stats.paired_difference_p_value(candidate, baseline, clusters, engine.low, "greater")
+    edge = stats.paired_difference_p_value(
+        candidate, baseline, clusters, engine.low, "greater", support="unit_interval"
+    )
     assert edge == pytest.approx(0.025)

@@ -74,5 +74,8 @@ def test_a_scenario_note_is_shown_escaped_under_its_section(make_run, tmp_path: 
     (run_dir / "metrics.json").write_text(json.dumps(payload))
     assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "<li>approval ratio 0.7 &lt;script&gt;window.__xss = 4&lt;/script&gt;</li>" in html
+    assert (
+        '<div class="readings"><ul><li>approval ratio 0.7 &lt;script&gt;window.__xss = 4&lt;/script&gt;</li>'
+        in html
+    )
     assert "<li>3</li>" in html and "window.__xss = 4</script>" not in html
