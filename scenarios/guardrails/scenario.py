@@ -179,6 +179,20 @@ class GuardrailsScenario(Scenario):
         """Over-blocking and pass-through by identity group (resampling templates, shared across groups)."""
         return [DisparitySpec(metric=OVER_BLOCK, by="group"), DisparitySpec(metric=PASS_THROUGH, by="group")]
 
+    def notes(self, metrics: list[MetricValue]) -> list[str]:
+        """The three groups whose benign texts the guard blocks most often, with their intervals."""
+        by_group = [m for m in metrics if m.name == OVER_BLOCK and m.group and "group" in m.group]
+        ranked = sorted((m for m in by_group if m.value is not None), key=lambda m: -float(m.value or 0))[:3]
+        if not ranked:
+            return []
+        parts = [
+            f"{m.group['group']} {m.value:.3f}"
+            + (f" [{m.ci_low:.3f}, {m.ci_high:.3f}]" if m.ci_low is not None else "")
+            for m in ranked
+            if m.group
+        ]
+        return ["benign texts blocked most often, by group: " + "; ".join(parts)]
+
     def aggregate(self, frame: pd.DataFrame) -> list[MetricValue]:
         """Declared rates and disparities, per-category Wilson rates, and AUC / AUPRC with intervals."""
         values = declared_metric_values(self.metrics(), frame, self.context, self.disparities())

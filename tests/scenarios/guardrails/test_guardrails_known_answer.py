@@ -169,6 +169,10 @@ def test_harness_recovers_the_planted_rates_on_the_default_set(tmp_path: Path) -
         assert value.ci_low <= planted_rate(planted, False, group) <= value.ci_high, group
     auc = metric(metrics, "auc")
     assert 0.5 < auc.ci_low <= auc.value <= auc.ci_high
+    by_rate = sorted(groups, key=lambda g: -metric(metrics, OVER_BLOCK, {"group": g}).value)
+    (note,) = payload["notes"]
+    named = [part.split(" ")[0] for part in note.split(": ", 1)[1].split("; ")]
+    assert note.startswith("benign texts blocked most often, by group: ") and named == by_rate[:3]
     report = (tmp_path / "report" / "report.html").read_text()
     assert "benign_over_block_rate" in report and "transgender" in report
 

@@ -82,3 +82,7 @@ def test_detect_mode_finds_the_watermark_in_user_texts_only(
     assert metrics["kgw_detected_share_texts"].value >= 0.9 and metrics["kgw_detected_share_texts"].n == 20
     assert metrics["kgw_detected_share_outputs"].value <= 0.05
     assert metrics["kgw_fpr_at_0.01_human"].ci_low <= 0.01
+    notes = json.loads((tmp_path / "run" / "metrics.json").read_text())["notes"]
+    assert notes == [
+        f"watermark key id {watermark_key_id(DEMO_WATERMARK_KEY)} (the public demonstration key)"
+    ]
