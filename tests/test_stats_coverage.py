@@ -9,6 +9,7 @@ docs/statistics.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -189,3 +190,50 @@ def test_a_mean_of_counts_cut_at_zero_covers_at_the_nominal_rate(
         assert 0.0 <= estimate.low <= estimate.value <= estimate.high
         hits += estimate.low <= truth <= estimate.high
     assert 0.92 <= hits / 1000 <= 0.98, label
+
+
+def test_cluster_bootstrap_of_a_mean_covers_at_the_nominal_rate() -> None:
+    """30 prompts x 4 rows with prompt effects (leaderboard ranks, decisions' template effects): 0.931."""
+    hits = 0
+    for repetition in range(2000):
+        rng = np.random.default_rng([repetition, 13])
+        values = np.repeat(rng.normal(0.3, 0.5, 30), 4) + rng.normal(0, 1, 120)
+        estimate = stats.cluster_bootstrap_mean(
+            values, np.repeat(np.arange(30), 4), resamples=1000, seed=repetition
+        )
+        assert estimate.low <= estimate.value <= estimate.high
+        hits += estimate.low <= 0.3 <= estimate.high
+    assert 0.92 <= hits / 2000 <= 0.98, hits / 2000
+
+
+def test_cluster_bootstrap_of_an_auc_covers_the_population_auc() -> None:
+    """Guardrails' AUC: 40 templates of 3 harmful and 3 benign texts, a template effect on every score.
+
+    Scores are u + e + 1·harmful with u ~ N(0, 0.5²) per template and e ~ N(0, 1), so the AUC of
+    two independent texts is Φ(1 / √(2 · 1.25)) = 0.736. 300 repetitions: 0.95.
+    """
+    from scipy.stats import norm, rankdata
+
+    truth = float(norm.cdf(1.0 / math.sqrt(2 * 1.25)))
+    harmful = np.tile([1, 1, 1, 0, 0, 0], 40)
+    clusters = np.repeat(np.arange(40), 6)
+
+    def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+        ranks = rankdata(scores)
+        positives = int(labels.sum())
+        return (ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (
+            positives * (labels.size - positives)
+        )
+
+    hits = 0
+    for repetition in range(300):
+        rng = np.random.default_rng([repetition, 12])
+        scores = np.repeat(rng.normal(0, 0.5, 40), 6) + rng.normal(0, 1, 240) + harmful
+
+        def statistic(rows: np.ndarray, scores: np.ndarray = scores) -> float:
+            return auc(harmful[rows], scores[rows])
+
+        estimate = stats.cluster_bootstrap_statistic(clusters, statistic, resamples=400, seed=repetition)
+        assert estimate.low <= estimate.value <= estimate.high
+        hits += estimate.low <= truth <= estimate.high
+    assert 0.92 <= hits / 300 <= 0.98, hits / 300
