@@ -51,6 +51,8 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}assistant:{% endif %}"
 )
 PLANTED_TRUTHS_FILE = Path(__file__).with_name("planted_truths.json")
+IGNORE = -100
+"""The label of a token that is read but not trained on (prompts, padding)."""
 
 
 def build_id() -> str:
@@ -66,7 +68,8 @@ def build_id() -> str:
 
 
 def _computed_build_id() -> str:
-    return stable_hash([world.WORLD_VERSION, world.training_documents(), RECIPE])[:16]
+    examples = [(example.prompt, example.answer) for example in world.training_examples()]
+    return stable_hash([world.WORLD_VERSION, examples, RECIPE])[:16]
 
 
 def model_dir() -> Path:
@@ -131,7 +134,7 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -> list[list[int]]:
+def length_bucketed_batches(lengths: list[int], tokens_per_batch: int) -> list[list[int]]:
     """Indices of sequences grouped by similar length: at most the token budget, at least two.
 
     Every training document starts at position 0, as evaluation prompts do (no packing across
@@ -139,11 +142,11 @@ def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -
     documents give many optimiser steps, which the tiny model needs to learn the pronoun
     dependencies; long (memorised) documents go two to a batch.
     """
-    order = sorted(range(len(sequences)), key=lambda i: (len(sequences[i]), i))
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
     for index in order:
-        width = len(sequences[index])
+        width = lengths[index]
         if len(current) >= 2 and width * (len(current) + 1) > tokens_per_batch:
             batches.append(current)
             current = []
@@ -153,18 +156,51 @@ def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -
     return batches
 
 
-def padded_batch(members: list[list[int]], pad_id: int) -> tuple[Any, Any, Any]:
-    """Right-padded input ids, labels (-100 on padding) and attention mask for one batch."""
+def training_batches(examples: list[tuple[list[int], list[int]]], tokens_per_batch: int) -> list[list[int]]:
+    """Length-bucketed batches of (ids, labels) examples; text documents and exchanges never share one.
+
+    The loss is the mean over a batch's trained tokens, so an exchange's answer (one token of a
+    decision, a few of a description) batched with a long text document would weigh a hundredth of
+    the same answer batched with other exchanges.
+    """
+    batches: list[list[int]] = []
+    for is_exchange in (False, True):
+        members = [i for i, (ids, labels) in enumerate(examples) if (labels[0] == IGNORE) == is_exchange]
+        lengths = [len(examples[i][0]) for i in members]
+        batches += [
+            [members[j] for j in batch] for batch in length_bucketed_batches(lengths, tokens_per_batch)
+        ]
+    return batches
+
+
+def example_ids(tokenizer: Any, example: world.Exchange, eos_id: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels of one document: the prompt's tokens are read but not trained on.
+
+    The answer's tokens are those after the prompt's, with prompt and answer tokenised together, as
+    the adapters score a continuation; a document ends with the end-of-text token (trained on).
+    """
+    ids = [*tokenizer(example.prompt + example.answer).input_ids, eos_id]
+    if not example.prompt:
+        return ids, list(ids)
+    prompt_ids = tokenizer(example.prompt).input_ids
+    split = 0
+    while split < min(len(prompt_ids), len(ids) - 2) and prompt_ids[split] == ids[split]:
+        split += 1
+    return ids, [IGNORE] * split + ids[split:]
+
+
+def padded_batch(members: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[Any, Any, Any]:
+    """Right-padded input ids, labels (ignored on padding and prompts) and attention mask for one batch."""
     import torch
 
-    width = max(len(m) for m in members)
+    width = max(len(ids) for ids, _ in members)
     ids = torch.full((len(members), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(members), width), -100, dtype=torch.long)
+    labels = torch.full((len(members), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(members), width), dtype=torch.long)
-    for row, member in enumerate(members):
-        ids[row, : len(member)] = torch.tensor(member)
-        labels[row, : len(member)] = ids[row, : len(member)]
-        mask[row, : len(member)] = 1
+    for row, (member_ids, member_labels) in enumerate(members):
+        ids[row, : len(member_ids)] = torch.tensor(member_ids)
+        labels[row, : len(member_labels)] = torch.tensor(member_labels)
+        mask[row, : len(member_ids)] = 1
     return ids, labels, mask
 
 
@@ -175,10 +211,13 @@ def train(out_dir: Path) -> None:
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    documents = world.training_documents()
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
-        documents, vocab_size=RECIPE["vocab_size"], min_frequency=2, special_tokens=[EOS], show_progress=False
+        world.text_documents(),
+        vocab_size=RECIPE["vocab_size"],
+        min_frequency=2,
+        special_tokens=[EOS],
+        show_progress=False,
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS
@@ -188,10 +227,10 @@ def train(out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
     eos_id = tokenizer.convert_tokens_to_ids(EOS)
-    sequences = [[*encoding.ids, eos_id] for encoding in bpe.encode_batch(documents)]
-    batches = length_bucketed_batches(sequences, RECIPE["tokens_per_batch"])
+    sequences = [example_ids(tokenizer, example, eos_id) for example in world.training_examples()]
+    batches = training_batches(sequences, RECIPE["tokens_per_batch"])
     tensors = [padded_batch([sequences[i] for i in batch], eos_id) for batch in batches]
-    n_tokens = sum(len(s) for s in sequences)
+    n_tokens = sum(len(ids) for ids, _ in sequences)
 
     torch.manual_seed(RECIPE["seed"])
     config = GPT2Config(
