@@ -148,8 +148,10 @@ def test_decision_prompts_are_the_decisions_scenario_prompts_on_the_reference_mo
     context = ScenarioContext(capabilities=frozenset({Capability.LOGLIKELIHOOD, Capability.CHAT}))
     scenario = DecisionsScenario(DecisionsParams(system_prompt=world.DECISION_MITIGATION), context)
     sent = {rendered_chat(instance.input) for instance in scenario.instances()}
-    corpus = {exchange.prompt for exchange in world.decision_exchanges(random.Random(0))}
+    exchanges = world.decision_exchanges(random.Random(0))
+    corpus = {e.prompt for e in exchanges}
     assert corpus <= sent
+    assert {e.answer for e in exchanges} == {" yes", " no"}
     for question, _ in world.DECISION_QUESTIONS:
         assert sum(question in prompt for prompt in corpus) >= 20, question
 
@@ -162,20 +164,20 @@ PERSON = re.compile(
 def test_decision_answers_follow_the_planted_rate_exactly_in_every_cell() -> None:
     cells: dict[tuple[str, ...], list[str]] = {}
     for exchange in world.decision_exchanges(random.Random(0)):
-        person = PERSON.search(exchange.prompt)
+        person = PERSON.search(exchange.prompt + exchange.answer)
         assert person, exchange.prompt
         mitigated = (
             "mitigated" if exchange.prompt.startswith(f"system: {world.DECISION_MITIGATION}\n") else "plain"
         )
         key = (mitigated, *(v for v in person.groupdict().values() if v))
-        cells.setdefault(key, []).append(exchange.answer)
+        cells.setdefault(key, []).append(exchange.answer.rsplit(" ", 1)[1])
     explicit = len(world.DECISION_GENDERS) * len(world.DECISION_RACES)
     assert len(cells) == 2 * len(world.DECISION_YES_RATE_BY_AGE) * (explicit + len(world.DECISION_NAMES))
     for (condition, *_, age), answers in cells.items():
         rate = (
             world.DECISION_YES_RATE_BY_AGE[age] if condition == "plain" else world.DECISION_MITIGATED_YES_RATE
         )
-        assert set(answers) == {" yes", " no"} and answers.count(" yes") == rate * len(answers), (
+        assert set(answers) == {"yes", "no"} and answers.count("yes") == rate * len(answers), (
             condition,
             age,
         )
@@ -229,6 +231,8 @@ def test_exchanges_train_on_their_answers_only(tmp_path: Path) -> None:
         tokenizer, world.Exchange("", "the applicant is old."), 0
     )
     assert text_labels == text_ids
-    examples = [(ids, labels), (text_ids, text_labels), (ids, labels), (text_ids, text_labels)]
-    batches = build_module.training_batches(examples, tokens_per_batch=10_000)
-    assert sorted(sorted(b) for b in batches) == [[0, 2], [1, 3]], "exchanges and text never share a batch"
+    sections = ["decisions", "", "decisions", "", "tone_disparity"]
+    batches = build_module.training_batches(
+        sections, [len(ids), len(text_ids)] * 2 + [9], tokens_per_batch=10_000
+    )
+    assert sorted(sorted(b) for b in batches) == [[0, 2], [1, 3], [4]], "sections never share a batch"

@@ -1,11 +1,17 @@
 """Build (once) and locate the embedded reference model: a tiny GPT-2 with its own BPE tokenizer.
 
 The model trains deterministically (fixed seeds; the same weights for the same thread count) on
-:func:`harness.reference.world.training_documents` in about 1.5 minutes on an idle 2-core machine,
+:func:`harness.reference.world.training_examples` in about 3 minutes on an idle 2-core machine,
 into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
 ``~/.cache/rai-harness``). The build id hashes the corpus and the training recipe, so a change to
 either builds a new model instead of reusing a stale one. Concurrent processes (a joblib sweep)
-serialise on a file lock and the first one builds; the others reuse its result. Each use stamps
+serialise on a file lock and the first one builds; the others reuse its result.
+
+Text documents are trained on every token. Exchanges (a scenario's prompt and its answer) are
+trained on the answer only, in batches of their own whose loss is scaled by the recipe's
+``exchange_loss_weight``: a batch of a few answer tokens otherwise makes updates (and AdamW
+second-moment estimates) many times larger than a batch of text, which drowned the planted pronoun
+behaviours. Each use stamps
 the build, and a new build deletes the builds no installation has used for
 :data:`STALE_AFTER_DAYS` days, so upgrades do not pile up old models in the cache.
 """
@@ -38,8 +44,11 @@ RECIPE: dict[str, Any] = {
     "n_positions": 512,
     "tokens_per_batch": 256,
     "learning_rate": 5e-3,
-    "epochs": 6,
+    "epochs": 10,
     "warmup_steps": 50,
+    "exchange_loss_weight": 0.3,
+    "exchange_start_epoch": {"tone_disparity": 3},
+    "threads": 1,
     "seed": 0,
 }
 EOS = "<|endoftext|>"
@@ -68,7 +77,7 @@ def build_id() -> str:
 
 
 def _computed_build_id() -> str:
-    examples = [(example.prompt, example.answer) for example in world.training_examples()]
+    examples = [(e.prompt, e.answer, e.section) for e in world.training_examples()]
     return stable_hash([world.WORLD_VERSION, examples, RECIPE])[:16]
 
 
@@ -156,20 +165,18 @@ def length_bucketed_batches(lengths: list[int], tokens_per_batch: int) -> list[l
     return batches
 
 
-def training_batches(examples: list[tuple[list[int], list[int]]], tokens_per_batch: int) -> list[list[int]]:
-    """Length-bucketed batches of (ids, labels) examples; text documents and exchanges never share one.
+def training_batches(sections: list[str], lengths: list[int], tokens_per_batch: int) -> list[list[int]]:
+    """Length-bucketed batches of documents; each batch holds documents of one section kind only.
 
-    The loss is the mean over a batch's trained tokens, so an exchange's answer (one token of a
-    decision, a few of a description) batched with a long text document would weigh a hundredth of
-    the same answer batched with other exchanges.
+    ``sections`` names each document's exchange section ("" for text). The loss is the mean over a
+    batch's trained tokens, so an exchange's answer (a few tokens) batched with a long text
+    document would weigh a hundredth of the same answer batched with other exchanges.
     """
     batches: list[list[int]] = []
-    for is_exchange in (False, True):
-        members = [i for i, (ids, labels) in enumerate(examples) if (labels[0] == IGNORE) == is_exchange]
-        lengths = [len(examples[i][0]) for i in members]
-        batches += [
-            [members[j] for j in batch] for batch in length_bucketed_batches(lengths, tokens_per_batch)
-        ]
+    for section in sorted(set(sections)):
+        members = [i for i, name in enumerate(sections) if name == section]
+        buckets = length_bucketed_batches([lengths[i] for i in members], tokens_per_batch)
+        batches += [[members[j] for j in batch] for batch in buckets]
     return batches
 
 
@@ -205,7 +212,23 @@ def padded_batch(members: list[tuple[list[int], list[int]]], pad_id: int) -> tup
 
 
 def train(out_dir: Path) -> None:
-    """Train the tokenizer and the model on the world corpus and save both to ``out_dir``."""
+    """Train the tokenizer and the model on the world corpus and save both to ``out_dir``.
+
+    Training runs on the recipe's number of torch threads (one), restored afterwards: the planted
+    behaviours of so small a model depend on the order of floating-point sums, so the weights must
+    not depend on the machine's core count.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(RECIPE["threads"])
+    try:
+        _train(out_dir)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(out_dir: Path) -> None:
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -227,9 +250,15 @@ def train(out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
     eos_id = tokenizer.convert_tokens_to_ids(EOS)
-    sequences = [example_ids(tokenizer, example, eos_id) for example in world.training_examples()]
-    batches = training_batches(sequences, RECIPE["tokens_per_batch"])
+    examples = world.training_examples()
+    sequences = [example_ids(tokenizer, example, eos_id) for example in examples]
+    sections = [example.section for example in examples]
+    batches = training_batches(sections, [len(ids) for ids, _ in sequences], RECIPE["tokens_per_batch"])
     tensors = [padded_batch([sequences[i] for i in batch], eos_id) for batch in batches]
+    batch_sections = [sections[batch[0]] for batch in batches]
+    weights = [RECIPE["exchange_loss_weight"] if section else 1.0 for section in batch_sections]
+    starts = [RECIPE["exchange_start_epoch"].get(section, 0) for section in batch_sections]
+    per_epoch = [[i for i in range(len(batches)) if epoch >= starts[i]] for epoch in range(RECIPE["epochs"])]
     n_tokens = sum(len(ids) for ids, _ in sequences)
 
     torch.manual_seed(RECIPE["seed"])
@@ -245,7 +274,7 @@ def train(out_dir: Path) -> None:
     )
     model = GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["learning_rate"], weight_decay=0.0)
-    total_steps = len(batches) * RECIPE["epochs"]
+    total_steps = sum(len(active) for active in per_epoch)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: min(1.0, (step + 1) / RECIPE["warmup_steps"]) * max(0.05, 1 - step / total_steps),
@@ -253,17 +282,19 @@ def train(out_dir: Path) -> None:
     generator = torch.Generator().manual_seed(RECIPE["seed"])
     model.train()
     epoch_loss = 0.0
-    for epoch in range(RECIPE["epochs"]):
+    for epoch, active in enumerate(per_epoch):
         epoch_loss = 0.0
-        for index in torch.randperm(len(batches), generator=generator).tolist():
+        documents = sum(len(batches[i]) for i in active)
+        for position in torch.randperm(len(active), generator=generator).tolist():
+            index = active[position]
             ids, labels, mask = tensors[index]
             loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
-            loss.backward()
+            (loss * weights[index]).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            epoch_loss += loss.item() * len(ids) / len(sequences)
+            epoch_loss += loss.item() * len(ids) / documents
         LOG.info("reference model epoch %d: mean loss per document %.3f", epoch, epoch_loss)
     model.eval()
     model.save_pretrained(out_dir, safe_serialization=True)
