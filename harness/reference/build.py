@@ -1,19 +1,21 @@
 """Build (once) and locate the embedded reference model: a tiny GPT-2 with its own BPE tokenizer.
 
-The model trains deterministically (fixed seeds; the same weights for the same thread count) on
-:func:`harness.reference.world.training_examples` in about 3 minutes on an idle 2-core machine,
-into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
+The model trains deterministically (fixed seeds, one torch thread, so the weights do not depend on
+the machine's core count) on :func:`harness.reference.world.training_examples`, in about 4.5
+minutes (4.1 minutes of CPU), into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
 ``~/.cache/rai-harness``). The build id hashes the corpus and the training recipe, so a change to
 either builds a new model instead of reusing a stale one. Concurrent processes (a joblib sweep)
-serialise on a file lock and the first one builds; the others reuse its result.
+serialise on a file lock and the first one builds; the others reuse its result. Each use stamps
+the build, and a new build deletes the builds no installation has used for
+:data:`STALE_AFTER_DAYS` days, so upgrades do not pile up old models in the cache.
 
 Text documents are trained on every token. Exchanges (a scenario's prompt and its answer) are
 trained on the answer only, in batches of their own whose loss is scaled by the recipe's
 ``exchange_loss_weight``: a batch of a few answer tokens otherwise makes updates (and AdamW
-second-moment estimates) many times larger than a batch of text, which drowned the planted pronoun
-behaviours. Each use stamps
-the build, and a new build deletes the builds no installation has used for
-:data:`STALE_AFTER_DAYS` days, so upgrades do not pile up old models in the cache.
+second-moment estimates) many times larger than a batch of text, which drowned the planted
+pronoun behaviours. An exchange section may join from a later epoch
+(``exchange_start_epoch``): the tone continuations, learned quickly, join at epoch 3, so that the
+first epochs belong to the text sections and the decisions.
 """
 
 from __future__ import annotations
