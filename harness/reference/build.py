@@ -1,13 +1,21 @@
 """Build (once) and locate the embedded reference model: a tiny GPT-2 with its own BPE tokenizer.
 
-The model trains deterministically (fixed seeds; the same weights for the same thread count) on
-:func:`harness.reference.world.training_documents` in about 1.5 minutes on an idle 2-core machine,
-into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
+The model trains deterministically (fixed seeds, one torch thread, so the weights do not depend on
+the machine's core count) on :func:`harness.reference.world.training_examples`, in about 4.5
+minutes (4.1 minutes of CPU), into ``$RAI_HARNESS_HOME/reference/<build id>/`` (default
 ``~/.cache/rai-harness``). The build id hashes the corpus and the training recipe, so a change to
 either builds a new model instead of reusing a stale one. Concurrent processes (a joblib sweep)
 serialise on a file lock and the first one builds; the others reuse its result. Each use stamps
 the build, and a new build deletes the builds no installation has used for
 :data:`STALE_AFTER_DAYS` days, so upgrades do not pile up old models in the cache.
+
+Text documents are trained on every token. Exchanges (a scenario's prompt and its answer) are
+trained on the answer only, in batches of their own whose loss is scaled by the recipe's
+``exchange_loss_weight``: a batch of a few answer tokens otherwise makes updates (and AdamW
+second-moment estimates) many times larger than a batch of text, which drowned the planted
+pronoun behaviours. An exchange section may join from a later epoch
+(``exchange_start_epoch``): the tone continuations, learned quickly, join at epoch 3, so that the
+first epochs belong to the text sections and the decisions.
 """
 
 from __future__ import annotations
@@ -38,8 +46,11 @@ RECIPE: dict[str, Any] = {
     "n_positions": 512,
     "tokens_per_batch": 256,
     "learning_rate": 5e-3,
-    "epochs": 6,
+    "epochs": 10,
     "warmup_steps": 50,
+    "exchange_loss_weight": 0.3,
+    "exchange_start_epoch": {"tone_disparity": 3},
+    "threads": 1,
     "seed": 0,
 }
 EOS = "<|endoftext|>"
@@ -51,6 +62,8 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}assistant:{% endif %}"
 )
 PLANTED_TRUTHS_FILE = Path(__file__).with_name("planted_truths.json")
+IGNORE = -100
+"""The label of a token that is read but not trained on (prompts, padding)."""
 
 
 def build_id() -> str:
@@ -66,7 +79,8 @@ def build_id() -> str:
 
 
 def _computed_build_id() -> str:
-    return stable_hash([world.WORLD_VERSION, world.training_documents(), RECIPE])[:16]
+    examples = [(e.prompt, e.answer, e.section) for e in world.training_examples()]
+    return stable_hash([world.WORLD_VERSION, examples, RECIPE])[:16]
 
 
 def model_dir() -> Path:
@@ -131,7 +145,7 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -> list[list[int]]:
+def length_bucketed_batches(lengths: list[int], tokens_per_batch: int) -> list[list[int]]:
     """Indices of sequences grouped by similar length: at most the token budget, at least two.
 
     Every training document starts at position 0, as evaluation prompts do (no packing across
@@ -139,11 +153,11 @@ def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -
     documents give many optimiser steps, which the tiny model needs to learn the pronoun
     dependencies; long (memorised) documents go two to a batch.
     """
-    order = sorted(range(len(sequences)), key=lambda i: (len(sequences[i]), i))
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
     for index in order:
-        width = len(sequences[index])
+        width = lengths[index]
         if len(current) >= 2 and width * (len(current) + 1) > tokens_per_batch:
             batches.append(current)
             current = []
@@ -153,32 +167,82 @@ def length_bucketed_batches(sequences: list[list[int]], tokens_per_batch: int) -
     return batches
 
 
-def padded_batch(members: list[list[int]], pad_id: int) -> tuple[Any, Any, Any]:
-    """Right-padded input ids, labels (-100 on padding) and attention mask for one batch."""
+def training_batches(sections: list[str], lengths: list[int], tokens_per_batch: int) -> list[list[int]]:
+    """Length-bucketed batches of documents; each batch holds documents of one section kind only.
+
+    ``sections`` names each document's exchange section ("" for text). The loss is the mean over a
+    batch's trained tokens, so an exchange's answer (a few tokens) batched with a long text
+    document would weigh a hundredth of the same answer batched with other exchanges.
+    """
+    batches: list[list[int]] = []
+    for section in sorted(set(sections)):
+        members = [i for i, name in enumerate(sections) if name == section]
+        buckets = length_bucketed_batches([lengths[i] for i in members], tokens_per_batch)
+        batches += [[members[j] for j in batch] for batch in buckets]
+    return batches
+
+
+def example_ids(tokenizer: Any, example: world.Exchange, eos_id: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels of one document: the prompt's tokens are read but not trained on.
+
+    The answer's tokens are those after the prompt's, with prompt and answer tokenised together, as
+    the adapters score a continuation; a document ends with the end-of-text token (trained on).
+    """
+    ids = [*tokenizer(example.prompt + example.answer).input_ids, eos_id]
+    if not example.prompt:
+        return ids, list(ids)
+    prompt_ids = tokenizer(example.prompt).input_ids
+    split = 0
+    while split < min(len(prompt_ids), len(ids) - 2) and prompt_ids[split] == ids[split]:
+        split += 1
+    return ids, [IGNORE] * split + ids[split:]
+
+
+def padded_batch(members: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[Any, Any, Any]:
+    """Right-padded input ids, labels (ignored on padding and prompts) and attention mask for one batch."""
     import torch
 
-    width = max(len(m) for m in members)
+    width = max(len(ids) for ids, _ in members)
     ids = torch.full((len(members), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(members), width), -100, dtype=torch.long)
+    labels = torch.full((len(members), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(members), width), dtype=torch.long)
-    for row, member in enumerate(members):
-        ids[row, : len(member)] = torch.tensor(member)
-        labels[row, : len(member)] = ids[row, : len(member)]
-        mask[row, : len(member)] = 1
+    for row, (member_ids, member_labels) in enumerate(members):
+        ids[row, : len(member_ids)] = torch.tensor(member_ids)
+        labels[row, : len(member_labels)] = torch.tensor(member_labels)
+        mask[row, : len(member_ids)] = 1
     return ids, labels, mask
 
 
 def train(out_dir: Path) -> None:
-    """Train the tokenizer and the model on the world corpus and save both to ``out_dir``."""
+    """Train the tokenizer and the model on the world corpus and save both to ``out_dir``.
+
+    Training runs on the recipe's number of torch threads (one), restored afterwards: the planted
+    behaviours of so small a model depend on the order of floating-point sums, so the weights must
+    not depend on the machine's core count.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(RECIPE["threads"])
+    try:
+        _train(out_dir)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(out_dir: Path) -> None:
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    documents = world.training_documents()
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
-        documents, vocab_size=RECIPE["vocab_size"], min_frequency=2, special_tokens=[EOS], show_progress=False
+        world.text_documents(),
+        vocab_size=RECIPE["vocab_size"],
+        min_frequency=2,
+        special_tokens=[EOS],
+        show_progress=False,
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS
@@ -188,10 +252,16 @@ def train(out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
     eos_id = tokenizer.convert_tokens_to_ids(EOS)
-    sequences = [[*encoding.ids, eos_id] for encoding in bpe.encode_batch(documents)]
-    batches = length_bucketed_batches(sequences, RECIPE["tokens_per_batch"])
+    examples = world.training_examples()
+    sequences = [example_ids(tokenizer, example, eos_id) for example in examples]
+    sections = [example.section for example in examples]
+    batches = training_batches(sections, [len(ids) for ids, _ in sequences], RECIPE["tokens_per_batch"])
     tensors = [padded_batch([sequences[i] for i in batch], eos_id) for batch in batches]
-    n_tokens = sum(len(s) for s in sequences)
+    batch_sections = [sections[batch[0]] for batch in batches]
+    weights = [RECIPE["exchange_loss_weight"] if section else 1.0 for section in batch_sections]
+    starts = [RECIPE["exchange_start_epoch"].get(section, 0) for section in batch_sections]
+    per_epoch = [[i for i in range(len(batches)) if epoch >= starts[i]] for epoch in range(RECIPE["epochs"])]
+    n_tokens = sum(len(ids) for ids, _ in sequences)
 
     torch.manual_seed(RECIPE["seed"])
     config = GPT2Config(
@@ -206,7 +276,7 @@ def train(out_dir: Path) -> None:
     )
     model = GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["learning_rate"], weight_decay=0.0)
-    total_steps = len(batches) * RECIPE["epochs"]
+    total_steps = sum(len(active) for active in per_epoch)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: min(1.0, (step + 1) / RECIPE["warmup_steps"]) * max(0.05, 1 - step / total_steps),
@@ -214,17 +284,19 @@ def train(out_dir: Path) -> None:
     generator = torch.Generator().manual_seed(RECIPE["seed"])
     model.train()
     epoch_loss = 0.0
-    for epoch in range(RECIPE["epochs"]):
+    for epoch, active in enumerate(per_epoch):
         epoch_loss = 0.0
-        for index in torch.randperm(len(batches), generator=generator).tolist():
+        documents = sum(len(batches[i]) for i in active)
+        for position in torch.randperm(len(active), generator=generator).tolist():
+            index = active[position]
             ids, labels, mask = tensors[index]
             loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
-            loss.backward()
+            (loss * weights[index]).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            epoch_loss += loss.item() * len(ids) / len(sequences)
+            epoch_loss += loss.item() * len(ids) / documents
         LOG.info("reference model epoch %d: mean loss per document %.3f", epoch, epoch_loss)
     model.eval()
     model.save_pretrained(out_dir, safe_serialization=True)
