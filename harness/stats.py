@@ -235,9 +235,10 @@ def _skew_corrected_t(
     scipy nor statsmodels has it.
     """
     g = residuals.size
-    second = float(np.mean(residuals**2))
-    skew = float(np.mean(residuals**3)) / second**1.5 / math.sqrt(g)
-    kurtosis = float(np.mean(residuals**4)) / second**2 - 3.0
+    scaled = residuals / float(np.max(np.abs(residuals)))  # scale-free moments: 1e-132 ** 3 underflows to 0
+    second = float(np.mean(scaled**2))
+    skew = float(np.mean(scaled**3)) / second**1.5 / math.sqrt(g)
+    kurtosis = float(np.mean(scaled**4)) / second**2 - 3.0
     df = min(g - 1.0, 2.0 / (2.0 / (g - 1) + max(kurtosis, 0.0) / g))
     quantile = _t_quantile(0.5 + confidence / 2.0, df)
     a = skew / 3.0

@@ -291,3 +291,12 @@ def test_a_mean_of_counts_is_never_given_a_negative_lower_bound() -> None:
     counted = stats.mean_estimate(counts, documents, support="nonnegative")
     assert real.low < -200 and counted.low == 0.0 and counted.high == real.high
     assert counted.value == 30.0 and counted.method == "cluster_t"
+
+
+def test_scores_far_below_float_precision_squared_still_get_an_interval() -> None:
+    """Scores near 1e-132 (a regurgitation p_z): their cubes underflow; the skewness is scale-free."""
+    tiny = np.array([3e-132, 1e-132, 0.0, 2e-133, 0.0, 5e-132])
+    estimate = stats.mean_estimate(tiny, support="unit_interval")
+    scaled = stats.mean_estimate(tiny * 1e120, support="unit_interval")
+    assert estimate.low == 0.0 and estimate.value <= estimate.high and estimate.high > 0
+    assert scaled.method == estimate.method == "cluster_wilson"
