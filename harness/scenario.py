@@ -197,13 +197,17 @@ def disparity_metric_values(
     paired = _clusters(frame, disparity.paired_by)
     labels = frame[disparity.by].to_numpy() if disparity.by in frame else np.full(len(frame), None)
     plain = {str(v): _plain(v) for v in labels[usable]}
+    baseline = None if disparity.baseline is None else str(disparity.baseline)
+    # a limit or failures can leave the baseline group without rows: report the groups, not a crash
+    no_baseline = baseline is not None and baseline not in plain
     with _naming(spec):
         result = stats.disparity(
             values[usable],
             labels[usable].astype(str),
             None if clusters is None else clusters[usable],
             paired_by=None if paired is None else paired[usable],
-            baseline=None if disparity.baseline is None else str(disparity.baseline),
+            baseline=None if no_baseline else baseline,
+            compare=not no_baseline,
             support=spec.support,
             resamples=context.bootstrap_resamples,
             seed=context.seed,
@@ -231,6 +235,10 @@ def disparity_metric_values(
     }
     if len(result.per_group) < 2:
         gap_extra["note"] = f"needs scored rows from at least two groups of {disparity.by!r}"
+    elif no_baseline:
+        gap_extra["note"] = (
+            f"no scored rows of the baseline {disparity.by}={baseline}: no differences from it"
+        )
     gap_spec = MetricSpec(f"{spec.name}_gap_by_{disparity.by}", "", spec.direction, spec.unit)
     records.append(_record(gap_spec.name, result.gap, gap_spec, n_errors, None, gap_extra))
     diff_spec = MetricSpec(f"{spec.name}_diff_by_{disparity.by}", "", "none", "difference")

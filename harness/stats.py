@@ -860,6 +860,7 @@ def disparity(
     support: str,
     paired_by: Sequence[object] | np.ndarray | None = None,
     baseline: str | None = None,
+    compare: bool = True,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = CONFIDENCE,
     seed: int = 0,
@@ -870,7 +871,8 @@ def disparity(
     the ``paired_by`` sets, else each row); ``paired_by`` matches rows across groups, and each
     difference uses only the matched sets that hold both of its groups. ``baseline`` compares
     every group with that one; without it every pair of groups (a before b in sorted order) is
-    compared. ``resamples`` sizes the permutation test and the normal simulation of the gap.
+    compared; ``compare=False`` skips the differences. ``resamples`` sizes the permutation test
+    and the normal simulation of the gap.
     ``support`` is the values' declared support (:data:`SUPPORTS`). Per-group intervals are
     :func:`ratio_estimate`'s (cut at 0 for non-negative values only after the gap and the
     differences are made: their MOVER widths need each group's whole interval). See :func:`_gap`
@@ -913,7 +915,9 @@ def disparity(
     if baseline is not None and baseline not in names:
         raise ValueError(f"baseline group {baseline!r} is not among the groups: {', '.join(names)}")
     compared = (
-        [(name, baseline) for name in names if name != baseline]
+        []
+        if not compare
+        else [(name, baseline) for name in names if name != baseline]
         if baseline is not None
         else list(itertools.combinations(names, 2))
     )

@@ -129,3 +129,31 @@ def test_counts_by_group_are_cut_at_zero_in_the_disparity_records_too() -> None:
     assert x.value == 22.5 and x.ci_low == 0.0 and x.ci_method == "cluster_t"
     gap = next(v for v in values if v.name == "prefix_gap_by_group")
     assert gap.ci_low <= gap.value <= gap.ci_high
+
+
+def test_a_baseline_group_without_rows_gives_groups_and_gap_but_no_differences() -> None:
+    """A limit or failures can leave the baseline without rows: a note, never a crash."""
+    from harness.types import DisparitySpec
+
+    frame = pd.DataFrame(
+        {
+            "id": list("abcd"),
+            "error": [None, None, None, "boom"],
+            "race": ["Asian", "Black", "Asian", "white"],
+        }
+    )
+    frame["yes"] = [1.0, 0.0, 1.0, 1.0]
+    spec = MetricSpec("approval", "", value="yes")
+    values = declared_metric_values(
+        [spec],
+        frame,
+        ScenarioContext(bootstrap_resamples=200),
+        [DisparitySpec("approval", "race", baseline="white")],
+    )
+    assert sorted(v.group["race"] for v in values if v.name == "approval" and v.group) == ["Asian", "Black"]
+    gap = next(v for v in values if v.name == "approval_gap_by_race")
+    assert (
+        gap.value == 1.0
+        and gap.extra["note"] == "no scored rows of the baseline race=white: no differences from it"
+    )
+    assert not [v for v in values if v.name == "approval_diff_by_race"]

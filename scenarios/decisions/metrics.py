@@ -160,7 +160,10 @@ def cluster_robust_fit(y: np.ndarray, design: np.ndarray, clusters: np.ndarray) 
     import statsmodels.api as sm
 
     _, codes = np.unique(clusters.astype(str), return_inverse=True)
-    return sm.OLS(y, design).fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+    model = sm.OLS(y, design)
+    if len(y) <= design.shape[1]:  # no residual: estimates only (CR1 divides by N − K)
+        return model.fit()
+    return model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
 
 
 def _interval(fit: Any, index: int, confidence: float) -> tuple[float | None, float | None, float | None]:
@@ -172,9 +175,11 @@ def _interval(fit: Any, index: int, confidence: float) -> tuple[float | None, fl
     from scipy import stats as sps
 
     value = float(fit.params[index])
-    se = math.sqrt(max(float(fit.cov_params()[index, index]), 0.0))
     df = float(fit.df_resid_inference) if getattr(fit, "df_resid_inference", None) else float(fit.df_resid)
-    if not math.isfinite(se) or df < 1:
+    if df < 1:
+        return None, None, None
+    se = math.sqrt(max(float(fit.cov_params()[index, index]), 0.0))
+    if not math.isfinite(se):
         return None, None, None
     half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
     p = float(2 * sps.t.sf(abs(value) / se, df)) if se > 0 else (1.0 if value == 0 else 0.0)
