@@ -28,7 +28,7 @@ def shared_datasets() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_model_dir() -> Path:
-    """The embedded reference model, built on first use (about a minute) and cached."""
+    """The embedded reference model, built on first use (about 4 minutes) and cached."""
     from harness.reference.build import ensure_built
 
     return ensure_built()

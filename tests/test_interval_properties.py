@@ -47,7 +47,7 @@ def run_default_suite(tmp_path: Path, seed: int) -> list[dict]:
         main(argv)
     assert exited.value.code == 0
     files = sorted(out.glob("*/metrics.json"))
-    assert len(files) == 5
+    assert len(files) == 6
     return [record for path in files for record in json.loads(path.read_text())["metrics"]]
 
 
