@@ -35,7 +35,9 @@ def test_scenario_yaml_lists_every_parameter(option: str) -> None:
 def test_default_config_composes_the_default_suite_on_the_reference_model() -> None:
     cfg = compose([])
     assert cfg.model.pretrained == "builtin:reference" and cfg.model.adapter == "hf"
-    assert set(cfg.suite.scenarios) == {"pronoun_fairness", "toxicity", "citations", "regurgitation"}
+    assert set(cfg.suite.scenarios) == {
+        "pronoun_fairness", "toxicity", "citations", "regurgitation", "decisions", "tone_disparity",
+    }  # fmt: skip
     assert cfg.get("scenario") is None and cfg.get("gate") is None
 
 
