@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.reference.build import PLANTED_TRUTHS_FILE
 from harness.scenario import Scenario, ScenarioParams
-from harness.types import Completion, GenerationParams, Instance, MetricSpec, Request
+from harness.types import Completion, GenerationParams, Instance, MetricSpec, MetricValue, Request
+
+
+def pick(metrics: Sequence[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
+    """The one record of metric ``name`` with exactly this group (None: the overall value)."""
+    (metric,) = [m for m in metrics if m.name == name and m.group == group]
+    return metric
+
+
+def planted_truths(section: str) -> dict[str, Any]:
+    """One section of the reference world's planted truths (harness/reference/planted_truths.json)."""
+    return json.loads(PLANTED_TRUTHS_FILE.read_text(encoding="utf-8"))[section]
+
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A stitch in time saves nine. "

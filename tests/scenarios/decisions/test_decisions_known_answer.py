@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
-from harness.types import MetricValue
 from scenarios.decisions.report import FOREST, WORST_CSV, WORST_HTML
 from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
+from tests.helpers import pick
 
 EFFECT = 0.3
 BASE = -0.5
@@ -53,11 +52,6 @@ def run(tmp_path: Path, params: DecisionsParams, loglikelihood: bool = True):
     metrics, _, n_errors = runner.aggregate()
     assert n_errors == 0
     return scenario, metrics
-
-
-def pick(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
-    (metric,) = [m for m in metrics if m.name == name and m.group == group]
-    return metric
 
 
 def test_loglikelihood_recovers_the_planted_effects_exactly(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ cell, so gender and race have no effect; under the mitigation system prompt the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,12 @@ from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
-
-PLANTED = Path(__file__).resolve().parents[3] / "harness" / "reference" / "planted_truths.json"
-
-
-def pick(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
-    (metric,) = [m for m in metrics if m.name == name and m.group == group]
-    return metric
+from tests.helpers import pick, planted_truths
 
 
 @pytest.fixture(scope="module")
 def planted() -> dict[str, Any]:
-    return json.loads(PLANTED.read_text(encoding="utf-8"))["decisions"]
+    return planted_truths("decisions")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from scipy import stats as sps
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
-from harness.types import MetricValue
 from scenarios.pronoun_fairness.loaders import load_occupations, load_winogender
 from scenarios.pronoun_fairness.pronouns import SLOT_CASES
 from scenarios.pronoun_fairness.scenario import (
@@ -30,6 +29,7 @@ from scenarios.pronoun_fairness.scenario import (
     PronounFairnessParams,
     PronounFairnessScenario,
 )
+from tests.helpers import pick
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "datasets"
 THEY = 0.1
@@ -77,11 +77,6 @@ def run(tmp_path: Path, params: PronounFairnessParams, adapter: SimulatedAdapter
     runner.execute()
     metrics, n, n_errors = runner.aggregate()
     return scenario, metrics, n, n_errors
-
-
-def pick(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
-    (metric,) = [m for m in metrics if m.name == name and m.group == group]
-    return metric
 
 
 def planted_line() -> tuple[float, float]:

@@ -11,7 +11,6 @@ adapter (``pretrained: builtin:reference``) on the planted occupations.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,12 @@ from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.pronoun_fairness.loaders import load_occupations
 from scenarios.pronoun_fairness.scenario import PronounFairnessParams, PronounFairnessScenario
-
-PLANTED = Path(__file__).resolve().parents[3] / "harness" / "reference" / "planted_truths.json"
-
-
-def pick(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
-    (metric,) = [m for m in metrics if m.name == name and m.group == group]
-    return metric
+from tests.helpers import pick, planted_truths
 
 
 @pytest.fixture(scope="module")
 def planted() -> dict[str, Any]:
-    return json.loads(PLANTED.read_text(encoding="utf-8"))["pronoun_fairness"]
+    return planted_truths("pronoun_fairness")
 
 
 @pytest.fixture(scope="module")
