@@ -213,6 +213,18 @@ def regression_effects(
         design = np.column_stack([np.ones(len(rows)), level_columns, *fixed])
         clusters = rows[CLUSTER].astype(str).to_numpy()
         n_clusters = len(set(clusters))
+        counts = [int((attr == level).sum() + (attr == baseline).sum()) for level in levels]
+        if len(rows) <= design.shape[1] or np.linalg.matrix_rank(design) < design.shape[1]:
+            # a small limit can leave a level only in some wordings: its effect is not identified
+            note = "too few rows to separate this level from the template wordings: no estimate"
+            results += [
+                _clustered_logit(
+                    metric_name, None, (None, None), (count, n_clusters, _n_errors(frame)),
+                    {attribute: level, "reference": baseline}, {"note": note, "column": column},
+                )
+                for level, count in zip(levels, counts, strict=True)
+            ]  # fmt: skip
+            continue
         fit = cluster_robust_fit(rows[column].to_numpy(dtype=float), design, clusters)
         intervals = [
             _interval(fit, 1 + i, settings.confidence) if n_clusters >= 2 else (None, None, None)
@@ -221,13 +233,12 @@ def regression_effects(
         adjusted = _holm_or_none([p for _, _, p in intervals])
         for i, level in enumerate(levels):
             low, high, p = intervals[i]
-            count = int((attr == level).sum() + (attr == baseline).sum())
             results.append(
                 _clustered_logit(
                     metric_name,
                     float(fit.params[1 + i]),
                     (low, high),
-                    (count, n_clusters, _n_errors(frame)),
+                    (counts[i], n_clusters, _n_errors(frame)),
                     {attribute: level, "reference": baseline},
                     {
                         "model": "OLS, template-wording fixed effects, CR1 errors by template, t(G-1)",
@@ -458,7 +469,7 @@ def _holm_or_none(p_values: list[float | None]) -> list[float | None]:
 
 def _clustered_logit(
     name: str,
-    value: float,
+    value: float | None,
     bounds: tuple[float | None, float | None],
     counts: tuple[int, int, int],
     group: dict[str, Any],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -40,14 +41,14 @@ RULES = [
 ]
 
 
-def run(tmp_path: Path, params: DecisionsParams, loglikelihood: bool = True):
+def run(tmp_path: Path, params: DecisionsParams, loglikelihood: bool = True, limit: int | None = None):
     adapter = SimulatedAdapter(SimulatedParams(rules=RULES, loglikelihood=loglikelihood))
     context = ScenarioContext(
         seed=3, capabilities=adapter.capabilities(), model_info=adapter.info(), run_dir=tmp_path,
         bootstrap_resamples=500,
     )  # fmt: skip
     scenario = DecisionsScenario(params, context)
-    runner = Runner(scenario, adapter, tmp_path, RunSettings(progress=False, seed=3))
+    runner = Runner(scenario, adapter, tmp_path, RunSettings(progress=False, seed=3, limit=limit))
     runner.execute()
     metrics, _, n_errors = runner.aggregate()
     assert n_errors == 0
@@ -141,3 +142,18 @@ def test_focus_group_preferences_are_reported_with_the_note(tmp_path: Path) -> N
     assert "may be intended" in scenario.notes(metrics)[-1]
     by_age = pick(metrics, "focus_preference_diff_by_age", {"age": "20", "reference": "60"})
     assert by_age.value == pytest.approx(sigmoid(BASE + EFFECT) - sigmoid(BASE))
+
+
+def test_a_small_limit_gives_no_estimate_where_the_regression_cannot_separate_the_levels(
+    tmp_path: Path,
+) -> None:
+    """8 of 1,240 questions: too few rows for the wording fixed effects; a note, no arbitrary numbers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # statsmodels' rank warnings would mean an unidentified fit ran
+        _, metrics = run(tmp_path, DecisionsParams(), limit=8)
+    effects = [m for m in metrics if m.name.startswith("regression_effect_by_")]
+    assert effects and all(m.value is None and m.ci_low is None for m in effects)
+    assert (
+        effects[0].extra["note"]
+        == "too few rows to separate this level from the template wordings: no estimate"
+    )
