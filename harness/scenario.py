@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.errors import MetricUnitError
+from harness.errors import ConfigError, MetricUnitError
 from harness.types import (
     Capability,
     Completion,
@@ -362,3 +362,35 @@ def _mean(
         )
     n_errors = int(errored.sum()) if n_errors is None else n_errors
     return _record(spec.name, estimate, spec, n_errors, group, {"value": spec.value, "cluster": spec.cluster})
+
+
+LOGLIKELIHOOD, GENERATIVE = "loglikelihood", "generative"
+"""The two protocols of a scenario that can either score fixed answers or sample and parse."""
+
+
+def resolve_protocol(requested: str, capabilities: frozenset[Capability], resumed: str | None = None) -> str:
+    """The protocol that runs: the requested one, or for ``auto`` log-likelihood when available.
+
+    For scenarios that can score either way (``loglikelihood`` of fixed answers, or ``generative``
+    sampling and parsing). A resumed run (``resumed``: the protocol its manifest records) keeps
+    its protocol under ``auto``.
+    """
+    pinned = requested == "auto" and resumed in (LOGLIKELIHOOD, GENERATIVE)
+    if pinned:
+        requested = str(resumed)
+    elif requested == "auto":
+        return LOGLIKELIHOOD if Capability.LOGLIKELIHOOD in capabilities else GENERATIVE
+    needed = Capability.LOGLIKELIHOOD if requested == LOGLIKELIHOOD else Capability.GENERATE
+    if needed not in capabilities:
+        has = ", ".join(sorted(c.value for c in capabilities))
+        if pinned:
+            raise ConfigError(
+                f"the run being resumed used the {requested} protocol, which needs the model capability "
+                f"{needed.value!r} that this model now lacks (it has: {has}); give the model that "
+                "capability back (e.g. model.loglikelihood=true), or pass overwrite=true to start over"
+            )
+        raise ConfigError(
+            f"scenario.protocol={requested} needs the model capability {needed.value!r}, which this model "
+            f"lacks (it has: {has}); use scenario.protocol=auto"
+        )
+    return requested

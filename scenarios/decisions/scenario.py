@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from harness.errors import ConfigError, check_choice
-from harness.scenario import Scenario, ScenarioContext, ScenarioParams
+from harness.scenario import Scenario, ScenarioContext, ScenarioParams, resolve_protocol
 from harness.types import (
     Capability,
     Completion,
@@ -144,19 +144,6 @@ def validate(params: DecisionsParams) -> None:
         raise ConfigError("scenario.system_prompt is empty; give the mitigation text or null")
 
 
-def resolve_protocol(requested: str, capabilities: frozenset[Capability]) -> str:
-    """The protocol that runs: the requested one, or for ``auto`` log-likelihood when available."""
-    if requested == "auto":
-        return scoring.LOGLIKELIHOOD if Capability.LOGLIKELIHOOD in capabilities else scoring.GENERATIVE
-    needed = Capability.LOGLIKELIHOOD if requested == scoring.LOGLIKELIHOOD else Capability.GENERATE
-    if needed not in capabilities:
-        raise ConfigError(
-            f"scenario.protocol={requested} needs the model capability {needed.value!r}, which this model "
-            f"lacks; use scenario.protocol=auto"
-        )
-    return requested
-
-
 class DecisionsScenario(Scenario):
     """Yes/no decisions about people: discrimination scores, regression, four-fifths, mitigation."""
 
@@ -171,7 +158,7 @@ class DecisionsScenario(Scenario):
         assert isinstance(params, DecisionsParams)
         self.params: DecisionsParams = params
         validate(params)
-        self._protocol = resolve_protocol(params.protocol, context.capabilities)
+        self._protocol = resolve_protocol(params.protocol, context.capabilities, context.resumed_protocol)
         chat_capable = Capability.CHAT in context.capabilities
         if params.prompt_format == "chat" and not chat_capable:
             raise ConfigError("scenario.prompt_format=chat needs a model with chat; use auto or text")

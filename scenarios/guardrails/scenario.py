@@ -43,7 +43,7 @@ import pandas as pd
 
 from harness import stats
 from harness.errors import ConfigError, check_choice
-from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
+from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values, metric_value
 from harness.scorers.base import CachedScorer, Scorer, ScoringError
 from harness.scorers.registry import build_scorer, scorer_class
 from harness.types import (
@@ -287,16 +287,11 @@ def breakdown_rates(frame: pd.DataFrame, key: str) -> list[MetricValue]:
                 continue
             estimate = stats.wilson_interval(int(chosen.sum()), int(chosen.size))
             results.append(
-                MetricValue(
-                    name=name,
-                    value=estimate.value,
-                    ci_low=estimate.low,
-                    ci_high=estimate.high,
-                    n=int(chosen.size),
-                    n_errors=int(errored[rows].sum()),
-                    ci_method=estimate.method,
+                metric_value(
+                    name,
+                    estimate,
+                    int(errored[rows].sum()),
                     direction="lower_is_better",
-                    unit="proportion",
                     group={key: value.item() if isinstance(value, np.generic) else value},
                     extra={"value": column},
                 )

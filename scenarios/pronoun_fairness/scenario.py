@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from harness.errors import ConfigError, check_choice
-from harness.scenario import Scenario, ScenarioContext, ScenarioParams
+from harness.scenario import Scenario, ScenarioContext, ScenarioParams, resolve_protocol
 from harness.types import Capability, Completion, GenerationParams, Instance, MetricSpec, MetricValue, Request
 from scenarios.pronoun_fairness import instances as build
 from scenarios.pronoun_fairness import loaders, templates
@@ -109,32 +109,6 @@ def validate(params: PronounFairnessParams) -> None:
         raise ConfigError(f"scenario.control_occupations must be >= 1, got {params.control_occupations}")
     if not 0 < params.alpha < 1:
         raise ConfigError(f"scenario.alpha must be in (0, 1), got {params.alpha}")
-
-
-def resolve_protocol(requested: str, capabilities: frozenset[Capability], resumed: str | None = None) -> str:
-    """The protocol that runs: the requested one, or for ``auto`` log-likelihood when available.
-
-    A resumed run (``resumed``: the protocol its manifest records) keeps its protocol under ``auto``.
-    """
-    pinned = requested == "auto" and resumed in PROTOCOLS
-    if pinned:
-        requested = str(resumed)
-    elif requested == "auto":
-        return LOGLIKELIHOOD if Capability.LOGLIKELIHOOD in capabilities else GENERATIVE
-    needed = Capability.LOGLIKELIHOOD if requested == LOGLIKELIHOOD else Capability.GENERATE
-    if needed not in capabilities:
-        has = ", ".join(sorted(c.value for c in capabilities))
-        if pinned:
-            raise ConfigError(
-                f"the run being resumed used the {requested} protocol, which needs the model capability "
-                f"{needed.value!r} that this model now lacks (it has: {has}); give the model that "
-                "capability back (e.g. model.loglikelihood=true), or pass overwrite=true to start over"
-            )
-        raise ConfigError(
-            f"scenario.protocol={requested} needs the model capability {needed.value!r}, which this model "
-            f"lacks (it has: {has}); use scenario.protocol=auto"
-        )
-    return requested
 
 
 class PronounFairnessScenario(Scenario):

@@ -105,7 +105,7 @@ class ToxicityParams(ScenarioParams):
     scorer: str = "embedding"
     scorer_options: dict[str, Any] = field(default_factory=dict)
     redact: bool = False
-    """Hide the text of toxic samples in summaries and reports (run files keep it)."""
+    """Hide the text of toxic samples in metrics.json and reports (run files keep it)."""
     top_samples: int = 10
 
 

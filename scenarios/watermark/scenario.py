@@ -46,7 +46,7 @@ from harness.adapters.hf import (
     weights_fingerprint,
 )
 from harness.errors import ConfigError, check_choice
-from harness.scenario import Scenario, ScenarioContext, ScenarioParams
+from harness.scenario import Scenario, ScenarioContext, ScenarioParams, metric_value
 from harness.scorers.base import ScoringError
 from harness.stats import Estimate
 from harness.types import (
@@ -567,14 +567,10 @@ class WatermarkScenario(Scenario):
                 if name.startswith(f"{s}_") or name == "kgw_green_run_rate":
                     values[name][1].update(extra_key)
         return [
-            MetricValue(
-                name=name,
-                value=estimate.value,
-                ci_low=estimate.low,
-                ci_high=estimate.high,
-                n=estimate.n,
-                n_errors=n_errors,
-                ci_method=estimate.method,
+            metric_value(
+                name,
+                estimate,
+                n_errors,
                 direction=described[name][1],
                 unit=described[name][2],
                 extra={"description": described[name][0], **extra},

@@ -60,3 +60,23 @@ def test_generative_logit_is_the_smoothed_yes_share() -> None:
     assert scoring.score_generative(Completion(texts=[" yes"] * 4))["logit"] == pytest.approx(math.log(9.0))
     none = scoring.score_generative(Completion(texts=[" hmm", " well"]))
     assert math.isnan(none["logit"]) and none["unparsed_share"] == 1.0
+
+
+def test_a_resumed_run_keeps_its_protocol_under_auto() -> None:
+    """The run's manifest says generative: auto must not switch a resumed run to log-likelihood."""
+    from harness.errors import ConfigError
+    from harness.scenario import ScenarioContext
+    from harness.types import Capability
+    from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
+
+    both = frozenset({Capability.GENERATE, Capability.LOGLIKELIHOOD})
+    fresh = DecisionsScenario(DecisionsParams(), ScenarioContext(capabilities=both))
+    resumed = DecisionsScenario(
+        DecisionsParams(), ScenarioContext(capabilities=both, resumed_protocol="generative")
+    )
+    assert (fresh.protocol(), resumed.protocol()) == ("loglikelihood", "generative")
+    with pytest.raises(ConfigError, match="the run being resumed used the loglikelihood protocol"):
+        DecisionsScenario(
+            DecisionsParams(),
+            ScenarioContext(capabilities=frozenset({Capability.GENERATE}), resumed_protocol="loglikelihood"),
+        )
