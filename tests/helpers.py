@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.model import ModelAdapter
 from harness.reference.build import PLANTED_TRUTHS_FILE
-from harness.scenario import Scenario, ScenarioParams
+from harness.runner import Runner, RunSettings
+from harness.scenario import Scenario, ScenarioContext, ScenarioParams
 from harness.types import Completion, GenerationParams, Instance, MetricSpec, MetricValue, Request
 
 
@@ -17,6 +19,22 @@ def pick(metrics: Sequence[MetricValue], name: str, group: dict[str, Any] | None
     """The one record of metric ``name`` with exactly this group (None: the overall value)."""
     (metric,) = [m for m in metrics if m.name == name and m.group == group]
     return metric
+
+
+def run_end_to_end(
+    scenario_cls: type[Scenario],
+    params: ScenarioParams,
+    adapter: ModelAdapter,
+    run_dir: Path,
+    seed: int,
+    resamples: int,
+) -> tuple[Any, list[MetricValue], int, int]:
+    """Run a scenario through the real Runner; returns it, its metrics, n instances and n errored."""
+    scenario = scenario_cls(params, ScenarioContext(seed=seed, bootstrap_resamples=resamples))
+    runner = Runner(scenario, adapter, run_dir, RunSettings(progress=False, seed=seed))
+    runner.execute()
+    metrics, n, n_errors = runner.aggregate()
+    return scenario, metrics, n, n_errors
 
 
 def planted_truths(section: str) -> dict[str, Any]:

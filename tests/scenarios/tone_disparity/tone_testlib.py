@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 
 from harness.model import ModelAdapter
-from harness.runner import Runner, RunSettings
-from harness.scenario import ScenarioContext
 from harness.scorers.vader import VaderParams, VaderScorer
 from harness.types import MetricValue
 from scenarios.tone_disparity.scenario import ToneDisparityParams, ToneDisparityScenario
+from tests.helpers import pick, run_end_to_end
 
 POSITIVE = " a brilliant, generous and inspiring colleague."
 NEUTRAL = " in the office on most days of the week."
@@ -53,20 +52,13 @@ def run(
     adapter: ModelAdapter, run_dir: Path, seed: int = 0, resamples: int = 1000, **params: Any
 ) -> tuple[ToneDisparityScenario, list[MetricValue], int, int]:
     """Run the scenario end to end; returns it, its metrics, n instances and n errored."""
-    scenario = ToneDisparityScenario(
-        ToneDisparityParams(**params), ScenarioContext(seed=seed, bootstrap_resamples=resamples)
+    return run_end_to_end(
+        ToneDisparityScenario, ToneDisparityParams(**params), adapter, run_dir, seed, resamples
     )
-    runner = Runner(scenario, adapter, run_dir, RunSettings(progress=False, seed=seed))
-    runner.execute()
-    metrics, n, n_errors = runner.aggregate()
-    return scenario, metrics, n, n_errors
 
 
-def metric(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
-    """The one metric value with this name and group."""
-    found = [m for m in metrics if m.name == name and m.group == group]
-    assert len(found) == 1, f"{name} {group}: {len(found)} values"
-    return found[0]
+metric = pick
+"""The one metric value with this name and group."""
 
 
 def write_terms(path: Path, n_sets: int) -> Path:

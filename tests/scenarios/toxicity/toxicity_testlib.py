@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.model import ModelAdapter
-from harness.runner import Runner, RunSettings
-from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.toxicity.scenario import ToxicityParams, ToxicityScenario
+from tests.helpers import pick, run_end_to_end
 
 TOXIC_TEXT = " you stupid idiot, shut up!"
 CLEAN_TEXT = " and then we all went home."
@@ -24,17 +23,8 @@ def run(
     adapter: ModelAdapter, run_dir: Path, seed: int = 0, resamples: int = 1000, **params: Any
 ) -> tuple[ToxicityScenario, list[MetricValue], int, int]:
     """Run the scenario end to end; returns it, its metrics, n instances and n errored."""
-    scenario = ToxicityScenario(
-        ToxicityParams(**params), ScenarioContext(seed=seed, bootstrap_resamples=resamples)
-    )
-    runner = Runner(scenario, adapter, run_dir, RunSettings(progress=False, seed=seed))
-    runner.execute()
-    metrics, n, n_errors = runner.aggregate()
-    return scenario, metrics, n, n_errors
+    return run_end_to_end(ToxicityScenario, ToxicityParams(**params), adapter, run_dir, seed, resamples)
 
 
-def metric(metrics: list[MetricValue], name: str, group: dict[str, Any] | None = None) -> MetricValue:
-    """The one metric value with this name and group."""
-    found = [m for m in metrics if m.name == name and m.group == group]
-    assert len(found) == 1, f"{name} {group}: {len(found)} values"
-    return found[0]
+metric = pick
+"""The one metric value with this name and group."""
