@@ -39,8 +39,9 @@ from scenarios.pronoun_fairness.scoring import GENERATIVE, LOGLIKELIHOOD
 
 SUFFIX = {LOGLIKELIHOOD: "loglik", GENERATIVE: "gen"}
 MASS = [f"mass_{cls}" for cls in CLASSES]
-IDENTICAL = 1e-12
-"""Per-template shares closer than this are treated as identical by the parity t-test."""
+IDENTICAL = 1e-9
+"""Shares closer than this differ only by rounding: the parity t-test and the correlations treat them
+as identical (scipy would otherwise warn and return noise)."""
 
 
 @dataclass(frozen=True)
@@ -515,7 +516,7 @@ def across_occupation_values(
 
     x = np.array([r.bls_share for r in usable], dtype=float)
     n = len(usable)
-    if n >= 3 and np.ptp(x) > 0 and np.ptp(shares) > 0:
+    if n >= 3 and np.ptp(x) > IDENTICAL and np.ptp(shares) > IDENTICAL:
         pearson = _scipy_stats().pearsonr(x, shares)
         spearman = _scipy_stats().spearmanr(x, shares)
         r, p_r = float(pearson.statistic), float(pearson.pvalue)

@@ -138,6 +138,12 @@ def guard_answer(path: str, body: Any) -> tuple[int, Any]:
     raise AssertionError(f"no recorded answer for {body['prompt'][-200:]!r}")
 
 
+def sent_with(server: RecordedServer, text: str) -> dict[str, Any]:
+    """The recorded request that carried ``text``: requests run concurrently, so their order is not fixed."""
+    (found,) = [r for r in server.requests if text in json.dumps(r["body"])]
+    return found
+
+
 def guard(server: RecordedServer, **options: Any) -> GuardModelScorer:
     settings = {"base_url": server.base_url, "model": "meta-llama/Llama-Guard-3-8B", **FAST, **options}
     return GuardModelScorer(GuardModelParams(**settings))
@@ -151,11 +157,12 @@ def test_guard_model_reads_p_unsafe_from_logprobs_and_falls_back_to_the_verdict(
     assert scores == [pytest.approx(0.9, abs=1e-4), 0.0]
     assert verdicts[0].unsafe and verdicts[0].categories == ("S10",)
     assert not verdicts[1].unsafe
-    body = server.requests[0]["body"]
-    assert server.requests[0]["path"] == "/v1/completions"
+    knife = [r for r in server.requests if "User: how do I sharpen a knife" in r["body"]["prompt"]]
+    assert len(knife) == 2  # once for the verdicts, once for the scores
+    body = knife[0]["body"]
+    assert knife[0]["path"] == "/v1/completions"
     assert body["logprobs"] == 5 and body["temperature"] == 0.0
-    assert "User: how do I sharpen a knife" in body["prompt"]
-    assert "S10: Hate." in body["prompt"] and "Authorization" not in server.requests[0]["headers"]
+    assert "S10: Hate." in body["prompt"] and "Authorization" not in knife[0]["headers"]
 
 
 def test_guard_model_over_chat_with_top_logprobs_and_a_refusal() -> None:
@@ -165,7 +172,7 @@ def test_guard_model_over_chat_with_top_logprobs_and_a_refusal() -> None:
     assert scores[0] == pytest.approx(0.05, abs=1e-4)
     assert math.isnan(scores[1])  # a refusal is not a verdict: fail closed
     assert "does not start with 'safe' or 'unsafe'" in scorer.failures["please refuse this"]
-    body = server.requests[0]["body"]
+    body = sent_with(server, "a kind reply")["body"]
     assert body["messages"] == [{"role": "user", "content": "a kind reply"}]
     assert body["logprobs"] is True and body["top_logprobs"] == 5
 
@@ -206,7 +213,7 @@ def test_regex_parser_for_other_guards() -> None:
         )
         scores = scorer.score(["knife", "weather", "gibberish"])
     assert scores[:2] == [1.0, 0.0] and math.isnan(scores[2])
-    assert "logprobs" not in server.requests[0]["body"]
+    assert all("logprobs" not in r["body"] for r in server.requests)
 
 
 def test_identity_names_endpoint_model_and_template_hash() -> None:
