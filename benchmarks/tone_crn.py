@@ -1,4 +1,4 @@
-"""Benchmark 7: common random numbers against independent sampling in tone_disparity.
+"""Benchmark 8: common random numbers against independent sampling in tone_disparity.
 
 The same counterfactual prompts are run twice per seed: with ``paired_sampling`` (every member of
 a tuple samples with the tuple's seeds) and without (every prompt its own seeds). Both runs are
@@ -11,7 +11,7 @@ names another local model folder); ``--model
 simulated`` a simulated model whose female continuations are 0.02 less positive on a graded
 tone scale (a fast check of the script, not a figure about language models).
 
-    .venv/bin/python -m benchmarks.tone_crn --model reference --sets 4 --k 8 --seeds 3
+    .venv/bin/python -m benchmarks.tone_crn --model reference --tuples 192 --k 4 --seeds 3
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Benchmark: watermark detection throughput on the CPU against the generation it certifies.
+"""Benchmark 7: watermark detection throughput on the CPU against the generation it certifies.
 
 For each scheme (``kgw``, ``synthid``), the ``hf`` adapter generates ``--prompts`` watermarked
 outputs of ``--tokens`` tokens on the CPU (sampling, end-of-text suppressed), then the scenario's

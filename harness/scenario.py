@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +30,8 @@ import pandas as pd
 
 from harness import stats
 from harness.errors import ConfigError, MetricUnitError
+from harness.scorers.base import CachedScorer, Scorer
+from harness.scorers.registry import build_scorer
 from harness.types import (
     Capability,
     Completion,
@@ -60,12 +62,19 @@ class ScenarioContext:
     run_dir: Path | None = None
     bootstrap_resamples: int = stats.DEFAULT_RESAMPLES
     score_store: Any = None
-    """The response cache, where scorers keep their scores (wrap them in ``CachedScorer``); None: off."""
+    """The response cache, where scorers keep their scores (``scorer()`` wires it in); None: off."""
     resumed_protocol: str | None = None
     """The protocol recorded in the manifest of the run being resumed (None: a new run). A
     scenario that picks its protocol from the model's capabilities picks this one, so a resumed
     run never mixes protocols; the engine refuses a resume whose protocol differs."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def scorer(self, name: str, options: Mapping[str, Any]) -> Scorer:
+        """The scorer ``name`` built from ``scenario.scorer_options``; with the response cache on,
+        its scores are cached too, so a rerun that changes only what comes after the scores (a
+        threshold) never runs the classifier again."""
+        scorer = build_scorer(name, options, where="scenario.scorer_options")
+        return scorer if self.score_store is None else CachedScorer(scorer, self.score_store)
 
 
 class Scenario(ABC):

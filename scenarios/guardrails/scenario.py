@@ -44,8 +44,8 @@ import pandas as pd
 from harness import stats
 from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values, metric_value
-from harness.scorers.base import CachedScorer, Scorer, ScoringError
-from harness.scorers.registry import build_scorer, scorer_class
+from harness.scorers.base import Scorer, ScoringError
+from harness.scorers.registry import scorer_class
 from harness.types import (
     Capability,
     Completion,
@@ -107,9 +107,7 @@ class GuardrailsScenario(Scenario):
     @cached_property
     def scorer(self) -> Scorer:
         """The guard under test, built on first use; its scores go to the score cache when it is on."""
-        scorer = build_scorer(self.params.scorer, self.params.scorer_options, where="scenario.scorer_options")
-        store = self.context.score_store
-        return scorer if store is None else CachedScorer(scorer, store)
+        return self.context.scorer(self.params.scorer, self.params.scorer_options)
 
     def instances(self) -> Iterable[Instance]:
         """The labelled texts of the configured source."""

@@ -31,8 +31,8 @@ import pandas as pd
 
 from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
-from harness.scorers.base import CachedScorer, Scorer, ScoringError
-from harness.scorers.registry import build_scorer, scorer_class
+from harness.scorers.base import Scorer, ScoringError
+from harness.scorers.registry import scorer_class
 from harness.store import RunDirectory
 from harness.types import (
     Capability,
@@ -120,9 +120,7 @@ class ToneDisparityScenario(Scenario):
     @cached_property
     def scorer(self) -> Scorer:
         """The configured scorer (cached in the response cache when it is on)."""
-        scorer = build_scorer(self.params.scorer, self.params.scorer_options, where="scenario.scorer_options")
-        store = self.context.score_store
-        return scorer if store is None else CachedScorer(scorer, store)
+        return self.context.scorer(self.params.scorer, self.params.scorer_options)
 
     def _sources(self) -> tuple[Path, Path]:
         p = self.params

@@ -30,8 +30,8 @@ import pandas as pd
 
 from harness.errors import ConfigError, check_choice
 from harness.scenario import Scenario, ScenarioContext, ScenarioParams, declared_metric_values
-from harness.scorers.base import CachedScorer, Scorer, ScoringError
-from harness.scorers.registry import build_scorer, scorer_class
+from harness.scorers.base import Scorer, ScoringError
+from harness.scorers.registry import scorer_class
 from harness.types import (
     Capability,
     Completion,
@@ -142,9 +142,7 @@ class ToxicityScenario(Scenario):
         With the response cache on, its scores are cached too, so a rerun that only changes
         ``threshold`` (or anything else downstream of the scores) never runs the classifier.
         """
-        scorer = build_scorer(self.params.scorer, self.params.scorer_options, where="scenario.scorer_options")
-        store = self.context.score_store
-        return scorer if store is None else CachedScorer(scorer, store)
+        return self.context.scorer(self.params.scorer, self.params.scorer_options)
 
     def instances(self) -> Iterable[Instance]:
         """Prompts from the configured source, filtered by ``groups`` and ``per_group_limit``."""

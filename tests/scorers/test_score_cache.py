@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
+from harness.errors import ConfigError
+from harness.scenario import ScenarioContext
 from harness.scorers.base import CachedScorer, Scorer, ScorerParams
+from harness.scorers.vader import VaderScorer
 from harness.store import ResponseCache
 from harness.types import ScorerIdentity
 
@@ -57,4 +62,15 @@ def test_another_scorer_version_never_reads_these_scores(tmp_path: Path) -> None
     fresh = CountingScorer("1")
     CachedScorer(fresh, cache).score(["abc"])
     assert fresh.seen == ["abc"], "clear() empties the score table too"
+    cache.close()
+
+
+def test_a_scenario_gets_its_scorer_cached_only_when_the_cache_is_on(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    cached = ScenarioContext(score_store=cache).scorer("vader", {})
+    plain = ScenarioContext().scorer("vader", {})
+    assert isinstance(cached, CachedScorer) and isinstance(plain, VaderScorer)
+    assert cached.identity == plain.identity
+    with pytest.raises(ConfigError, match=r"scenario\.scorer_options"):
+        ScenarioContext().scorer("vader", {"no_such_option": 1})
     cache.close()
