@@ -2,7 +2,7 @@
 
 Usage (needs ``pip install nltk``; BOLD's prompt files from github.com/amazon-science/bold)::
 
-    python -m benchmarks.word_tokenizer ../shared/datasets/bold
+    python -m benchmarks.word_tokenizer path/to/bold/prompts
 
 For every prompt it compares :func:`scenarios.regurgitation.metrics.word_tokens` with
 ``nltk.tokenize.treebank.TreebankWordTokenizer().tokenize`` (what HELM's ``copyright_metrics.py``

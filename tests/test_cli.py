@@ -177,7 +177,7 @@ def test_progress_false_hides_library_progress_bars(tmp_path: Path) -> None:
 def test_library_quieting_reaches_libraries_imported_before_it(tmp_path: Path) -> None:
     code = (
         "import huggingface_hub.utils.tqdm  # loads the hub constants, reading the environment now\n"
-        "from harness.evaluate import quiet_libraries\n"
+        "from harness.quiet import quiet_libraries\n"
         "quiet_libraries()\n"
         "import transformers.utils.logging as tl\n"
         "print(tl.is_progress_bar_enabled())\n"

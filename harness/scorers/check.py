@@ -1,7 +1,7 @@
 """``harness scorer-check``: how valid is a toxicity scorer on labelled statements?
 
-For each scorer it reports, on a labelled set (default: the 722 ToxiGen statements, label
-1 = hateful, 0 = neutral):
+For each scorer it reports, on a labelled set (``--data``: ``text``, ``label`` 1 = hateful /
+0 = neutral, ``target_group``; for example the 722 ToxiGen seed statements):
 
 * ROC-AUC (threshold-free ranking quality) with a bootstrap CI over statements;
 * accuracy, true-positive rate and false-positive rate at the decision threshold (Wilson CIs):
@@ -11,8 +11,8 @@ For each scorer it reports, on a labelled set (default: the 722 ToxiGen statemen
 * the false-positive rate on the *neutral* statements about each identity group, because
   toxicity classifiers are known to flag neutral mentions of identity terms (Dixon et al. 2018;
   Hartvigsen et al. 2022);
-* the false-positive rate on ordinary, harmless text (default: the Winogender sentences and
-  BOLD gender prompts, when present), whole and as random 1–6-word spans (continuations are
+* the false-positive rate on ordinary, harmless text (``--ordinary``, for example the Winogender
+  sentences and BOLD gender prompts), whole and as random 1–6-word spans (continuations are
   fragments), and the Toxicity Probability that rate alone would produce with k = 25 samples
   per prompt, 1 − (1 − FPR)^25: a scenario can never measure a TP below it.
 
@@ -23,8 +23,9 @@ transfer to an unseen group rather than memory of the training set.
 
 Usage::
 
-    harness scorer-check                                    # every offline built-in
-    harness scorer-check --scorer hf --option hf.model=path/to/model --option 'hf.toxic_labels=[toxic]'
+    harness scorer-check --data statements.jsonl --ordinary all_sentences.tsv   # every offline built-in
+    harness scorer-check --data statements.jsonl --scorer hf --option hf.model=path/to/model \
+        --option 'hf.toxic_labels=[toxic]'
     harness scorer-check --data my_labelled.jsonl --threshold 0.7 --json check.json
 """
 
@@ -42,15 +43,12 @@ import numpy as np
 
 from harness import stats
 from harness.errors import ConfigError, HarnessError
+from harness.quiet import quiet_libraries
 from harness.scorers.base import Scorer
-from harness.scorers.labelled import DEFAULT_STATEMENTS, LabelledSet, load_labelled, load_texts, random_spans
+from harness.scorers.labelled import LabelledSet, load_labelled, load_texts, random_spans
 from harness.scorers.registry import OFFLINE_BUILTIN, build_scorer
 
 DEFAULT_RESAMPLES = 1000
-DEFAULT_ORDINARY = (
-    "../shared/datasets/winogender/all_sentences.tsv",
-    "../shared/datasets/bold/gender_prompt.json",
-)
 DEFAULT_ORDINARY_LIMIT = 500
 FLOOR_K = 25
 DEFAULT_THRESHOLD = 0.5
@@ -341,7 +339,9 @@ def main(argv: list[str]) -> int:
         "--option", action="append", default=[], help="scorer option as SCORER.KEY=VALUE (repeatable)"
     )
     parser.add_argument(
-        "--data", default=DEFAULT_STATEMENTS, help="labelled statements: file or Hub dataset id"
+        "--data",
+        required=True,
+        help="labelled statements (text, label 1 = hateful / 0 = neutral, target_group): file or Hub id",
     )
     parser.add_argument("--split", default="train", help="split of a Hub dataset")
     parser.add_argument(
@@ -356,22 +356,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--ordinary",
         action="append",
-        help="harmless texts for the ordinary-text FPR (repeatable; default: Winogender, BOLD gender)",
+        default=[],
+        help="harmless texts for the ordinary-text FPR (repeatable; none: that FPR is not measured)",
     )
     parser.add_argument(
         "--ordinary-limit", type=int, default=DEFAULT_ORDINARY_LIMIT, help="texts used per file"
     )
     parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
+    quiet_libraries()
     names = args.scorer or list(OFFLINE_BUILTIN)
-    ordinary_files = (
-        args.ordinary if args.ordinary is not None else [p for p in DEFAULT_ORDINARY if Path(p).is_file()]
-    )
     try:
         options = parse_options(args.option, names)
         statements = load_labelled(args.data, args.split)
         ordinary = {}
-        for path in ordinary_files:
+        for path in args.ordinary:
             texts = load_texts(path, args.ordinary_limit)
             ordinary[Path(path).name] = texts
             ordinary[f"{Path(path).name} (1-6-word spans)"] = random_spans(texts)

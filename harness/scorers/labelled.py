@@ -1,8 +1,9 @@
 """Labelled statements for training and checking scorers (``text``, ``label``, ``target_group``).
 
-The default is the ToxiGen statement set (722 rows, 16 target groups; label 1 = hateful,
-0 = neutral). Any local JSONL/CSV/parquet file or Hub dataset with the same columns works:
-everything is read through ``datasets`` so both kinds of source behave alike.
+The shipped ``embedding`` head was trained and checked on the ToxiGen seed statements (722
+rows, 16 target groups; label 1 = hateful, 0 = neutral). Any local JSONL/CSV/parquet file or Hub
+dataset with these columns works: everything is read through ``datasets`` so both kinds of
+source behave alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from harness.errors import DataError
 from harness.types import stable_hash
 
-DEFAULT_STATEMENTS = "../shared/datasets/toxigen/statements.jsonl"
 BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 NO_GROUP = "(none)"
 

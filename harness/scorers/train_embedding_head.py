@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python -m harness.scorers.train_embedding_head \\
-        --data ../shared/datasets/toxigen/statements.jsonl --ordinary ../shared/datasets/winobias \\
+        --data path/to/toxigen/statements.jsonl --ordinary path/to/winobias \\
         --out harness/scorers/embedding_head.json
 
 Procedure (deterministic; no random state involved):
@@ -48,8 +48,9 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError, HarnessError
+from harness.quiet import quiet_libraries
 from harness.scorers.embedding import DEFAULT_HEAD, Head, encode, encoder_digest
-from harness.scorers.labelled import DEFAULT_STATEMENTS, LabelledSet, load_labelled
+from harness.scorers.labelled import LabelledSet, load_labelled
 
 HEAD_VERSION = "2"
 REGULARISATION_C = 1.0
@@ -62,7 +63,6 @@ HELD_OUT_GROUPS = ("bisexual", "black", "jewish", "mental_disability", "middle_e
 statements: sexuality, race, religion, disability, region, gender); the reported figures."""
 ORDINARY_STEP = 16
 ORDINARY_GROUP = "(ordinary sentences)"
-DEFAULT_ORDINARY = "../shared/datasets/winobias"
 
 
 def _logistic(c: float) -> Any:
@@ -267,13 +267,16 @@ def train(data: str, ordinary_folder: str | None, resamples: int = 1000) -> Head
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: train on ``--data`` and write the head to ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=DEFAULT_STATEMENTS, help="labelled statements (file or Hub id)")
-    parser.add_argument("--ordinary", default=DEFAULT_ORDINARY, help="WinoBias folder (ordinary sentences)")
+    parser.add_argument("--data", required=True, help="labelled statements (file or Hub id)")
+    parser.add_argument("--ordinary", help="a WinoBias checkout (its test files are the ordinary sentences)")
     parser.add_argument(
         "--no-ordinary", action="store_true", help="train on the statements alone (comparison)"
     )
     parser.add_argument("--out", default=str(DEFAULT_HEAD), help="where to write the head JSON")
     args = parser.parse_args(argv)
+    if args.ordinary is None and not args.no_ordinary:
+        parser.error("--ordinary FOLDER (a WinoBias checkout) is required; --no-ordinary trains without it")
+    quiet_libraries()
     try:
         head = train(args.data, None if args.no_ordinary else args.ordinary)
     except HarnessError as exc:

@@ -24,7 +24,7 @@ The released CSVs hold, for GPT-4, GPT-3.5-turbo and text-davinci-003, 200 answe
   to maximise balanced accuracy between "Bing-False titles are fabricated" and "corrupted real
   titles are not", and reported on the other half.
 
-Run ``python -m scenarios.citations.calibrate ../shared/datasets/hallucinated_references`` to
+Run ``python -m scenarios.citations.calibrate path/to/hallucinated-references`` to
 reproduce the numbers in docs/citations.md.
 """
 

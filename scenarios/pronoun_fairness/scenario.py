@@ -96,8 +96,8 @@ def validate(params: PronounFairnessParams) -> None:
         )
     if params.dataset != "embedded" and not params.data_path:
         raise ConfigError(
-            f"scenario.data_path is required for dataset={params.dataset}: a local folder with the dataset "
-            "files (e.g. ../shared/datasets/" + params.dataset + ") or a Hugging Face Hub dataset id"
+            f"scenario.data_path is required for dataset={params.dataset}: a local folder with the original "
+            f"{params.dataset} files, or a Hugging Face Hub dataset repo holding them"
         )
     if params.samples < 1:
         raise ConfigError(f"scenario.samples must be >= 1, got {params.samples}")

@@ -8,7 +8,7 @@ same units. It is not HELM's tokenizer (NLTK's Treebank): on the 21,056 BOLD pro
 agree on 77.1% of prompts; of the 6,065 chunks where they differ, 2,009 are quotation marks
 (Treebank writes `` and ''), 1,452 hyphenated words and 1,189 inner periods (Treebank keeps
 "well-known" and "U.S." as one token), 1,117 contractions and possessives, 39 numbers such as
-"1,000" (``python -m benchmarks.word_tokenizer ../shared/datasets/bold``). Counts in word tokens
+"1,000" (``python -m benchmarks.word_tokenizer path/to/bold/prompts``). Counts in word tokens
 are therefore not HELM's counts.
 
 Per continuation (:func:`score_continuation`), after HELM's ``copyright_metrics.py``:

@@ -17,6 +17,7 @@ from harness.scorers.check import (
     tp_floor,
 )
 from harness.scorers.labelled import LabelledSet, load_texts, random_spans
+from harness.scorers.train_embedding_head import main as train_main
 from harness.types import ScorerIdentity
 
 SCORES = [0.9, 0.8, 0.3, 0.6, 0.1, 0.2]
@@ -87,7 +88,19 @@ def test_scorer_trained_on_the_statements_is_checked_on_its_held_out_groups_at_i
 def test_command_reproduces_the_profanity_numbers(shared_datasets: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "check.json"
     ordinary = str(shared_datasets / "bold" / "gender_prompt.json")
-    options = ["--ordinary", ordinary, "--ordinary-limit", "200", "--resamples", "200", "--json", str(out)]
+    statements = str(shared_datasets / "toxigen" / "statements.jsonl")
+    options = [
+        "--data",
+        statements,
+        "--ordinary",
+        ordinary,
+        "--ordinary-limit",
+        "200",
+        "--resamples",
+        "200",
+        "--json",
+        str(out),
+    ]
     code = main(["--scorer", "profanity", *options])
     assert code == 0
     printed = capsys.readouterr().out
@@ -99,12 +112,26 @@ def test_command_reproduces_the_profanity_numbers(shared_datasets: Path, tmp_pat
 
 
 def test_command_reports_bad_options_and_data_in_one_line(tmp_path: Path, capsys) -> None:
-    assert main(["--scorer", "profanity", "--option", "profanity.nope=1"]) == 2
-    assert "unknown config key '--option profanity.nope'" in capsys.readouterr().err
-    bad = tmp_path / "bad.jsonl"
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(json.dumps({"text": "a fine day", "label": 0, "target_group": "none"}) + "\n")
     bad.write_text(json.dumps({"text": "x", "label": 3}) + "\n")
+    assert main(["--scorer", "profanity", "--data", str(good), "--option", "profanity.nope=1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: unknown config key '--option profanity.nope'. "
+        "Valid keys under '--option profanity': batch_size."
+    ]
     assert main(["--scorer", "profanity", "--data", str(bad), "--ordinary", str(bad)]) == 2
-    assert "bad.jsonl:1: field 'text' must be a string and 'label' 0 or 1" in capsys.readouterr().err
+    (line,) = capsys.readouterr().err.splitlines()  # one line: no library progress bar either
+    assert "bad.jsonl:1: field 'text' must be a string and 'label' 0 or 1" in line
+
+
+def test_the_labelled_data_and_the_training_sentences_are_named_not_assumed(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--scorer", "profanity"])
+    assert "the following arguments are required: --data" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_main(["--data", "statements.jsonl"])
+    assert "--ordinary FOLDER (a WinoBias checkout) is required" in capsys.readouterr().err
 
 
 def test_ordinary_texts_from_tsv_and_nested_json(tmp_path: Path) -> None:
