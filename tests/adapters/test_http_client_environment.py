@@ -6,7 +6,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,10 @@ import pytest
 from harness.adapters.http_client import ResilientClient
 from harness.adapters.http_ratelimit import RateLimiter
 from harness.adapters.http_retry import RetryPolicy
+from tests.servers.recorded_server import QueuedServer
 
 
-class RecordingServer(ThreadingHTTPServer):
+class RecordingServer(QueuedServer):
     """Answers every POST with ``{"ok": true}`` and records its request line target and headers."""
 
     def __init__(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -84,13 +85,15 @@ def test_forced_capabilities_skip_their_probes(server: FaultServer) -> None:
 
 
 def test_unreachable_server_is_one_clear_error() -> None:
-    with FaultServer() as server:
-        url = server.base_url
-    adapter = OpenAIAdapter(OpenAIParams(base_url=url, api_key_env=None, max_retries=1, **FAST))
-    with pytest.raises(
-        AdapterError, match=r"cannot reach the model server at http://127\.0\.0\.1:\d+/v1: .*connection error"
-    ):
-        adapter.capabilities()
+    with socket.socket() as held:  # bound, never listening: no other job can take the port meanwhile
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/v1"
+        adapter = OpenAIAdapter(OpenAIParams(base_url=url, api_key_env=None, max_retries=1, **FAST))
+        with pytest.raises(
+            AdapterError,
+            match=r"cannot reach the model server at http://127\.0\.0\.1:\d+/v1: .*connection error",
+        ):
+            adapter.capabilities()
 
 
 def test_missing_api_key_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,7 +300,8 @@ def test_one_fault_is_retried_into_the_clean_answer(fault: str) -> None:
             [gen("retry me", n=2, temperature=1.0)], 4
         )
     with FaultServer(FaultConfig(schedule=(fault,), hang_s=6.0)) as server:
-        adapter = adapter_for(server, loglikelihood=False, chat=False, timeout_s=2.0)
+        timeout_s = 2.0 if fault == "timeout" else 30.0  # a clean answer never times out under load
+        adapter = adapter_for(server, loglikelihood=False, chat=False, timeout_s=timeout_s)
         assert adapter.generate([gen("retry me", n=2, temperature=1.0)], 4) == clean
         assert server.state.faults == {fault: 1}
         assert adapter.client.stats["retries"] == 1
@@ -329,9 +333,9 @@ def test_retry_after_longer_than_the_limit_gives_up_at_once() -> None:
 
 
 def test_concurrency_is_bounded_and_used() -> None:
-    with FaultServer(behaviour=Behaviour(latency_s=0.05)) as server:
+    with FaultServer(behaviour=Behaviour(latency_s=0.2)) as server:
         adapter = adapter_for(server, model="m", loglikelihood=False, chat=False, concurrency=3)
-        completions = adapter.generate([gen(f"p{i}") for i in range(24)], seed=0)
+        completions = adapter.generate([gen(f"p{i}") for i in range(12)], seed=0)
         assert server.state.max_in_flight == 3
     assert adapter.client.stats["max_in_flight"] == 3
     assert all(c.error is None for c in completions)

@@ -191,6 +191,7 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the default 5 drops connections under load; the client's retry costs 1 s
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore client disconnects (timed-out clients are expected here); report anything else."""

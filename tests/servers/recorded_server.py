@@ -17,6 +17,17 @@ from typing import Any
 Answer = Callable[[str, Any], tuple[int, Any]]
 
 
+class QueuedServer(ThreadingHTTPServer):
+    """A threading server whose listen queue holds a burst of concurrent connections.
+
+    With the default queue of 5, connections beyond it are dropped under load and the client's
+    retry after 1 s turns into timeouts the test never injected.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class RecordedServer:
     """Serve ``answer`` on 127.0.0.1 (a free port) while used as a context manager."""
 
@@ -46,7 +57,7 @@ class RecordedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QueuedServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
