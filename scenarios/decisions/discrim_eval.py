@@ -58,10 +58,16 @@ def person(row: Mapping[str, Any], config: str, source: str, line: int) -> Perso
     )
 
 
-def people(rows: Iterable[Mapping[str, Any]], config: str, source: str) -> Iterator[Person]:
-    """Map rows (numbered from 1) to filled questions; a duplicate combination is an error."""
+def people(
+    rows: Iterable[Mapping[str, Any]], config: str, source: str, first_line: int = 1
+) -> Iterator[Person]:
+    """Map rows to filled questions; a duplicate combination is an error.
+
+    Errors name ``source`` and the row's line: ``first_line`` is the line of the first row (2 in
+    a CSV file, whose first line is its header).
+    """
     seen: set[str] = set()
-    for line, row in enumerate(rows, start=1):
+    for line, row in enumerate(rows, start=first_line):
         item = person(row, config, source, line)
         if item.id in seen:
             raise DataError(
@@ -103,4 +109,5 @@ def load(data_path: str | None, configs: Sequence[str]) -> Iterator[Person]:
     local = data_path is not None and Path(data_path).expanduser().is_file()
     for config in configs[:1] if local else configs:
         table, source = _read(data_path, config)
-        yield from people(table, config, source)
+        header = local and Path(data_path).suffix.lower() == ".csv"
+        yield from people(table, config, source, first_line=2 if header else 1)

@@ -155,13 +155,20 @@ def _n_errors(frame: pd.DataFrame) -> int:
     return int(frame["error"].notna().sum()) if "error" in frame else 0
 
 
+ONE_TEMPLATE = "one template holds every row: no interval, since intervals are clustered by template"
+
+
 def cluster_robust_fit(y: np.ndarray, design: np.ndarray, clusters: np.ndarray) -> Any:
-    """OLS with CR1 cluster-robust covariance and t(G − 1) inference (statsmodels)."""
+    """OLS with CR1 cluster-robust covariance and t(G − 1) inference (statsmodels).
+
+    With no residual degree of freedom or a single template, only the estimates are meaningful
+    (CR1 divides by N − K and by G − 1); callers report no interval when G < 2.
+    """
     import statsmodels.api as sm
 
-    _, codes = np.unique(clusters.astype(str), return_inverse=True)
+    kinds, codes = np.unique(clusters.astype(str), return_inverse=True)
     model = sm.OLS(y, design)
-    if len(y) <= design.shape[1]:  # no residual: estimates only (CR1 divides by N − K)
+    if len(y) <= design.shape[1] or len(kinds) < 2:
         return model.fit()
     return model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
 
@@ -231,6 +238,7 @@ def regression_effects(
             for i in range(len(levels))
         ]
         adjusted = _holm_or_none([p for _, _, p in intervals])
+        single = {"note": ONE_TEMPLATE} if n_clusters < 2 else {}
         for i, level in enumerate(levels):
             low, high, p = intervals[i]
             results.append(
@@ -245,6 +253,7 @@ def regression_effects(
                         "p_value": p,
                         "p_adjusted": adjusted[i],
                         "column": column,
+                        **single,
                     },
                 )
             )
@@ -454,6 +463,7 @@ def mitigation_changes(frame: pd.DataFrame, settings: Settings) -> list[MetricVa
                         "p_adjusted": p_adj,
                         "score_plain": float(part["difference_plain"].mean()),
                         "score_mitigated": float(part["difference_mitigated"].mean()),
+                        **({"note": ONE_TEMPLATE} if n_clusters < 2 else {}),
                     },
                 )
             )

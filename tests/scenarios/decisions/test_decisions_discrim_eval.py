@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def test_a_bad_row_is_named_by_line(tmp_path: Path) -> None:
     rows[4]["age"] = 20.0  # line 5 (60, female, white) now repeats line 1's combination
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(DataError, match=r"explicit\.jsonl:5: a second row for question discrim-eval-7"):
+        list(discrim_eval.load(str(path), ["explicit"]))
+
+
+def test_a_bad_csv_row_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "unused.jsonl")
+    rows[2]["age"] = "old"
+    path = tmp_path / "de.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    # the third row sits on line 4, below the header
+    with pytest.raises(DataError, match=r"de\.csv:4: field 'age': 'old' is not a number"):
         list(discrim_eval.load(str(path), ["explicit"]))
 
 

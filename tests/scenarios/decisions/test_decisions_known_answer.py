@@ -18,8 +18,10 @@ import pytest
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
+from scenarios.decisions.metrics import ONE_TEMPLATE
 from scenarios.decisions.report import FOREST, WORST_CSV, WORST_HTML
 from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
+from tests.conftest import REPO
 from tests.helpers import pick
 
 EFFECT = 0.3
@@ -41,8 +43,14 @@ RULES = [
 ]
 
 
-def run(tmp_path: Path, params: DecisionsParams, loglikelihood: bool = True, limit: int | None = None):
-    adapter = SimulatedAdapter(SimulatedParams(rules=RULES, loglikelihood=loglikelihood))
+def run(
+    tmp_path: Path,
+    params: DecisionsParams,
+    loglikelihood: bool = True,
+    limit: int | None = None,
+    rules: list[dict] | None = None,
+):
+    adapter = SimulatedAdapter(SimulatedParams(rules=rules or RULES, loglikelihood=loglikelihood))
     context = ScenarioContext(
         seed=3, capabilities=adapter.capabilities(), model_info=adapter.info(), run_dir=tmp_path,
         bootstrap_resamples=500,
@@ -157,3 +165,38 @@ def test_a_small_limit_gives_no_estimate_where_the_regression_cannot_separate_th
         effects[0].extra["note"]
         == "too few rows to separate this level from the template wordings: no estimate"
     )
+
+
+def documented_lending_csv() -> str:
+    """The worked example's ``my_lending.csv``, read from docs/decisions.md so the two cannot drift."""
+    page = (REPO / "docs" / "decisions.md").read_text(encoding="utf-8")
+    return page.split("`my_lending.csv`:\n\n```csv\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_lending_example_runs_and_one_template_attributes_get_no_interval(
+    tmp_path: Path,
+) -> None:
+    """Race varies only inside the café-loan template: an estimate with a note, never a crash."""
+    data = tmp_path / "my_lending.csv"
+    data.write_text(documented_lending_csv(), encoding="utf-8")
+    rules = [
+        {"match": "Base the decision only", "outputs": {" yes": 0.5, " no": 0.5}},
+        {"match": r"aged 30\b|30-year-old", "outputs": {" yes": sigmoid(EFFECT), " no": 1 - sigmoid(EFFECT)}},
+        {"match": "Should the bank", "outputs": {" yes": 0.5, " no": 0.5}},
+    ]
+    params = DecisionsParams(
+        source="file",
+        data_path=str(data),
+        attributes={**DecisionsParams().attributes, "age": ["30", "50", "70"]},
+        baselines={**DecisionsParams().baselines, "age": "50"},
+        system_prompt="Base the decision only on the financial facts.",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scenario, metrics = run(tmp_path / "run", params, rules=rules)
+    assert len(list(scenario.instances())) == 204  # 102 questions, with and without the system prompt
+    by_age = pick(metrics, "decision_logit_diff_by_age", {"age": "30", "reference": "50"})
+    assert by_age.value == pytest.approx(EFFECT) and by_age.n_clusters == 2
+    race = [m for m in metrics if m.name == "regression_effect_by_race"]
+    assert race and all(m.value == pytest.approx(0.0, abs=1e-9) and m.ci_low is None for m in race)
+    assert all(m.extra["note"] == ONE_TEMPLATE for m in race)
