@@ -1,13 +1,15 @@
 """Report and leaderboard outputs: self-contained HTML, Markdown and CSV/parquet tables.
 
 The report has a summary of every overall metric with its CI, n and errors; one section per
-scenario with CI charts, group breakdowns and the scenario's own plots; a sample browser
+scenario with CI charts, group breakdowns and the scenario's own plots and tables; a sample browser
 (filter by scenario, model, group, score range, status and text); the manifest of every run; and,
 when several models are present, the leaderboard.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -34,6 +36,10 @@ from harness.report.tables import write_tables
 from harness.untrusted import files_inside, read_file_inside
 
 MAX_IMAGE_BYTES = 5_000_000
+MAX_TABLE_BYTES = 2_000_000
+TABLE_ROWS = 20
+"""Rows of a scenario's table shown in the report; the file in the run directory has them all."""
+REPORT_TABLES = frozenset({"metrics.csv", "runs.csv", "samples.csv", "leaderboard.csv"})
 
 
 @dataclass
@@ -86,6 +92,7 @@ class ScenarioSection:
     overall: list[MetricRow]
     breakdowns: list[Breakdown]
     images: list[dict[str, str]]
+    tables: list[ArtifactTable]
     notes: list[str]
     """Warnings about the runs (unfinished runs)."""
     readings: list[str]
@@ -165,6 +172,7 @@ def scenario_sections(runs: Sequence[LoadedRun]) -> list[ScenarioSection]:
                 overall=overall,
                 breakdowns=breakdowns,
                 images=_images(members),
+                tables=[table for run in members for table in artifact_tables(run)],
                 notes=[
                     f"{run.label}: status {run.status}, no metrics.json"
                     for run in members
@@ -196,6 +204,39 @@ def _images(runs: Sequence[LoadedRun]) -> list[dict[str, str]]:
                 name = path.relative_to(run.path).as_posix()
                 images.append({"label": run.label, "name": name, "uri": image_data_uri(path, data)})
     return images
+
+
+@dataclass
+class ArtifactTable:
+    """The first rows of a CSV table a scenario wrote into its run directory (its worst templates,
+    its most divergent pairs), shown in the report as escaped text."""
+
+    label: str
+    name: str
+    header: list[str]
+    rows: list[list[str]]
+    n_rows: int
+
+
+def artifact_tables(run: LoadedRun) -> list[ArtifactTable]:
+    """The scenario's CSV tables at the top of the run directory (not the report's own tables).
+
+    Read like the plots: only plain files inside the run directory, never through a link, and at
+    most ``MAX_TABLE_BYTES`` each; a file that is not UTF-8 CSV is left out.
+    """
+    tables = []
+    for path in sorted(run.path.glob("*.csv")):
+        if path.name in REPORT_TABLES:
+            continue
+        data = read_file_inside(run.path, path, MAX_TABLE_BYTES)
+        try:
+            rows = list(csv.reader(io.StringIO(data.decode("utf-8")))) if data is not None else []
+        except (UnicodeDecodeError, csv.Error):
+            continue
+        if rows:
+            body = rows[1:]
+            tables.append(ArtifactTable(run.label, path.name, rows[0], body[:TABLE_ROWS], len(body)))
+    return tables
 
 
 def manifest_view(run: LoadedRun) -> dict[str, Any]:

@@ -79,3 +79,28 @@ def test_a_scenario_note_is_shown_escaped_under_its_section(make_run, tmp_path: 
         in html
     )
     assert "<li>3</li>" in html and "window.__xss = 4</script>" not in html
+
+
+def test_a_scenarios_csv_tables_are_shown_escaped_and_links_are_not_followed(
+    make_run, tmp_path: Path
+) -> None:
+    run_dir = make_run("r", n=6)
+    rows = ["template,score"] + [f"t{i},{i}" for i in range(25)] + ['"<script>alert(1)</script>",99']
+    (run_dir / "worst_templates.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "secret.csv").write_bytes(b"key\n" + SECRET + b"\n")
+    (run_dir / "leak.csv").symlink_to(tmp_path / "secret.csv")
+    (run_dir / "metrics.csv").write_text("a\nnot a scenario table\n")  # a report's own table
+    assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "worst_templates.csv" in html and "<td>t19</td><td>19</td>" in html
+    assert "<td>t20</td>" not in html and "The first 20 of 26 rows" in html
+    assert "<script>alert(1)" not in html  # the 26th row is not shown, and every cell is escaped
+    assert "leak.csv" not in html and "netrc-canary" not in html and "not a scenario table" not in html
+
+
+def test_a_table_cell_is_escaped(make_run, tmp_path: Path) -> None:
+    run_dir = make_run("r", n=6)
+    (run_dir / "pairs.csv").write_text('text\n"<img src=x onerror=alert(1)>"\n', encoding="utf-8")
+    assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in html and "<img src=x" not in html
