@@ -5,7 +5,7 @@ cache, so it must not generate anything: the benchmark reads ``counts.requests_s
 manifest of the warm run and fails if any request reached the model. Two workloads:
 
 * ``suite`` – the default suite on the reference model (``harness model=reference``), warm run
-  with ``suite.scenarios.toxicity.threshold`` changed; the cold run is cheap here (a 0.2M model),
+  with ``suite.scenarios.toxicity.threshold`` changed; the cold run is cheap here (a 0.4M model),
   so start-up, scoring and the report bound the ratio;
 * ``workload`` – the ``bench_generate`` workload (``--prompts`` prompts, ``--samples`` sampled
   continuations each) on ``--model``, warm run with ``scenario.long_chars`` changed.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy.stats import binom
 
 from harness.types import ChatMessage, Completion, GenerationParams
 from scenarios.decisions import scoring
@@ -80,3 +81,22 @@ def test_a_resumed_run_keeps_its_protocol_under_auto() -> None:
             DecisionsParams(),
             ScenarioContext(capabilities=frozenset({Capability.GENERATE}), resumed_protocol="loglikelihood"),
         )
+
+
+def expected_generative_logit(p_yes: float, k: int) -> float:
+    """The exact mean of score_generative's logit over Binomial(k, p_yes) yes counts."""
+    total = 0.0
+    for yes in range(k + 1):
+        texts = ["yes"] * yes + ["no"] * (k - yes)
+        total += binom.pmf(yes, k, p_yes) * scoring.score_generative(Completion(texts=texts))["logit"]
+    return total
+
+
+@pytest.mark.parametrize(("high", "low", "k", "ratio"), [(-0.2, -0.5, 10, 1.004), (2.0, -1.0, 10, 0.971)])
+def test_the_smoothed_logit_difference_at_the_default_k_is_close_to_the_true_one(
+    high: float, low: float, k: int, ratio: float
+) -> None:
+    """At k = 10 the expected difference is within 3% of the true logit difference (docs/decisions.md)."""
+    sigmoid = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    difference = expected_generative_logit(sigmoid(high), k) - expected_generative_logit(sigmoid(low), k)
+    assert difference / (high - low) == pytest.approx(ratio, abs=0.001)
