@@ -215,7 +215,7 @@ def _run_locked(job: ScenarioRun, cache: ResponseCache | None) -> RunResult:
     )
     manifest["timings"].update({"finished": _now(), "duration_s": round(time.time() - started, 3)})
     store.write_manifest(manifest)
-    return RunResult(job.run_dir, metrics, n_instances, n_errors, "completed")
+    return RunResult(job.run_dir, metrics, n_instances, n_errors, "completed", job.scenario.notes(metrics))
 
 
 @dataclass
@@ -315,9 +315,11 @@ def error_rate_failures(job: JobResult, max_error_rate: float) -> str | None:
 
 
 def summary_table(job: JobResult) -> str:
-    """A plain-text table of every ungrouped metric and the skipped scenarios.
+    """A plain-text table of every ungrouped metric, each run's notes, and the skipped scenarios.
 
-    Each metric shows its CI, n, errors, and the resampled clusters where they differ from n.
+    Each metric shows its CI, n, errors, and the resampled clusters where they differ from n. The
+    notes carry what the ungrouped rows cannot: verdicts on grouped metrics (the tone gap between
+    two groups, the four-fifths ratios) and caveats.
     """
     lines = [f"{'scenario / metric':<52} {'value':>9} {'95% CI':>21} {'n':>7} {'err':>5} {'clusters':>8}"]
     for result in job.runs:
@@ -325,6 +327,7 @@ def summary_table(job: JobResult) -> str:
         for metric in result.metrics:
             if metric.group is None:
                 lines.append(_metric_line(metric))
+        lines.extend(f"  note: {note}" for note in result.notes)
     lines.extend(f"{name}  skipped: {reason}" for name, reason in job.skipped.items())
     return "\n".join(lines)
 

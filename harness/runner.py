@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,8 @@ class RunResult:
     n_instances: int
     n_errors: int
     status: str
+    notes: list[str] = field(default_factory=list)
+    """The scenario's notes for readers (verdicts, caveats), as in metrics.json."""
 
 
 def select_instances(
