@@ -88,6 +88,15 @@ def _t_quantile(probability: float, df: float) -> float:
     return float(sps.t.ppf(probability, df))
 
 
+def _t_survival(statistic: float, df: float) -> float:
+    """P(T > statistic) for Student t on ``df`` degrees of freedom (the normal one when infinite)."""
+    if not math.isfinite(df):
+        return 1.0 - NormalDist().cdf(statistic)
+    from scipy import stats as sps
+
+    return float(sps.t.sf(statistic, df))
+
+
 def _contain(value: float, low: float, high: float, floor: float, ceiling: float) -> tuple[float, float]:
     """Bounds clipped to [floor, ceiling] that contain ``value``, exact at the edges.
 
@@ -831,17 +840,24 @@ def _max_t_p_value(groups: _Groups, draws: np.ndarray) -> float:
 def _difference(
     groups: _Groups, i: int, j: int, rows: int, n_clusters: int, confidence: float
 ) -> tuple[Estimate, float]:
-    """mean(i) − mean(j) with its MOVER interval and the two-sided p-value that matches it."""
+    """mean(i) − mean(j) with its MOVER interval and the two-sided p-value that matches it.
+
+    The p-value reads the interval's half-width toward zero as t(G − 1) · SE, so it falls below
+    1 − confidence exactly when the interval excludes 0; beyond that level it keeps t(G − 1)'s
+    tails, since normal tails would overstate significance at the smaller thresholds of Holm's
+    procedure when the templates (clusters) are few.
+    """
     value = float(groups.means[i] - groups.means[j])
     below, above = _mover(
         groups.below[i], groups.above[i], groups.below[j], groups.above[j], groups.correlation[i, j]
     )
     if not (math.isfinite(below) and math.isfinite(above)):
         return Estimate(value, None, None, rows, "mover", n_clusters), math.nan
-    z = normal_quantile(0.5 + confidence / 2.0)
+    df = n_clusters - 1 if n_clusters >= 2 else math.inf
     toward_zero = below if value > 0 else above
     if toward_zero > 0:
-        p_value = 2.0 * (1.0 - NormalDist().cdf(abs(value) * z / toward_zero))
+        statistic = abs(value) * _t_quantile(0.5 + confidence / 2.0, df) / toward_zero
+        p_value = 2.0 * _t_survival(statistic, df)
     else:
         p_value = 1.0 if value == 0 else 0.0
     return Estimate(value, value - below, value + above, rows, "mover", n_clusters), p_value

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from harness import stats
 
@@ -300,3 +301,20 @@ def test_scores_far_below_float_precision_squared_still_get_an_interval() -> Non
     scaled = stats.mean_estimate(tiny * 1e120, support="unit_interval")
     assert estimate.low == 0.0 and estimate.value <= estimate.high and estimate.high > 0
     assert scaled.method == estimate.method == "cluster_wilson"
+
+
+def test_a_difference_p_value_matches_its_interval_with_t_tails_over_few_clusters() -> None:
+    """Six templates: p inverts the MOVER interval on t(5), which a normal tail would overstate."""
+    rng = np.random.default_rng(4)
+    templates = np.repeat(np.arange(6), 20)
+    shift = rng.normal(0, 0.3, 6)[templates]
+    values = np.concatenate([shift + rng.normal(0.0, 1, 120), shift + rng.normal(0.9, 1, 120)])
+    groups = np.array(["a"] * 120 + ["b"] * 120)
+    result = stats.disparity(
+        values, groups, np.concatenate([templates, templates]), support="real", baseline="a"
+    )
+    estimate, p = result.differences[("b", "a")], result.p_values[("b", "a")]
+    assert estimate.n_clusters == 6 and estimate.low > 0
+    statistic = estimate.value * scipy.stats.t.ppf(0.975, 5) / (estimate.value - estimate.low)
+    assert p == pytest.approx(2 * scipy.stats.t.sf(statistic, 5), rel=1e-9)
+    assert p > 2 * scipy.stats.norm.sf(statistic) and p < 0.05
