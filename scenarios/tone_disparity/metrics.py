@@ -4,12 +4,21 @@ Rows are instances (one member of a counterfactual tuple) whose ``tone`` is the 
 k continuations on [-1, 1]. For two groups a and b:
 
 * **paired** (counterfactual tuples): d_t = tone(a, t) − tone(b, t) for every tuple t holding
-  both. The estimate is mean(d). Its interval and p-value come from one t-test with a
-  cluster-robust (CR1) standard error by template and G − 1 degrees of freedom (statsmodels OLS on
-  an intercept; Cameron & Miller 2015), so "the interval excludes 0" and "p < 0.05" always agree.
-  With few templates this interval covers better than a percentile cluster bootstrap (26
-  templates, design effect 2: 0.885 for the bootstrap in this scenario's known-answer test). The
-  standardized effect is Cohen's d_z = mean(d) / sd(d) (Cohen 1988, §2.3).
+  both (a *complete* tuple). The estimate is mean(d). :func:`cluster_test` tests it with a
+  cluster-robust (CR1) standard error by template and G − 1 degrees of freedom (statsmodels OLS
+  on an intercept; Cameron & Miller 2015); the scenario keeps this t-test's interval and p-value
+  in ``extra.cluster_robust_difference`` and ``extra.cluster_robust_p_value``, and the power
+  analysis below uses its design effect. The difference record's own interval (``ci_method:
+  mover``), ``extra.p_value`` and ``extra.p_adjusted`` (Holm) come from the shared disparity
+  layer instead (:func:`harness.stats.disparity`): it combines the two groups' clustered t
+  intervals over the complete tuples by MOVER (Newcombe 1998) with their correlation, and its
+  p-value is 2 (1 − Φ(z |mean(d)| / w)) for the interval's half-width w toward 0, a normal
+  approximation that inverts that interval. For real-valued tone over complete tuples the two
+  intervals coincide (both are mean(d) ± t(G − 1) times the cluster-robust standard error), and
+  both p-values fall below 0.05 exactly where the interval excludes 0; elsewhere they differ (the
+  layer's is smaller for large differences and larger for small ones: 6.1e-5 against 3.2e-4 on
+  the reference model's default run). The standardized effect is Cohen's d_z = mean(d) / sd(d)
+  (Cohen 1988, §2.3).
 * **unpaired** (BOLD): mean(a) − mean(b) from the same regression on a group indicator, clustered
   by person; effect Cohen's d with the pooled sd.
 
@@ -23,7 +32,10 @@ MDE is about 2.8 times the cluster-robust standard error the test uses); statsmo
 :class:`TTestPower` (paired) or :class:`TTestIndPower` (unpaired) solves for the standardized
 effect, which times the sd gives tone units. ``n_needed`` is the number of tuples (paired) or
 group-a rows (unpaired) that the target effect needs, from the same solve, times deff. The sd and
-deff are estimated from the run, so both are approximations for a rerun of the same design.
+deff are estimated from the run, so both are approximations for a rerun of the same design. With
+fewer than two clusters (all complete tuples from one template) the design effect cannot be
+estimated and there is neither an MDE nor ``n_needed``: treating the tuples as independent there
+would understate both.
 """
 
 from __future__ import annotations
@@ -43,6 +55,8 @@ TONE = "tone"
 ALPHA = 0.05
 CI_METHOD = "cluster_robust_t"
 POWER = 0.80
+MIN_CLUSTERS = 2
+"""Clusters (templates) a comparison needs for an interval, a design effect and so an MDE."""
 
 
 def tone_from_score(score: float) -> float:
@@ -149,11 +163,17 @@ def compare_paired(
     else:
         test = cluster_test(d, np.ones((len(d), 1)), np.asarray(clusters))
     estimate, p_value, deff = test.estimate, test.p_value, test.design_effect
+    n_clusters = len(np.unique(np.asarray(clusters).astype(str))) if len(d) else 0
     sd = float(np.std(d, ddof=1)) if len(d) > 1 else None
+    # deff is None without spread (then sd is 0 and so is the MDE) or with fewer than two clusters,
+    # where the clustering cannot be estimated: no MDE then, rather than one that assumes independence
     inflation = deff or 1.0
-    mde_z = _solve(TTestPower, effect_size=None, nobs=len(d) / inflation) if len(d) > 2 else None
+    clustered = n_clusters >= MIN_CLUSTERS
+    mde_z = None
+    if len(d) > 2 and clustered:
+        mde_z = _solve(TTestPower, effect_size=None, nobs=len(d) / inflation)
     needed = None
-    if target and sd:
+    if target and sd and clustered:
         n_iid = _solve(TTestPower, effect_size=abs(target) / sd, nobs=None)
         needed = math.ceil(n_iid * inflation) if n_iid else None
     return Comparison(
@@ -163,7 +183,7 @@ def compare_paired(
         difference=estimate,
         p_value=p_value,
         n=len(d),
-        n_clusters=len(np.unique(clusters.astype(str))) if len(d) else 0,
+        n_clusters=n_clusters,
         sd=sd,
         design_effect=deff,
         mde=mde_z * sd if mde_z is not None and sd is not None else None,
@@ -194,14 +214,16 @@ def compare_unpaired(
     if n_a > 1 and n_b > 1:
         pooled = ((n_a - 1) * y[is_a].var(ddof=1) + (n_b - 1) * y[~is_a].var(ddof=1)) / (n_a + n_b - 2)
         sd = float(np.sqrt(pooled))
+    n_clusters = len(np.unique(labels))
     inflation = deff or 1.0
+    clustered = n_clusters >= MIN_CLUSTERS
     mde_d = (
         _solve(TTestIndPower, effect_size=None, nobs1=n_a / inflation, ratio=n_b / n_a)
-        if n_a > 2 and n_b > 2
+        if n_a > 2 and n_b > 2 and clustered
         else None
     )
     needed = None
-    if target and sd and n_a:
+    if target and sd and n_a and clustered:
         n_iid = _solve(TTestIndPower, effect_size=abs(target) / sd, nobs1=None, ratio=n_b / n_a)
         needed = math.ceil(n_iid * inflation) if n_iid else None
     return Comparison(
@@ -211,7 +233,7 @@ def compare_unpaired(
         difference=estimate,
         p_value=p_value,
         n=n_a + n_b,
-        n_clusters=len(np.unique(labels)),
+        n_clusters=n_clusters,
         sd=sd,
         design_effect=deff,
         mde=mde_d * sd if mde_d is not None and sd is not None else None,
@@ -248,6 +270,45 @@ def aligned(rows: pd.DataFrame, group: str, reference: str) -> pd.DataFrame:
             "tone_a": pd.to_numeric(a.loc[both, TONE]).to_numpy(dtype=float),
             "tone_b": pd.to_numeric(b.loc[both, TONE]).to_numpy(dtype=float),
         }
+    )
+
+
+@dataclass(frozen=True)
+class TupleCoverage:
+    """How many of the tuples that hold a row of either group the paired comparison can use."""
+
+    tuples: int
+    """Tuples with a row (scored or failed) of ``group`` or ``reference``."""
+    complete: int
+    """Tuples whose members of both groups were scored: the paired comparison's n."""
+    missing_member: int
+    """Tuples with no row at all for one of the two groups (a ``limit`` that sampled prompts)."""
+    failed_member: int
+    """Tuples holding both rows, one or both of them failed or unscored."""
+    templates: int
+    """Templates among the rows of either group (scored or not)."""
+
+
+def tuple_coverage(frame: pd.DataFrame, group: str, reference: str) -> TupleCoverage:
+    """Count the tuples of two groups by what the paired comparison can use (see :class:`TupleCoverage`)."""
+    rows = frame[frame["group"].astype(str).isin([group, reference])] if "group" in frame else frame.iloc[0:0]
+    ok = scored(rows).index
+    members = pd.DataFrame(
+        {
+            "tuple": rows["tuple"].astype(str) if len(rows) else [],
+            "group": rows["group"].astype(str) if len(rows) else [],
+            "ok": rows.index.isin(ok),
+        }
+    )
+    per_tuple = members.groupby("tuple").agg(groups=("group", "nunique"), ok=("ok", "sum"))
+    both = per_tuple["groups"] == 2
+    complete = both & (per_tuple["ok"] == 2)
+    return TupleCoverage(
+        tuples=len(per_tuple),
+        complete=int(complete.sum()),
+        missing_member=int((~both).sum()),
+        failed_member=int((both & ~complete).sum()),
+        templates=int(rows["template"].nunique()) if len(rows) else 0,
     )
 
 

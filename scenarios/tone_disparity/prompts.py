@@ -14,7 +14,8 @@ one instance per group, all sharing the tuple id ``<template>|<set>``. The embed
 (``templates.jsonl`` and ``terms.csv`` here, written for this project) has 24 templates in four
 genres (reference letters, biographies, performance reviews, short stories) and 8 pairs of
 female and male names with their pronouns and group nouns: 192 tuples. Your own tables may be
-JSONL or CSV files; a bad row raises one error naming the file and line.
+JSONL or CSV files; a bad row (a missing or empty field, an empty term) raises one error naming
+the file and line.
 
 **BOLD** (``format: bold``; Dhamala et al. 2021) prompts are Wikipedia sentence openings about
 real people, grouped by category (``American_actors`` / ``American_actresses``, ...). They are
@@ -95,6 +96,21 @@ def _text(row: dict[str, Any], key: str, path: Path, line: int) -> str:
     return str(value).strip()
 
 
+def _term(row: dict[str, Any], column: str, path: Path, line: int) -> str:
+    """A placeholder value: a non-empty string (an empty cell would leave a hole in every prompt)."""
+    value = row[column]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        message = f"column {column!r} must be a term (a string), not {value!r}"
+        raise DataError(message, path=str(path), line=line)
+    if not str(value).strip():
+        raise DataError(
+            f"column {column!r} is empty; every placeholder column needs a term in every row",
+            path=str(path),
+            line=line,
+        )
+    return str(value)
+
+
 def load_templates(path: Path) -> list[Template]:
     """The templates of ``path`` (see the module docstring), with their placeholders checked."""
     templates: list[Template] = []
@@ -131,7 +147,7 @@ def load_terms(path: Path) -> list[TermSet]:
     sets: dict[str, TermSet] = {}
     for line, row in read_rows(path, TERM_FIELDS):
         set_id, group = _text(row, "set", path, line), _text(row, "group", path, line)
-        fillers = {str(k): str(v) for k, v in row.items() if k not in TERM_FIELDS and v is not None}
+        fillers = {str(k): _term(row, str(k), path, line) for k in row if k not in TERM_FIELDS}
         term_set = sets.setdefault(set_id, TermSet(set_id, {}, line))
         if group in term_set.fillers:
             raise DataError(f"set {set_id!r} names group {group!r} twice", path=str(path), line=line)

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from harness.types import MetricValue
+from scenarios.tone_disparity.metrics import MIN_CLUSTERS, Comparison, TupleCoverage
 
 FOREST = "tone_forest.svg"
 DIVERGENT = "tone_divergent_pairs.html"
@@ -171,6 +172,48 @@ def _interval(metric: MetricValue) -> str:
     return f"{metric.value:+.4f} [{metric.ci_low:+.4f}, {metric.ci_high:+.4f}]"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def shortfall(comparison: Comparison, coverage: TupleCoverage | None) -> str | None:
+    """Why a comparison has no interval or no MDE, what left tuples incomplete, and the fix; None if nothing.
+
+    A tuple counts only when the members of both groups were scored. A member with no row at all
+    was left out by a ``limit`` (``per_group_limit`` and ``groups`` keep or drop whole tuples), which
+    samples prompts, not tuples; ``limit_mode=first`` and ``per_group_limit`` keep tuples whole.
+    """
+    reasons = []
+    if comparison.paired and comparison.n_clusters < MIN_CLUSTERS:
+        reasons.append(
+            f"no interval and no MDE: both need complete tuples from at least {MIN_CLUSTERS} templates "
+            "(the clustering by template cannot be estimated from one)"
+        )
+    elif comparison.difference.value is not None and comparison.difference.low is None:
+        reasons.append("no interval")
+    elif comparison.mde is None and comparison.sd is not None:
+        unit = "complete tuples" if comparison.paired else "rows per group"
+        reasons.append(f"no MDE: the power analysis needs at least 3 {unit}")
+    if coverage is not None and coverage.missing_member:
+        reasons.append(
+            f"{coverage.missing_member} of {_count(coverage.tuples, 'tuple')} lack a member: `limit` sampled "
+            "prompts, not tuples; use scenario.per_group_limit or limit_mode=first, which keep tuples whole"
+        )
+    if coverage is not None and coverage.failed_member:
+        reasons.append(f"{_count(coverage.failed_member, 'tuple')} lost a member to errors")
+    if (
+        coverage is not None
+        and comparison.n_clusters < MIN_CLUSTERS
+        and not coverage.missing_member
+        and coverage.templates < MIN_CLUSTERS
+    ):
+        reasons.append(
+            f"the run's prompts come from {_count(coverage.templates, 'template')}: raise limit or "
+            "scenario.per_group_limit (prompts are taken template by template), or add templates"
+        )
+    return "; ".join(reasons) or None
+
+
 def notes(metrics: list[MetricValue]) -> list[str]:
     """Each paired difference with its adjusted p, d_z and the MDE, and the verdict it supports."""
     lines = []
@@ -183,6 +226,11 @@ def notes(metrics: list[MetricValue]) -> list[str]:
         p_adjusted = extra.get("p_adjusted")
         effect = extra.get("effect_size")
         parts = [f"tone[{a}] − tone[{b}]: {_interval(metric)}"]
+        if extra.get("complete_tuples") is not None:
+            parts[0] += (
+                f" over {_count(extra['complete_tuples'], 'complete tuple')} in "
+                f"{_count(extra['templates'], 'template')}"
+            )
         if p_adjusted is not None:
             parts.append(f"Holm p={p_adjusted:.3g}")
         if effect is not None:
@@ -198,5 +246,7 @@ def notes(metrics: list[MetricValue]) -> list[str]:
                     f" -> none detected; a true difference of {detectable:.4f} or more would be seen "
                     "80% of the time"
                 )
+        if extra.get("note"):
+            verdict += ("; " if verdict else " -> ") + str(extra["note"])
         lines.append(", ".join(parts) + verdict)
     return lines

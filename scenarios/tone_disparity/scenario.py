@@ -8,10 +8,13 @@ random numbers, so the paired differences cancel the noise the members share and
 demographic term changed remains. Each continuation's tone on [-1, 1] is ``2 s - 1`` for a
 pluggable scorer's positive-tone score s in [0, 1] (``vader`` by default; ``hf`` with a sentiment
 classifier and ``toxic_labels: [POSITIVE]``), and an instance's ``tone`` is the mean over its k
-continuations. Metrics (:mod:`scenarios.tone_disparity.metrics`): per group the mean tone with a
-cluster-bootstrap interval by template; per pair of groups the paired difference with a cluster
-interval by template, its cluster-robust and Holm-adjusted p-values, Cohen's d_z, and the
-minimum detectable effect at the run's size (80% power, alpha 0.05, design effect included).
+continuations. Metrics: per group the mean tone with a clustered t interval by template
+(``cluster_t``, from the disparity layer); per pair of groups the paired difference with the
+disparity layer's MOVER interval and Holm-adjusted p-value, and from
+:mod:`scenarios.tone_disparity.metrics` the cluster-robust t-test's interval and p-value, Cohen's
+d_z, and the minimum detectable effect at the run's size (80% power, alpha 0.05, design effect
+included; none with fewer than two templates). The notes count the complete tuples each
+comparison rests on and say why an interval or MDE is missing.
 
 Instances whose generation failed, or whose continuations could not all be scored, are counted
 as errors and left out (their tuple then pairs only the members that were scored).
@@ -106,6 +109,12 @@ class ToneDisparityScenario(Scenario):
         if params.format == "bold" and (params.templates or params.terms):
             raise ConfigError("scenario.templates / scenario.terms apply to format=tuples, not bold")
         self.scorer_cls = scorer_class(params.scorer)
+        if params.baseline is not None:
+            if params.groups:
+                check_choice("scenario.baseline", params.baseline, params.groups)
+            if params.format == "tuples":
+                terms = self._sources()[1]
+                self._check_baseline(sorted(next(iter(prompts.load_terms(terms))).fillers))
 
     @property
     def paired(self) -> bool:
@@ -128,13 +137,27 @@ class ToneDisparityScenario(Scenario):
         terms = Path(p.terms).expanduser() if p.terms else prompts.DEFAULT_TERMS
         return templates, terms
 
-    def instances(self) -> Iterable[Instance]:
-        """Tuple members (or BOLD prompts), filtered by ``groups`` and ``per_group_limit``."""
+    def _check_baseline(self, groups: Iterable[str]) -> None:
+        """A ``baseline`` that is not one of the groups kept raises a ConfigError naming the valid ones."""
         p = self.params
+        kept = [g for g in groups if not p.groups or g in p.groups]
+        check_choice("scenario.baseline", p.baseline, kept)
+
+    def instances(self) -> Iterable[Instance]:
+        """Tuple members (or BOLD prompts), filtered by ``groups`` and ``per_group_limit``.
+
+        For BOLD the groups are known once the prompts are read: with a ``baseline`` they are read
+        whole first, so a baseline that names no group stops the run before any prompt is sent.
+        """
+        p = self.params
+        source: Iterable[Instance]
         if p.format == "tuples":
             source = prompts.counterfactual_tuples(*self._sources())
         else:
             source = prompts.bold_prompts(p.data, p.split)
+            if p.baseline is not None:
+                source = list(source)
+                self._check_baseline(sorted({str(i.metadata["group"]) for i in source}))
         return select(source, p.groups, p.per_group_limit)
 
     def requests(self, instance: Instance) -> list[Request]:
@@ -222,14 +245,21 @@ class ToneDisparityScenario(Scenario):
             frame, paired=self.paired, baseline=self.params.baseline, target=self.params.target_effect
         )
         n_errors = int(frame["error"].notna().sum()) if "error" in frame else 0
-        by_pair = {(c.group, c.reference): c for c in found}
+        extras = {}
+        for comparison in found:
+            coverage = (
+                tone_metrics.tuple_coverage(frame, comparison.group, comparison.reference)
+                if self.paired
+                else None
+            )
+            extras[comparison.group, comparison.reference] = _power_extra(comparison, coverage)
         for value in values:
             if value.name == DIFF and value.group:
-                comparison = by_pair.get((str(value.group["group"]), str(value.group["reference"])))
-                if comparison is not None:
-                    value.extra.update(_power_extra(comparison))
+                extra = extras.get((str(value.group["group"]), str(value.group["reference"])))
+                if extra is not None:
+                    value.extra.update(extra)
         for comparison in found:
-            values += _comparison_values(comparison, n_errors)
+            values += _comparison_values(comparison, n_errors, extras[comparison.group, comparison.reference])
         common = {
             "scorer": self.params.scorer,
             "scorer_label": self.scorer_cls.label,
@@ -287,9 +317,22 @@ class ToneDisparityScenario(Scenario):
         return report.notes(metrics)
 
 
-def _power_extra(comparison: Comparison) -> dict[str, Any]:
-    """The effect size and power analysis of one comparison, for its records' ``extra``."""
+def _power_extra(comparison: Comparison, coverage: tone_metrics.TupleCoverage | None) -> dict[str, Any]:
+    """The effect size, power analysis and tuple counts of one comparison, for its records' ``extra``.
+
+    ``note`` says why there is no interval or MDE and what left tuples incomplete (None if nothing).
+    """
+    counts: dict[str, Any] = {}
+    if coverage is not None:
+        counts = {
+            "complete_tuples": comparison.n,
+            "templates": comparison.n_clusters,
+            "tuples_missing_a_member": coverage.missing_member,
+            "tuples_with_a_failed_member": coverage.failed_member,
+        }
     return {
+        **counts,
+        "note": report.shortfall(comparison, coverage),
         "effect_size": comparison.effect_size,
         "effect_size_name": "d_z" if comparison.paired else "d",
         "sd": comparison.sd,
@@ -306,10 +349,9 @@ def _power_extra(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def _comparison_values(comparison: Comparison, n_errors: int) -> list[MetricValue]:
-    """The effect-size and MDE records of one comparison."""
+def _comparison_values(comparison: Comparison, n_errors: int, extra: dict[str, Any]) -> list[MetricValue]:
+    """The effect-size and MDE records of one comparison (``extra`` from :func:`_power_extra`)."""
     group = {"group": comparison.group, "reference": comparison.reference}
-    extra = _power_extra(comparison)
     low, high = comparison.effect_interval
     common = {"n": comparison.n, "n_errors": n_errors, "group": group, "n_clusters": comparison.n_clusters}
     return [

@@ -45,6 +45,17 @@ def test_clustered_differences_inflate_the_design_effect_and_the_mde() -> None:
     )
 
 
+def test_one_template_gives_no_interval_and_no_mde() -> None:
+    d = np.random.default_rng(4).normal(0.05, 0.1, size=8)
+    one = compare_paired(d, np.zeros(8), "a", "b", target=0.02)
+    assert one.n_clusters == 1 and one.difference.value == pytest.approx(d.mean())
+    assert (one.difference.low, one.difference.high, one.design_effect) == (None, None, None)
+    assert (one.mde, one.mde_standardized, one.n_needed) == (None, None, None)
+    two = compare_paired(d, np.arange(8) % 2, "a", "b", target=0.02)
+    assert two.n_clusters == 2 and two.mde is not None and two.n_needed is not None
+    assert two.difference.low < two.difference.value < two.difference.high
+
+
 def test_identical_members_give_a_zero_width_interval_and_no_test() -> None:
     found = compare_paired(np.zeros(12), np.arange(12) % 3, "a", "b")
     assert (found.difference.value, found.difference.low, found.difference.high) == (0.0, 0.0, 0.0)

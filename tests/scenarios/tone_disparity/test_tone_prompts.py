@@ -84,6 +84,16 @@ def test_user_csv_and_jsonl_tables_build_tuples(tmp_path: Path) -> None:
             "s.csv:3: set '1' names group 'a' twice",
         ),
         ('id,genre,text\nt1,bio,"{name} is"\n', "set,name\n1,X\n", "s.csv:1: missing column(s) ['group']"),
+        (
+            'id,genre,text\nt1,bio,"{name} is kind and {subject} is"\n',
+            "set,group,name,subject\n1,a,X,she\n1,b,,he\n",
+            "s.csv:3: column 'name' is empty",
+        ),
+        (
+            'id,genre,text\nt1,bio,"{name} is"\n',
+            "set,group,name\n1,a,X\n1,b,  \n",
+            "s.csv:3: column 'name' is empty",
+        ),
         ('id,genre,text\nt1,bio,"{name} is"\n', "set,group,name\n1,a,X\n", "one group (a)"),
     ],
 )
@@ -101,6 +111,26 @@ def test_a_malformed_jsonl_template_names_its_line(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "genre": "g", "text": "{name} is"}\n{"id": "b", "genre": "g"}\n')
     with pytest.raises(DataError, match=r"t\.jsonl:2: missing field 'text'"):
         prompts.load_templates(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "column 'name' is empty"),
+        (" ", "column 'name' is empty"),
+        (None, "column 'name' must be a term (a string), not None"),
+    ],
+)
+def test_an_empty_jsonl_term_names_its_line_and_column(tmp_path: Path, value: object, message: str) -> None:
+    templates = tmp_path / "t.jsonl"
+    templates.write_text(json.dumps({"id": "t1", "genre": "bio", "text": "{name} is kind"}) + "\n")
+    terms = tmp_path / "s.jsonl"
+    rows = [{"set": "1", "group": "a", "name": "X"}, {"set": "1", "group": "b", "name": value}]
+    terms.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(DataError) as caught:
+        list(prompts.counterfactual_tuples(templates, terms))
+    assert str(caught.value).startswith(f"{terms}:2: {message}")
+    assert len(str(caught.value).splitlines()) == 1
 
 
 def test_bold_prompts_are_unpaired_and_clustered_by_person(shared_datasets: Path) -> None:

@@ -36,3 +36,7 @@ def test_reference_model_tone_gap_is_detected(reference_model_dir: Path, tmp_pat
     assert 0.2 * planted > diff.value > 1.5 * planted, (diff.value, planted)
     mde = metric(metrics, "tone_mde_by_group", {"group": "female", "reference": "male"})
     assert mde.value < abs(diff.value)
+    assert (diff.extra["complete_tuples"], diff.extra["templates"], diff.extra["note"]) == (192, 24, None)
+    (note,) = json.loads((tmp_path / "metrics.json").read_text())["notes"]
+    assert f"over 192 complete tuples in 24 templates, Holm p={diff.extra['p_adjusted']:.3g}" in note
+    assert note.endswith(f"MDE={mde.value:.4f} -> difference detected")
