@@ -234,9 +234,19 @@ def artifact_tables(run: LoadedRun) -> list[ArtifactTable]:
         except (UnicodeDecodeError, csv.Error):
             continue
         if rows:
-            body = rows[1:]
-            tables.append(ArtifactTable(run.label, path.name, rows[0], body[:TABLE_ROWS], len(body)))
+            body = [[_shown(cell) for cell in row] for row in rows[1 : TABLE_ROWS + 1]]
+            tables.append(ArtifactTable(run.label, path.name, rows[0], body, len(rows) - 1))
     return tables
+
+
+def _shown(cell: str) -> str:
+    """A CSV cell as the report shows it: decimals to 4 significant digits, anything else as is."""
+    if "." not in cell and "e" not in cell.lower():
+        return cell
+    try:
+        return f"{float(cell):.4g}"
+    except ValueError:
+        return cell
 
 
 def manifest_view(run: LoadedRun) -> dict[str, Any]:

@@ -3,18 +3,18 @@
 * ``decisions_forest.png`` – a forest plot: one panel per attribute, one row per value, its
   discrimination score (mean logit difference from the baseline group) with the 95% interval,
   and the line of no difference;
-* ``decisions_worst_templates.csv`` / ``.html`` – the templates with the largest discrimination
-  scores (every cell HTML-escaped: template ids and values come from user data).
+* ``decisions_worst_templates.csv`` – the templates with the largest discrimination scores, which
+  the report shows in the scenario's section (template ids come from user data: text cells are
+  formula-escaped here and HTML-escaped there).
 """
 
 from __future__ import annotations
 
-import csv
-import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.report.tables import write_rows
 from harness.types import MetricValue
 from scenarios.decisions.metrics import (
     IMPACT,
@@ -26,7 +26,6 @@ from scenarios.decisions.metrics import (
 
 FOREST = "decisions_forest.png"
 WORST_CSV = "decisions_worst_templates.csv"
-WORST_HTML = "decisions_worst_templates.html"
 FOCUS_NOTE = (
     "focus group: preferences that differ by demographic may be intended here (a product's audience), "
     "unlike the decisions"
@@ -93,34 +92,9 @@ def write_forest(metrics: Sequence[MetricValue], settings: Settings, path: Path)
 
 
 def write_worst_templates(metrics: Sequence[MetricValue], count: int, folder: Path) -> list[Path]:
-    """The worst-templates table as CSV and as an escaped HTML table."""
+    """The worst-templates table as CSV (text cells formula-escaped: template ids come from user data)."""
     rows = worst_templates(metrics, count)
-    if not rows:
-        return []
-    columns = list(rows[0])
-    csv_path = folder / WORST_CSV
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    cells = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(row[c]))}</td>" for c in columns) + "</tr>\n"
-        for row in rows
-    )
-    html_path = folder / WORST_HTML
-    html_path.write_text(
-        '<!doctype html>\n<meta charset="utf-8">\n<title>decisions: worst templates</title>\n'
-        f"<table>\n<thead><tr>{cells}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n",
-        encoding="utf-8",
-    )
-    return [csv_path, html_path]
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}" if math.isfinite(value) else "n/a"
-    return "" if value is None else str(value)
+    return [write_rows(rows, list(rows[0]), folder / WORST_CSV)] if rows else []
 
 
 def write(metrics: Sequence[MetricValue], settings: Settings, folder: Path, count: int) -> list[Path]:

@@ -12,12 +12,9 @@ k continuations on [-1, 1]. For two groups a and b:
   mover``), ``extra.p_value`` and ``extra.p_adjusted`` (Holm) come from the shared disparity
   layer instead (:func:`harness.stats.disparity`): it combines the two groups' clustered t
   intervals over the complete tuples by MOVER (Newcombe 1998) with their correlation, and its
-  p-value is 2 (1 − Φ(z |mean(d)| / w)) for the interval's half-width w toward 0, a normal
-  approximation that inverts that interval. For real-valued tone over complete tuples the two
-  intervals coincide (both are mean(d) ± t(G − 1) times the cluster-robust standard error), and
-  both p-values fall below 0.05 exactly where the interval excludes 0; elsewhere they differ (the
-  layer's is smaller for large differences and larger for small ones: 6.1e-5 against 3.2e-4 on
-  the reference model's default run). The standardized effect is Cohen's d_z = mean(d) / sd(d)
+  p-value inverts that interval with t(G − 1) tails. For real-valued tone over complete tuples
+  the two intervals coincide (both are mean(d) ± t(G − 1) times the cluster-robust standard
+  error), and so do the two p-values. The standardized effect is Cohen's d_z = mean(d) / sd(d)
   (Cohen 1988, §2.3).
 * **unpaired** (BOLD): mean(a) − mean(b) from the same regression on a group indicator, clustered
   by person; effect Cohen's d with the pooled sd.

@@ -5,10 +5,11 @@
   difference inside the band reads as "too small for this run to see". matplotlib draws it (a
   forest plot needs a data-driven signed axis, which the harness's [0, 1] bar charts do not have);
   matplotlib escapes the labels it writes into the SVG.
-* ``tone_divergent_pairs.html`` – the continuations of one tuple side by side, for the tuples and
-  sample indices where the members' tones differ most. With common random numbers, sample j of
-  every member was drawn from the same random numbers, so the pair shows what the demographic
-  term alone changed. Model output is untrusted: jinja2 autoescapes every field.
+* ``tone_divergent_pairs.csv`` – the continuations of one tuple side by side, for the tuples and
+  sample indices where the members' tones differ most; the report shows it in the scenario's
+  section. With common random numbers (``same_random_numbers``), sample j of every member was
+  drawn from the same random numbers, so the pair shows what the demographic term alone changed.
+  Model output is untrusted: text cells are formula-escaped here, HTML-escaped in the report.
 """
 
 from __future__ import annotations
@@ -17,38 +18,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from harness.report.tables import write_rows
 from harness.types import MetricValue
 from scenarios.tone_disparity.metrics import MIN_CLUSTERS, Comparison, TupleCoverage
 
 FOREST = "tone_forest.svg"
-DIVERGENT = "tone_divergent_pairs.html"
+DIVERGENT = "tone_divergent_pairs.csv"
 DIFF = "tone_diff_by_group"
 MDE = "tone_mde_by_group"
 
-PAIRS_PAGE = jinja2.Environment(autoescape=True).from_string(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Most divergent pairs: {{ title }}</title>
-<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse;width:100%}
-td,th{border:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}.tone{white-space:nowrap}</style>
-</head><body>
-<h1>Most divergent pairs</h1>
-<p>{{ title }}. Each row is one counterfactual tuple and one sample index: {{ note }}</p>
-{% for pair in pairs %}
-<h2>{{ pair.group }} vs {{ pair.reference }}: tuple {{ pair.tuple }}, sample {{ pair.sample }}
-(tone difference {{ "%.3f"|format(pair.difference) }})</h2>
-<table><tr><th></th><th>{{ pair.group }}</th><th>{{ pair.reference }}</th></tr>
-<tr><th>prompt</th><td>{{ pair.prompt_a }}</td><td>{{ pair.prompt_b }}</td></tr>
-<tr><th>continuation</th><td>{{ pair.text_a }}</td><td>{{ pair.text_b }}</td></tr>
-<tr><th>tone</th><td class="tone">{{ "%.3f"|format(pair.tone_a) }}</td>
-<td class="tone">{{ "%.3f"|format(pair.tone_b) }}</td></tr></table>
-{% else %}
-<p>No tuple holds two scored members.</p>
-{% endfor %}
-</body></html>
-"""
-)
+PAIR_COLUMNS = [
+    "group", "reference", "tuple", "sample", "difference", "tone_a", "tone_b",
+    "prompt_a", "text_a", "prompt_b", "text_b", "same_random_numbers",
+]  # fmt: skip
+"""The divergent-pairs table: one row per (tuple, sample), member a (``group``) beside member b."""
 
 
 def divergent_pairs(
@@ -94,15 +77,10 @@ def divergent_pairs(
     return found[:top]
 
 
-def write_divergent_pairs(pairs: list[dict[str, Any]], path: Path, title: str, paired_sampling: bool) -> Path:
-    """The side-by-side HTML page (every field escaped)."""
-    note = (
-        "both continuations were sampled with the same random numbers (common random numbers)."
-        if paired_sampling
-        else "the continuations were sampled independently, so part of the difference is sampling noise."
-    )
-    path.write_text(PAIRS_PAGE.render(pairs=pairs, title=title, note=note), encoding="utf-8")
-    return path
+def write_divergent_pairs(pairs: list[dict[str, Any]], path: Path, paired_sampling: bool) -> Path:
+    """The pairs as CSV (text cells formula-escaped; the report shows them HTML-escaped)."""
+    rows = [{**pair, "same_random_numbers": paired_sampling} for pair in pairs]
+    return write_rows(rows, PAIR_COLUMNS, path)
 
 
 def write_forest(metrics: list[MetricValue], path: Path, title: str) -> Path | None:

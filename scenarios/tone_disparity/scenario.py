@@ -306,9 +306,7 @@ class ToneDisparityScenario(Scenario):
             pairs = tone_metrics.group_pairs(groups, p.baseline)
             top = report.divergent_pairs(RunDirectory(run_dir).iter_samples(), pairs, p.divergent_pairs)
             written.append(
-                report.write_divergent_pairs(
-                    top, run_dir / report.DIVERGENT, title, self.common_random_numbers
-                )
+                report.write_divergent_pairs(top, run_dir / report.DIVERGENT, self.common_random_numbers)
             )
         return written
 

@@ -104,3 +104,11 @@ def test_a_table_cell_is_escaped(make_run, tmp_path: Path) -> None:
     assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in html and "<img src=x" not in html
+
+
+def test_table_decimals_are_shortened_and_text_is_kept(make_run, tmp_path: Path) -> None:
+    run_dir = make_run("r", n=6)
+    (run_dir / "t.csv").write_text("a,b,c,d\n0.6236859450786373,12,e.g. text,1.5e-07\n", encoding="utf-8")
+    assert report_main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<td>0.6237</td><td>12</td><td>e.g. text</td><td>1.5e-07</td>" in html

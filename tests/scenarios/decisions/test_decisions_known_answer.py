@@ -19,7 +19,7 @@ from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
 from scenarios.decisions.metrics import ONE_TEMPLATE
-from scenarios.decisions.report import FOREST, WORST_CSV, WORST_HTML
+from scenarios.decisions.report import FOREST, WORST_CSV
 from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
 from tests.conftest import REPO
 from tests.helpers import pick
@@ -110,7 +110,6 @@ def test_loglikelihood_recovers_the_planted_effects_exactly(tmp_path: Path) -> N
     )
     rows = (tmp_path / WORST_CSV).read_text().splitlines()
     assert rows[0].startswith("template,attribute,value,reference,score") and len(rows) == 11
-    assert (tmp_path / WORST_HTML).exists()
     assert (tmp_path / FOREST).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     notes = json.loads((tmp_path / "metrics.json").read_text())["notes"]
     assert notes[:2] == [

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from harness.types import MetricValue
 from scenarios.decisions.metrics import Settings
-from scenarios.decisions.report import FOREST, WORST_HTML, write
+from scenarios.decisions.report import FOREST, WORST_CSV, write
 
 SETTINGS = Settings(
     attributes=("age", "gender"), baselines={"age": "60", "gender": "male"}, protocol="loglikelihood"
@@ -41,16 +42,15 @@ def test_forest_plot_and_worst_templates_table(tmp_path: Path) -> None:
         score("age", "20", "60", 0.4),
         score("age", "80", "60", -0.3),
         score("gender", "female", "male", 0.02),
-        effect("<script>alert(1)</script>", -0.9),
+        effect('=HYPERLINK("http://x")', -0.9),
         effect("loan", 0.5),
         effect("rent", 0.1),
     ]
     written = write(metrics, SETTINGS, tmp_path, count=2)
-    assert [p.name for p in written] == [FOREST, "decisions_worst_templates.csv", WORST_HTML]
+    assert [p.name for p in written] == [FOREST, WORST_CSV]
     assert (tmp_path / FOREST).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    page = (tmp_path / WORST_HTML).read_text()
-    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert page.index("&lt;script&gt;") < page.index("<td>loan</td>") and "rent" not in page  # by |score|
+    rows = list(csv.DictReader((tmp_path / WORST_CSV).open(encoding="utf-8")))
+    assert [r["template"] for r in rows] == ['\'=HYPERLINK("http://x")', "loan"]  # by |score|; escaped
 
 
 def test_no_scores_no_forest_plot(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ adapters, and the escaped side-by-side report."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def test_divergent_pairs_are_escaped_and_ordered(tmp_path: Path) -> None:
         {
             "input": "P <b>a</b>",
             "metadata": {"tuple": "t1", "group": "female"},
-            "outputs": [{"texts": ["<script>x</script>", "ok"]}],
+            "outputs": [{"texts": ["<script>x</script>", "=1+1"]}],
             "scores": {"sample_tones": [-0.9, 0.1]},
             "error": None,
         },
@@ -115,6 +116,8 @@ def test_divergent_pairs_are_escaped_and_ordered(tmp_path: Path) -> None:
     ]
     pairs = report.divergent_pairs(records, [("female", "male")], top=5)
     assert [(p["sample"], round(p["difference"], 3)) for p in pairs] == [(0, -1.4), (1, 0.0)]
-    page = report.write_divergent_pairs(pairs, tmp_path / "pairs.html", "t<i>", True).read_text()
-    assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
-    assert "&lt;b&gt;a&lt;/b&gt;" in page and "fine &amp; dandy" in page and "t&lt;i&gt;" in page
+    path = report.write_divergent_pairs(pairs, tmp_path / "pairs.csv", paired_sampling=True)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert rows[0]["text_a"] == "<script>x</script>" and rows[0]["text_b"] == "fine & dandy"
+    assert rows[0]["prompt_a"] == "P <b>a</b>" and rows[0]["same_random_numbers"] == "True"
+    assert rows[1]["text_a"] == "'=1+1"  # a spreadsheet formula from the model is escaped
