@@ -39,6 +39,7 @@ from harness.types import (
 )
 from scenarios.decisions import discrim_eval, report, scoring, templates
 from scenarios.decisions.metrics import (
+    APPROVAL_CHANGE,
     CONDITION_COLUMNS,
     Settings,
     disparity_specs,
@@ -291,10 +292,11 @@ class DecisionsScenario(Scenario):
         values += template_effects(decisions, settings)
         if settings.mitigation:
             values += mitigation_changes(decisions, settings)
+            values += mitigation_changes(decisions, settings, "approval", APPROVAL_CHANGE, "difference")
         return values
 
     def write_artifacts(self, frame: pd.DataFrame, metrics: list[MetricValue], run_dir: Path) -> list[Path]:
-        """The forest plot of discrimination scores and the worst-templates table (CSV and HTML)."""
+        """The forest plot of discrimination scores and the worst-templates table (CSV)."""
         return report.write(metrics, self._settings(), run_dir, self.params.worst_templates)
 
     def notes(self, metrics: list[MetricValue]) -> list[str]:

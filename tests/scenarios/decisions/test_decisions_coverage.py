@@ -59,11 +59,16 @@ def draw(
         }
     )
     plain = base.assign(condition="plain", logit=intercept + effect + rng.normal(0.0, 0.4, t.size))
-    plain["approval"] = 1.0 / (1.0 + np.exp(-plain["logit"]))
+    plain["approval"] = sigmoid(plain["logit"].to_numpy())
     if mitigated_scale is None:
         return plain
     shrunk = intercept + mitigated_scale * effect + rng.normal(0.0, 0.4, t.size)
-    return pd.concat([plain, base.assign(condition="mitigated", logit_mitigated=shrunk)], ignore_index=True)
+    mitigated = base.assign(condition="mitigated", logit_mitigated=shrunk, approval_mitigated=sigmoid(shrunk))
+    return pd.concat([plain, mitigated], ignore_index=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def pick(values, name: str, group: dict) -> object:
@@ -101,6 +106,34 @@ def test_mitigation_change_intervals_cover_the_planted_change_at_nominal_rate() 
         assert change.ci_low <= change.value <= change.ci_high
         covered += int(change.ci_low <= (scale - 1.0) * AGE_EFFECT["20"] <= change.ci_high)
     assert 0.92 <= covered / REPLICATES <= 0.98, covered / REPLICATES
+
+
+def test_approval_change_intervals_cover_the_population_change() -> None:
+    """The change in the age-20 vs 60 approval difference, against its population value (Monte Carlo)."""
+    rng, big, n, scale = np.random.default_rng(5), np.random.default_rng(98), 400_000, 0.5
+
+    def difference(s: float) -> float:  # E[approval(20) - approval(60)] within pairs, effects scaled by s
+        base = big.normal(0, 1, n) + big.normal(0, 0.3, n)  # template and wording, shared by the pair
+        gender = s * big.normal(0, 0.15, n)  # the pair's gender, with its template deviation
+        young = s * (AGE_EFFECT["20"] + big.normal(0, 0.15, n))
+        old = s * (AGE_EFFECT["60"] + big.normal(0, 0.15, n))
+        return float(
+            np.mean(sigmoid(base + young + gender + big.normal(0, 0.4, n)))
+            - np.mean(sigmoid(base + old + gender + big.normal(0, 0.4, n)))
+        )
+
+    truth = difference(scale) - difference(1.0)
+    covered = 0
+    for _ in range(REPLICATES):
+        frame = draw(rng, mitigated_scale=scale)
+        (change,) = [
+            v
+            for v in mitigation_changes(frame, SETTINGS, "approval", "approval_change_by_{}", "difference")
+            if v.group == {"age": "20", "reference": "60"}
+        ]
+        assert change.ci_low <= change.value <= change.ci_high
+        covered += int(change.ci_low <= truth <= change.ci_high)
+    assert 0.92 <= covered / REPLICATES <= 0.98, (covered / REPLICATES, truth)
 
 
 def test_four_fifths_ratio_interval_covers_the_population_ratio() -> None:

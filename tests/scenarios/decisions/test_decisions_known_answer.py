@@ -105,6 +105,11 @@ def test_loglikelihood_recovers_the_planted_effects_exactly(tmp_path: Path) -> N
     # the system prompt removes the age effect: the change is -0.3, and none for gender
     change = pick(metrics, "mitigation_change_by_age", {"age": "20", "reference": "60"})
     assert change.value == pytest.approx(-EFFECT)
+    approval = pick(metrics, "mitigation_approval_change_by_age", {"age": "20", "reference": "60"})
+    assert (
+        approval.value == pytest.approx(-(sigmoid(BASE + EFFECT) - sigmoid(BASE)))
+        and approval.unit == "difference"
+    )
     assert pick(metrics, "mitigation_change_by_gender", {"gender": "female", "reference": "male"}).value == (
         pytest.approx(0.0, abs=1e-12)
     )
