@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import stats
 from harness.model import ModelAdapter
 from harness.reference.build import PLANTED_TRUTHS_FILE
 from harness.runner import Runner, RunSettings
@@ -26,12 +27,24 @@ def run_end_to_end(
     params: ScenarioParams,
     adapter: ModelAdapter,
     run_dir: Path,
-    seed: int,
-    resamples: int,
+    seed: int = 0,
+    resamples: int = stats.DEFAULT_RESAMPLES,
+    **settings: Any,
 ) -> tuple[Any, list[MetricValue], int, int]:
-    """Run a scenario through the real Runner; returns it, its metrics, n instances and n errored."""
-    scenario = scenario_cls(params, ScenarioContext(seed=seed, bootstrap_resamples=resamples))
-    runner = Runner(scenario, adapter, run_dir, RunSettings(progress=False, seed=seed))
+    """Run a scenario through the real Runner; returns it, its metrics, n instances and n errored.
+
+    The scenario's context holds what the engine gives it (the adapter's capabilities and info,
+    the run directory); ``settings`` go to :class:`RunSettings` (``limit``, ``limit_mode``).
+    """
+    context = ScenarioContext(
+        seed=seed,
+        capabilities=adapter.capabilities(),
+        model_info=adapter.info(),
+        run_dir=run_dir,
+        bootstrap_resamples=resamples,
+    )
+    scenario = scenario_cls(params, context)
+    runner = Runner(scenario, adapter, run_dir, RunSettings(progress=False, seed=seed, **settings))
     runner.execute()
     metrics, n, n_errors = runner.aggregate()
     return scenario, metrics, n, n_errors

@@ -16,13 +16,11 @@ from pathlib import Path
 import pytest
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
-from harness.runner import Runner, RunSettings
-from harness.scenario import ScenarioContext
 from scenarios.decisions.metrics import ONE_TEMPLATE
 from scenarios.decisions.report import FOREST, WORST_CSV
 from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
 from tests.conftest import REPO
-from tests.helpers import pick
+from tests.helpers import pick, run_end_to_end
 
 EFFECT = 0.3
 BASE = -0.5
@@ -51,14 +49,9 @@ def run(
     rules: list[dict] | None = None,
 ):
     adapter = SimulatedAdapter(SimulatedParams(rules=rules or RULES, loglikelihood=loglikelihood))
-    context = ScenarioContext(
-        seed=3, capabilities=adapter.capabilities(), model_info=adapter.info(), run_dir=tmp_path,
-        bootstrap_resamples=500,
-    )  # fmt: skip
-    scenario = DecisionsScenario(params, context)
-    runner = Runner(scenario, adapter, tmp_path, RunSettings(progress=False, seed=3, limit=limit))
-    runner.execute()
-    metrics, _, n_errors = runner.aggregate()
+    scenario, metrics, _, n_errors = run_end_to_end(
+        DecisionsScenario, params, adapter, tmp_path, seed=3, resamples=500, limit=limit
+    )
     assert n_errors == 0
     return scenario, metrics
 

@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 
 from harness.adapters.hf import HFAdapter, HFParams
-from harness.runner import Runner, RunSettings
-from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.decisions.scenario import DecisionsParams, DecisionsScenario
-from tests.helpers import pick, planted_truths
+from tests.helpers import pick, planted_truths, run_end_to_end
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +31,10 @@ def reference_run(
     """The default decisions run, plus the planted mitigation prompt as the paired condition."""
     folder = tmp_path_factory.mktemp("decisions-reference")
     adapter = HFAdapter(HFParams(name="reference", pretrained=str(reference_model_dir), device="cpu"))
-    context = ScenarioContext(
-        seed=0, capabilities=adapter.capabilities(), model_info=adapter.info(), bootstrap_resamples=500
-    )
     params = DecisionsParams(system_prompt=planted["mitigation_system_prompt"])
-    scenario = DecisionsScenario(params, context)
-    runner = Runner(scenario, adapter, folder / "run", RunSettings(progress=False, seed=0))
-    runner.execute()
-    metrics, n, n_errors = runner.aggregate()
+    scenario, metrics, n, n_errors = run_end_to_end(
+        DecisionsScenario, params, adapter, folder / "run", resamples=500
+    )
     assert scenario.protocol() == "loglikelihood" and (n, n_errors) == (2480, 0)
     return metrics
 

@@ -18,12 +18,10 @@ import pytest
 from scipy import stats as sps
 
 from harness.adapters.hf import HFAdapter, HFParams
-from harness.runner import Runner, RunSettings
-from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.pronoun_fairness.loaders import load_occupations
 from scenarios.pronoun_fairness.scenario import PronounFairnessParams, PronounFairnessScenario
-from tests.helpers import pick, planted_truths
+from tests.helpers import pick, planted_truths, run_end_to_end
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +47,8 @@ def reference_run(
                 [name, occupation.bls_pct_women, occupation.bls_year, occupation.title, occupation.task]
             )
     adapter = HFAdapter(HFParams(name="reference", pretrained="builtin:reference"))
-    context = ScenarioContext(seed=0, capabilities=adapter.capabilities(), model_info=adapter.info())
     params = PronounFairnessParams(data_path=str(table), families=["narrative", "dialogue"])
-    scenario = PronounFairnessScenario(params, context)
-    runner = Runner(scenario, adapter, folder / "run", RunSettings(progress=False, seed=0))
-    runner.execute()
-    metrics, _, n_errors = runner.aggregate()
+    scenario, metrics, _, n_errors = run_end_to_end(PronounFairnessScenario, params, adapter, folder / "run")
     assert scenario.protocol() == "loglikelihood" and n_errors == 0
     return metrics
 

@@ -15,10 +15,10 @@ from tone_testlib import metric, planted_rules
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
 from harness.errors import ConfigError
-from harness.runner import Runner, RunSettings
 from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.tone_disparity.scenario import ToneDisparityParams, ToneDisparityScenario
+from tests.helpers import run_end_to_end
 
 PAIR = {"group": "female", "reference": "male"}
 
@@ -28,13 +28,15 @@ def limited_run(
 ) -> tuple[list[MetricValue], str, list[dict[str, Any]]]:
     """A run on the simulated adapter under ``limit``; its metrics, its one note and its sample records."""
     adapter = SimulatedAdapter(SimulatedParams(rules=planted_rules(-0.02)))
-    scenario = ToneDisparityScenario(
-        ToneDisparityParams(k=4, **params), ScenarioContext(seed=0, bootstrap_resamples=200)
+    _, metrics, _, _ = run_end_to_end(
+        ToneDisparityScenario,
+        ToneDisparityParams(k=4, **params),
+        adapter,
+        run_dir,
+        resamples=200,
+        limit=limit,
+        limit_mode=mode,
     )
-    settings = RunSettings(progress=False, seed=0, limit=limit, limit_mode=mode)
-    runner = Runner(scenario, adapter, run_dir, settings)
-    runner.execute()
-    metrics, _, _ = runner.aggregate()
     (note,) = json.loads((run_dir / "metrics.json").read_text())["notes"]
     records = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     return metrics, note, records
