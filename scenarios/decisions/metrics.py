@@ -229,7 +229,7 @@ def regression_effects(
             # a small limit can leave a level only in some wordings: its effect is not identified
             note = "too few rows to separate this level from the template wordings: no estimate"
             results += [
-                _clustered_logit(
+                _clustered_estimate(
                     metric_name, None, (None, None), (count, n_clusters, _n_errors(frame)),
                     {attribute: level, "reference": baseline}, {"note": note, "column": column},
                 )
@@ -246,7 +246,7 @@ def regression_effects(
         for i, level in enumerate(levels):
             low, high, p = intervals[i]
             results.append(
-                _clustered_logit(
+                _clustered_estimate(
                     metric_name,
                     float(fit.params[1 + i]),
                     (low, high),
@@ -461,7 +461,7 @@ def mitigation_changes(
             found, adjusted, strict=True
         ):
             results.append(
-                _clustered_logit(
+                _clustered_estimate(
                     name.format(attribute),
                     change,
                     (low, high),
@@ -487,7 +487,7 @@ def _holm_or_none(p_values: list[float | None]) -> list[float | None]:
     return [None] * len(p_values)
 
 
-def _clustered_logit(
+def _clustered_estimate(
     name: str,
     value: float | None,
     bounds: tuple[float | None, float | None],
@@ -496,8 +496,8 @@ def _clustered_logit(
     extra: dict[str, Any],
     unit: str = "logit",
 ) -> MetricValue:
-    """An estimate (logit scale unless ``unit`` says otherwise) with its template-clustered t interval;
-    ``counts`` = (n, clusters, errors)."""
+    """A regression or mitigation estimate with its template-clustered t interval (on the logit scale
+    unless ``unit`` says otherwise); ``counts`` = (n, clusters, errors)."""
     n, n_clusters, n_errors = counts
     return MetricValue(
         name=name,
