@@ -19,10 +19,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import pandas as pd
 
 from harness.adapters.simulated import SimulatedAdapter, SimulatedParams
-from harness.runner import Runner, RunSettings
-from harness.scenario import ScenarioContext
 from harness.types import MetricValue
 from scenarios.citations.scenario import CitationsParams, CitationsScenario
+from tests.helpers import run_end_to_end
 
 REPO = Path(__file__).resolve().parents[3]
 AGRAWAL_DIR = REPO.parent / "shared" / "datasets" / "hallucinated_references"
@@ -284,17 +283,7 @@ def run(
     """Run the scenario through the engine's Runner; returns metrics, the per-instance frame, the scenario."""
     from harness.aggregate import sample_frame
 
-    context = ScenarioContext(
-        seed=seed,
-        capabilities=adapter.capabilities(),
-        model_info=adapter.info(),
-        run_dir=run_dir,
-        bootstrap_resamples=resamples,
-    )
-    scenario = CitationsScenario(params, context)
-    runner = Runner(scenario, adapter, run_dir, RunSettings(progress=False, seed=seed))
-    runner.execute()
-    metrics, _, _ = runner.aggregate()
+    scenario, metrics, _, _ = run_end_to_end(CitationsScenario, params, adapter, run_dir, seed, resamples)
     return metrics, sample_frame(run_dir), scenario
 
 
